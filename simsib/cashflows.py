@@ -1,0 +1,140 @@
+"""The SPV's quarterly cash waterfall, vectorised over draws.
+
+Each quarter ``q`` (in this order):
+
+1. receive outcome payments;
+2. owe costs: team costs for the share of the quarter each team runs (from its start until
+   therapy for the last starters ends, or until the end of the quarter the service stopped),
+   the cost of each young person starting, the management fee while the contract runs, and
+   upfront (intermediary) fees in quarter 0;
+3. if cash is short, draw investor capital up to what is left of the commitment;
+4. pay costs from cash; what cannot be paid is *unfunded* (borne by the provider) and marks
+   the quarter as short;
+5. from ``distributions_from_month`` on, distribute cash above the reserve to investors; in the
+   final quarter distribute everything.
+
+Outcome payments are therefore recycled into delivery until distributions begin.  Investor
+cash flows are ``distributions − drawdowns`` (outflows negative, as in numpy-financial).
+Cash is conserved: for every draw and quarter,
+``cash[q] = cash[q−1] + paid[q] + drawn[q] − costs_paid[q] − distributed[q]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simsib.carepaths import MONTHS_PER_QUARTER
+from simsib.referrals import team_start_months
+from simsib.sampling import DrawInputs
+from simsib.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class CostSchedule:
+    """Costs owed per draw and quarter (£, shape (n_draws, n_quarters))."""
+
+    teams: np.ndarray
+    per_young_person: np.ndarray
+    fees: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.teams + self.per_young_person + self.fees
+
+
+@dataclass(frozen=True)
+class Waterfall:
+    """Quarterly SPV flows, each (n_draws, n_quarters) £, plus the first short quarter."""
+
+    payments: np.ndarray
+    drawn: np.ndarray
+    costs_owed: np.ndarray
+    costs_paid: np.ndarray
+    distributed: np.ndarray
+    cash: np.ndarray  # balance at the end of each quarter
+    first_short_quarter: np.ndarray  # (n_draws,) int; n_quarters if never short
+
+    @property
+    def investor_flows(self) -> np.ndarray:
+        """Investors' cash flows per quarter: distributions minus capital drawn."""
+        return self.distributed - self.drawn
+
+
+def cost_schedule(
+    scenario: Scenario, inputs: DrawInputs, starts_by_cohort: np.ndarray, stop_quarter: np.ndarray
+) -> CostSchedule:
+    """Costs owed per quarter.
+
+    Parameters
+    ----------
+    starts_by_cohort : (n_draws, n_cohorts) young people starting in each quarter (served only)
+    stop_quarter : (n_draws,) int, first quarter with no new starts (n_quarters if none)
+    """
+    spv = scenario.spv
+    n = starts_by_cohort.shape[0]
+    n_quarters = scenario.n_quarters
+    edges = np.arange(n_quarters + 1, dtype=float) * MONTHS_PER_QUARTER
+    # Teams run until therapy for the last possible starters ends, or to the end of the
+    # quarter in which the SPV stopped the service.
+    service_end = scenario.referrals.service_end_month + inputs["referrals.months_per_case"]
+    team_end = np.minimum(service_end, (stop_quarter + 1) * MONTHS_PER_QUARTER)
+    starts = team_start_months(scenario, inputs)[:, :, None]  # (n, teams, 1)
+    lo, hi = edges[:-1], edges[1:]
+    running = np.clip(np.minimum(hi, team_end[:, None, None]) - np.maximum(lo, starts), 0.0, None)
+    team_quarters = running.sum(axis=1) / MONTHS_PER_QUARTER  # (n, n_quarters)
+    teams = team_quarters * inputs["spv.team_cost_per_quarter"][:, None]
+
+    per_person = np.zeros((n, n_quarters))
+    c = min(starts_by_cohort.shape[1], n_quarters)
+    per_person[:, :c] = starts_by_cohort[:, :c] * inputs["spv.cost_per_young_person"][:, None]
+
+    fees = np.zeros((n, n_quarters))
+    fees += inputs["spv.management_fee_per_quarter"][:, None]
+    fees[:, 0] += inputs["spv.upfront_fees"]
+    return CostSchedule(teams=teams, per_young_person=per_person, fees=fees)
+
+
+def run_waterfall(scenario: Scenario, inputs: DrawInputs, payments: np.ndarray, costs: np.ndarray) -> Waterfall:
+    """Run the quarterly waterfall for all draws at once (a loop over quarters only).
+
+    Parameters
+    ----------
+    payments, costs : (n_draws, n_quarters) £ received and owed each quarter
+    """
+    n, n_quarters = payments.shape
+    committed = inputs["spv.capital_committed"]
+    reserve = inputs["spv.reserve"]
+    first_distribution = -(-scenario.spv.distributions_from_month // MONTHS_PER_QUARTER)
+    drawn = np.zeros((n, n_quarters))
+    paid_costs = np.zeros((n, n_quarters))
+    distributed = np.zeros((n, n_quarters))
+    cash_end = np.zeros((n, n_quarters))
+    first_short = np.full(n, n_quarters, dtype=np.int64)
+    cash = np.zeros(n)
+    drawn_total = np.zeros(n)
+    for q in range(n_quarters):
+        cash = cash + payments[:, q]
+        draw = np.minimum(np.maximum(costs[:, q] - cash, 0.0), committed - drawn_total)
+        drawn[:, q] = draw
+        drawn_total += draw
+        cash += draw
+        pay = np.minimum(costs[:, q], cash)
+        paid_costs[:, q] = pay
+        cash -= pay
+        short = (costs[:, q] - pay > 1e-6) & (first_short == n_quarters)
+        first_short[short] = q
+        if q == n_quarters - 1:
+            out = cash.copy()
+        elif q >= first_distribution:
+            out = np.maximum(cash - reserve, 0.0)
+        else:
+            out = np.zeros(n)
+        distributed[:, q] = out
+        cash -= out
+        cash_end[:, q] = cash
+    return Waterfall(
+        payments=payments, drawn=drawn, costs_owed=costs, costs_paid=paid_costs,
+        distributed=distributed, cash=cash_end, first_short_quarter=first_short,
+    )

@@ -1,0 +1,34 @@
+"""Number formatting shared by the terminal table and the reports."""
+
+from __future__ import annotations
+
+import math
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def money(value: float | None) -> str:
+    """£ in millions for large sums, thousands for small ones: ``£7.20m``, ``£850k``."""
+    if _missing(value):
+        return "–"
+    sign = "−" if value < 0 else ""
+    value = abs(value)
+    if value >= 1e6:
+        return f"{sign}£{value / 1e6:.2f}m"
+    if value >= 1e3:
+        return f"{sign}£{value / 1e3:.0f}k"
+    return f"{sign}£{value:.0f}"
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "–" if _missing(value) else f"{100 * value:.{digits}f}%"
+
+
+def multiple(value: float | None) -> str:
+    return "–" if _missing(value) else f"{value:.2f}×"
+
+
+def number(value: float | None, digits: int = 0) -> str:
+    return "–" if _missing(value) else f"{value:,.{digits}f}"

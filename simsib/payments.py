@@ -1,0 +1,177 @@
+"""Outcome payments: from cohort × quarter outcomes to what the council pays, by quarter.
+
+Each mechanism turns outcomes into *entitlement increments* per draw, start cohort and
+measurement quarter (£, shape (n_draws, n_cohorts, n_quarters)):
+
+* ``days_saved_vs_baseline`` (Essex, E7): ``price × (baseline × child-days − care days)``;
+  negative in a quarter with more care than the baseline.
+* ``days_out_of_care`` (Norfolk/Suffolk, E50, E51): ``price × (child-days − care days) × (1 − deadweight)``.
+* ``milestone`` (PFP, Birmingham, E52, E53): ``price`` per whole block of N consecutive days out of
+  care (``repeat``), or once per young person whose first N days are all out of care.
+* ``engagement``: ``price`` per young person starting (or completing) the service.
+
+Netting: each mechanism's cumulative entitlement is netted cumulatively -- over the whole
+contract (``netting = "contract"``) or within each cohort (``"cohort"``) -- so a bad quarter
+offsets earlier good ones, and the amount due is the running maximum of the cumulative
+entitlement, floored at zero: nothing already paid is clawed back.  Mechanisms then add up,
+each cohort's cumulative total is limited by ``cohort_cap``, the contract total by ``cap``,
+and each quarter's payment is made ``payment_lag_quarters`` later.  Nothing measured after
+``measurement_end_month`` earns anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simsib.carepaths import DAYS_PER_MONTH, CohortQuarterly
+from simsib.sampling import DrawInputs
+from simsib.scenario import DaysOutOfCare, DaysSavedVsBaseline, Engagement, Milestone, Scenario
+
+CAP_TOLERANCE = 1e-6  # £: a cumulative payment this close to the cap counts as reaching it
+
+
+@dataclass(frozen=True)
+class Payments:
+    """Outcome payments per draw.
+
+    paid : (n_draws, n_quarters) £ paid in each quarter (after netting, caps and lag)
+    counted_days : (n_draws,) care days the mechanisms pay for (days saved vs baseline, days
+        out of care net of deadweight, milestone days); the basis of the deadweight share
+    by_mechanism : dict name -> (n_draws,) £ due before caps, per mechanism (index-suffixed)
+    cap_reached : (n_draws,) bool
+    cap_quarter : (n_draws,) float, quarter in which the cap was reached (paid), NaN if never
+    """
+
+    paid: np.ndarray
+    counted_days: np.ndarray
+    by_mechanism: dict[str, np.ndarray]
+    cap_reached: np.ndarray
+    cap_quarter: np.ndarray
+
+
+def milestone_needs(scenario: Scenario) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Block lengths (repeat) and once-only lengths the scenario's milestones need, in days."""
+    ms = [m for m in scenario.contract.mechanisms if isinstance(m, Milestone)]
+    return (
+        tuple(sorted({m.block_days for m in ms if m.repeat})),
+        tuple(sorted({m.block_days for m in ms if not m.repeat})),
+    )
+
+
+def _start_quarter_diagonal(starts: np.ndarray, n_quarters: int) -> np.ndarray:
+    """Starts per cohort placed in their own quarter: (n, C) -> (n, C, Q)."""
+    n, c = starts.shape
+    out = np.zeros((n, c, n_quarters))
+    q = np.arange(min(c, n_quarters))
+    out[:, q, q] = starts[:, q]
+    return out
+
+
+def entitlement_increments(
+    mechanism, key: str, inputs: DrawInputs, outcomes: CohortQuarterly
+) -> tuple[np.ndarray, np.ndarray]:
+    """(£ increments (n, C, Q), counted days (n,)) for one mechanism at scenario key ``key``."""
+
+    def param(name: str) -> np.ndarray:
+        return inputs[f"{key}.{name}"][:, None, None]
+
+    child, care = outcomes.child_days, outcomes.care_days_treated
+    n_quarters = child.shape[2]
+    if isinstance(mechanism, DaysSavedVsBaseline):
+        days = param("baseline_care_proportion") * child - care
+        return param("price_per_day") * days, days.sum(axis=(1, 2))
+    if isinstance(mechanism, DaysOutOfCare):
+        days = (child - care) * (1.0 - param("deadweight_share"))
+        return param("price_per_day") * days, days.sum(axis=(1, 2))
+    if isinstance(mechanism, Milestone):
+        n_days = mechanism.block_days
+        if mechanism.repeat:
+            block_days = outcomes.milestone_block_days[n_days]
+            # Block-days accrue continuously; a block of N days earns one price.
+            return param("price") * block_days / n_days, block_days.sum(axis=(1, 2))
+        people = outcomes.milestone_people[n_days]
+        return param("price") * people, people.sum(axis=(1, 2)) * n_days
+    if isinstance(mechanism, Engagement):
+        if mechanism.on == "start":
+            count = _start_quarter_diagonal(outcomes.starts, n_quarters)
+        else:
+            count = outcomes.completions_due
+        return param("price_per_person") * count, np.zeros(child.shape[0])
+    raise TypeError(f"unknown mechanism {type(mechanism).__name__}")  # pragma: no cover
+
+
+def _running_due(cumulative: np.ndarray) -> np.ndarray:
+    """Amount due to date: running maximum of the cumulative entitlement, floored at zero."""
+    return np.maximum.accumulate(np.maximum(cumulative, 0.0), axis=-1)
+
+
+def served_outcomes(outcomes: CohortQuarterly, cohort_active: np.ndarray, measured: np.ndarray) -> CohortQuarterly:
+    """Outcomes of served cohorts in measured quarters only (others zeroed).
+
+    cohort_active : (n_draws, n_cohorts) bool; measured : (n_quarters,) bool
+    """
+    keep = cohort_active[:, :, None] & measured[None, None, :]
+
+    def cut(a: np.ndarray) -> np.ndarray:
+        return np.where(keep, a, 0.0)
+
+    return CohortQuarterly(
+        child_days=cut(outcomes.child_days),
+        care_days_treated=cut(outcomes.care_days_treated),
+        care_days_counterfactual=cut(outcomes.care_days_counterfactual),
+        completions_due=cut(outcomes.completions_due),
+        milestone_block_days={k: cut(v) for k, v in outcomes.milestone_block_days.items()},
+        milestone_people={k: cut(v) for k, v in outcomes.milestone_people.items()},
+        starts=np.where(cohort_active, outcomes.starts, 0.0),
+        completed=np.where(cohort_active, outcomes.completed, 0.0),
+    )
+
+
+def outcome_payments(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly) -> Payments:
+    """Payments per draw and quarter for outcomes already cut to served cohorts
+    (see :func:`served_outcomes`)."""
+    contract = scenario.contract
+    n, n_cohorts, n_quarters = outcomes.child_days.shape
+    per_cohort = contract.netting == "cohort" or contract.cohort_cap is not None
+    due_by_cohort = np.zeros((n, n_cohorts, n_quarters))
+    due_contract = np.zeros((n, n_quarters))
+    counted = np.zeros(n)
+    by_mechanism: dict[str, np.ndarray] = {}
+    for i, mechanism in enumerate(contract.mechanisms):
+        increments, days = entitlement_increments(mechanism, f"contract.mechanisms.{i}", inputs, outcomes)
+        counted += days
+        by_mechanism[f"{i}.{mechanism.type}"] = increments.sum(axis=(1, 2))
+        cumulative = np.cumsum(increments, axis=2)
+        if contract.netting == "cohort":
+            due_by_cohort += _running_due(cumulative)
+        elif per_cohort:  # contract netting, but cohort caps need the per-cohort totals
+            due_by_cohort += cumulative
+        else:
+            due_contract += _running_due(cumulative.sum(axis=1))
+    if per_cohort:
+        if contract.cohort_cap is not None:
+            due_by_cohort = np.minimum(due_by_cohort, inputs["contract.cohort_cap"][:, None, None])
+        due_contract += due_by_cohort.sum(axis=1)
+    due = _running_due(due_contract)
+
+    lag = contract.payment_lag_quarters
+    if contract.cap is not None:
+        cap = inputs["contract.cap"][:, None]
+        due = np.minimum(due, cap)
+        reached = due >= cap - CAP_TOLERANCE
+        cap_reached = reached[:, -1]
+        cap_quarter = np.where(cap_reached, np.argmax(reached, axis=1) + lag, np.nan)
+    else:
+        cap_reached = np.zeros(n, dtype=bool)
+        cap_quarter = np.full(n, np.nan)
+    due_each_quarter = np.diff(due, axis=1, prepend=0.0)
+    paid = np.zeros_like(due_each_quarter)
+    paid[:, lag:] = due_each_quarter[:, : n_quarters - lag]
+    # The timeline ends `lag` quarters after measurement, so nothing due is ever pushed past
+    # it; anything due in the last `lag` quarters is still paid, in the final quarter.
+    if lag:
+        paid[:, -1] += due_each_quarter[:, n_quarters - lag:].sum(axis=1)
+    return Payments(paid=paid, counted_days=counted, by_mechanism=by_mechanism,
+                    cap_reached=cap_reached, cap_quarter=cap_quarter)
