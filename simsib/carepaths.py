@@ -211,7 +211,8 @@ class _QuarterBinner:
 
         ``begin``/``end`` may have trailing dimensions (e.g. episodes); they share the row.
         """
-        extra = begin.size // self.row.size
+        # Intervals per person (1, or e.g. 2 episodes); a chunk may have no people at all.
+        extra = begin.size // self.row.size if self.row.size else 1
         row = np.repeat(self.row, extra) if extra > 1 else self.row
         w = np.broadcast_to(np.asarray(weight, dtype=float), (self.row.size,))
         w = np.repeat(w, extra) if extra > 1 else w

@@ -7,7 +7,8 @@ Each quarter ``q`` (in this order):
    therapy for the last starters ends, or until the end of the quarter the service stopped),
    the cost of each young person starting, the management fee while the contract runs, and
    upfront (intermediary) fees in quarter 0;
-3. if cash is short, draw investor capital up to what is left of the commitment;
+3. if cash is short, draw investor capital up to what is left of the commitment (a share of the
+   commitment, ``upfront_drawdown_share``, is drawn at financial close in quarter 0);
 4. pay costs from cash; what cannot be paid is *unfunded* (borne by the provider) and marks
    the quarter as short;
 5. from ``distributions_from_month`` on, distribute cash above the reserve to investors; in the
@@ -114,10 +115,15 @@ def run_waterfall(scenario: Scenario, inputs: DrawInputs, payments: np.ndarray, 
     first_short = np.full(n, n_quarters, dtype=np.int64)
     cash = np.zeros(n)
     drawn_total = np.zeros(n)
+    upfront = inputs["spv.upfront_drawdown_share"] * committed
     for q in range(n_quarters):
         cash = cash + payments[:, q]
+        if q == 0:  # capital called at financial close, before any cost is due
+            cash += upfront
+            drawn[:, 0] += upfront
+            drawn_total += upfront
         draw = np.minimum(np.maximum(costs[:, q] - cash, 0.0), committed - drawn_total)
-        drawn[:, q] = draw
+        drawn[:, q] += draw
         drawn_total += draw
         cash += draw
         pay = np.minimum(costs[:, q], cash)

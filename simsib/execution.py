@@ -5,6 +5,12 @@ A run of ``draws`` draws is split into fixed-size chunks (``simulation.chunk_siz
 and when, never changes a number.  Executors yield results in completion order; callers put
 them back in chunk order.  At most ``2 × workers`` chunks are in flight, so memory is bounded
 by the chunk size, not the number of draws.
+
+Failures end the run: a worker process that dies, a Dask scheduler that cannot be reached or
+is lost, or a chunk that fails on the cluster raise :class:`ExecutionError` (exit code 1).
+Whatever ends the run early -- an error, Ctrl-C, or the caller closing the iterator -- stops
+the workers at once (local processes are terminated; Dask futures are cancelled).  Callers
+should close the iterator of :func:`run_chunks` when they stop early (``contextlib.closing``).
 """
 
 from __future__ import annotations
@@ -12,12 +18,20 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import signal
+import socket
+import uuid
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
+from urllib.parse import urlsplit
 
 from simsib.pipeline import ChunkResult, run_chunk
 from simsib.scenario import Scenario
+
+DASK_CONNECT_SECONDS = 10.0  # a reachable scheduler answers well within this
+DASK_WORKERS_SECONDS = 60.0  # how long to wait for the first worker to join the scheduler
+TERMINATE_SECONDS = 5.0  # grace for terminated workers before they are killed
 
 
 class Executor(str, Enum):
@@ -57,6 +71,8 @@ def default_workers() -> int:
 
 
 def _run(plan: RunPlan, index: int, size: int) -> ChunkResult:
+    # `run_chunk` is looked up in this module at call time: the one seam where a test can
+    # substitute a chunk function (forked workers inherit the substitution).
     return run_chunk(plan.scenario, plan.entropy, index, size,
                      quarterly=plan.wants_quarterly(index), cashflows=plan.cashflows)
 
@@ -69,98 +85,200 @@ def run_chunks(
     scheduler: str | None = None,
     skip: Iterable[int] = (),
 ) -> Iterator[ChunkResult]:
-    """Yield the results of every chunk not in ``skip``, in completion order."""
-    todo = [(i, n) for i, n in plan.chunks if i not in set(skip)]
+    """Yield the results of every chunk not in ``skip``, in completion order.
+
+    ``workers <= 1`` (local) runs the chunks in this process.  Close the returned iterator
+    (``contextlib.closing``) if you stop consuming it early, so workers stop at once.
+    """
+    skipped = set(skip)
+    todo = [(i, n) for i, n in plan.chunks if i not in skipped]
     if executor == Executor.dask:
-        yield from _run_dask(plan, todo, workers, scheduler)
-    elif workers <= 1 or len(todo) <= 1:
-        for index, size in todo:
-            yield _run(plan, index, size)
-    else:
-        yield from _run_processes(plan, todo, workers)
+        return _run_dask(plan, todo, workers, scheduler)
+    if workers <= 1 or len(todo) <= 1:
+        return (_run(plan, index, size) for index, size in todo)
+    return _run_processes(plan, todo, workers)
 
 
-def _bounded(submit, todo: list[tuple[int, int]], in_flight: int, wait_one) -> Iterator:
-    """Submit lazily so no more than ``in_flight`` chunks are pending at once."""
-    pending = []
+def _bounded(
+    submit: Callable, todo: list[tuple[int, int]], in_flight: int, wait_some: Callable
+) -> Iterator:
+    """Yield futures as they complete, submitting lazily: at most ``in_flight`` pending."""
     queue = iter(todo)
-    for item in queue:
-        pending.append(submit(*item))
-        if len(pending) >= in_flight:
-            break
+    pending = [submit(*item) for _, item in zip(range(in_flight), queue)]
     while pending:
-        done, pending = wait_one(pending)
+        done, pending = wait_some(pending)
         for future in done:
-            yield future
             nxt = next(queue, None)
             if nxt is not None:
                 pending.append(submit(*nxt))
+            yield future
+
+
+# Local processes ---------------------------------------------------------------------------
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole foreground process group; the parent alone handles it (and
+    # terminates the workers), so workers neither die mid-write nor print tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    return f"exit code {code}"
+
+
+def _stop(processes: list[multiprocessing.Process]) -> None:
+    """Terminate worker processes and wait for them; kill any that linger."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(TERMINATE_SECONDS)
+        if process.is_alive():
+            process.kill()
+            process.join(TERMINATE_SECONDS)
 
 
 def _run_processes(plan: RunPlan, todo: list[tuple[int, int]], workers: int) -> Iterator[ChunkResult]:
     # fork shares the imported modules with the workers, so they start in milliseconds.
     context = multiprocessing.get_context("fork")
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    workers = min(workers, len(todo))
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_sigint)
+    processes: dict[int, multiprocessing.Process] = {}
 
-    def wait_one(pending):
+    def submit(index: int, size: int) -> cf.Future:
+        future = pool.submit(_run, plan, index, size)
+        # Remember every worker ever started, to report how one died and to stop them all.
+        processes.update(getattr(pool, "_processes", None) or {})
+        return future
+
+    def wait_some(pending):
         done, rest = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-        return done, list(rest)
+        return list(done), list(rest)
 
     finished = False
     try:
-        for future in _bounded(lambda i, n: pool.submit(_run, plan, i, n), todo, 2 * workers, wait_one):
-            try:
+        try:
+            for future in _bounded(submit, todo, 2 * workers, wait_some):
                 yield future.result()
-            except cf.process.BrokenProcessPool as exc:
-                raise ExecutionError(f"a worker process died ({exc}); no outputs were written") from None
+        except cf.process.BrokenProcessPool:
+            _stop(list(processes.values()))
+            dead = [f"pid {p.pid}: {_describe_exit(p.exitcode)}" for p in processes.values()
+                    if p.exitcode not in (None, -signal.SIGTERM)]
+            detail = "; ".join(dead) or "a worker exited unexpectedly"
+            raise ExecutionError(
+                f"a worker process died ({detail}); the run was stopped and no outputs were written"
+            ) from None
         finished = True
     finally:
         if finished:
             pool.shutdown(wait=True)
         else:
-            # An error or Ctrl-C: stop the workers now rather than let them finish their chunks.
-            processes = list((getattr(pool, "_processes", None) or {}).values())
+            # An error, Ctrl-C or an abandoned iterator: stop the workers now rather than let
+            # them finish their chunks.
             pool.shutdown(wait=False, cancel_futures=True)
-            for process in processes:
-                if process.is_alive():
-                    process.terminate()
+            _stop(list(processes.values()))
+
+
+# Dask --------------------------------------------------------------------------------------
+
+
+def _check_reachable(scheduler: str) -> None:
+    """Fail fast, with a clear message, when nothing listens at a tcp:// scheduler address.
+
+    Dask's own connect retries a refused connection until its timeout; a refused TCP
+    connection is certain to fail, so say so at once.
+    """
+    parts = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
+    if parts.scheme != "tcp" or not parts.hostname:
+        return
+    try:
+        port = parts.port or 8786
+    except ValueError:
+        raise ExecutionError(f"bad Dask scheduler address {scheduler!r}: the port must be a number") from None
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=DASK_CONNECT_SECONDS):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ExecutionError(
+            f"cannot reach the Dask scheduler at {scheduler} ({reason}); is `dask scheduler` "
+            f"running there, and is port {port} open?"
+        ) from None
+
+
+def _connect_dask(scheduler: str | None, workers: int):
+    """(client, cluster or None): a client of ``scheduler``, or of a new local cluster."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - dask is a runtime dependency
+        raise ExecutionError(f"the dask executor needs dask.distributed: {exc}") from None
+    if not scheduler:
+        cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
+                               processes=True, dashboard_address=None)
+        return Client(cluster), cluster
+    _check_reachable(scheduler)
+    try:
+        client = Client(scheduler, timeout=f"{DASK_CONNECT_SECONDS}s")
+    except (OSError, TimeoutError) as exc:
+        raise ExecutionError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        client.wait_for_workers(1, timeout=DASK_WORKERS_SECONDS)
+    except (OSError, TimeoutError):
+        client.close()
+        raise ExecutionError(
+            f"the Dask scheduler at {scheduler} has no workers (none joined within "
+            f"{DASK_WORKERS_SECONDS:.0f} s); start some with `dask worker {scheduler}`"
+        ) from None
+    return client, None
 
 
 def _run_dask(
     plan: RunPlan, todo: list[tuple[int, int]], workers: int, scheduler: str | None
 ) -> Iterator[ChunkResult]:
-    try:
-        from dask.distributed import Client, LocalCluster, wait
-    except ImportError as exc:  # pragma: no cover - dask is a runtime dependency
-        raise ExecutionError(f"the dask executor needs dask.distributed: {exc}") from None
-    cluster = None
-    try:
-        if scheduler:
-            client = Client(scheduler, timeout="10s")
-        else:
-            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
-            client = Client(cluster)
-    except (OSError, TimeoutError) as exc:
-        raise ExecutionError(f"cannot reach the Dask scheduler {scheduler!r}: {exc}") from None
+    from dask.distributed import wait
 
-    def submit(i: int, n: int):
-        return client.submit(_run, plan, i, n, pure=False, key=f"simsib-chunk-{plan.entropy}-{i}")
+    client, cluster = _connect_dask(scheduler, workers)
+    # Keys unique to this run: two runs with the same seed on one cluster must never share
+    # (or cancel) each other's results.
+    token = uuid.uuid4().hex[:16]
+    outstanding: set = set()
 
-    def wait_one(pending):
+    def submit(index: int, size: int):
+        future = client.submit(_run, plan, index, size, pure=False, key=f"simsib-{token}-chunk-{index}")
+        outstanding.add(future)
+        return future
+
+    def wait_some(pending):
         result = wait(pending, return_when="FIRST_COMPLETED")
-        return result.done, list(result.not_done)
+        return sorted(result.done, key=lambda f: f.key), list(result.not_done)
 
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
     try:
-        for future in _bounded(submit, todo, 2 * n_workers, wait_one):
-            try:
-                yield future.result()
-            except Exception as exc:  # noqa: BLE001 - any remote failure ends the run
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    raise
-                raise ExecutionError(f"chunk failed on the Dask cluster: {type(exc).__name__}: {exc}") from None
+        n_workers = len(client.scheduler_info().get("workers", {})) or max(1, workers)
+        for future in _bounded(submit, todo, 2 * n_workers, wait_some):
+            result = future.result()
+            outstanding.discard(future)  # dropping the last reference frees it on the cluster
+            del future
+            yield result
+    except ExecutionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a lost cluster or a remote failure ends the run
+        where = f"the Dask cluster at {scheduler}" if scheduler else "the local Dask cluster"
+        raise ExecutionError(
+            f"the run failed on {where}: {type(exc).__name__}: {exc}; no outputs were written"
+        ) from None
     finally:
+        try:
+            if outstanding:
+                client.cancel(list(outstanding))
+        except Exception:  # noqa: BLE001 - best effort: the connection may be gone
+            pass
         client.close()
         if cluster is not None:
             cluster.close()

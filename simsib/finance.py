@@ -180,6 +180,11 @@ def irr(
 
 def _irr_block(flows: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`irr` for one block of rows of ``flows`` (shape (m, T), finite)."""
+    # Scaling a row leaves its IRR unchanged, and max |flow| = 1 is what bounds every sum (see
+    # _MAX_EXPONENT).  A flow below ~1e-308 of its row's largest underflows to zero here: a
+    # recovery that small is a total loss for any purpose.
+    largest = np.abs(flows).max(axis=1, keepdims=True, initial=0.0)
+    flows = flows / np.where(largest > 0, largest, 1.0)
     has_out = (flows < 0).any(axis=1)
     has_in = (flows > 0).any(axis=1)
     rates = np.full(flows.shape[0], np.nan)
@@ -192,21 +197,25 @@ def _irr_block(flows: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray
     mixed = np.flatnonzero(has_out & has_in)
     if mixed.size == 0:
         return rates, statuses
-    coef, span = _aligned_scaled(flows[mixed])
+    coef, span = _aligned(flows[mixed] if mixed.size < flows.shape[0] else flows)
     lowest = -np.minimum(_MAX_LOG_RATE, _MAX_EXPONENT / span)
     # Descartes' rule of signs: one sign change (either way round) means exactly one root.
     one_change = _sign_changes_once(coef)
-    log_rate = np.empty(mixed.size)
-    log_rate[one_change] = _unique_root(coef[one_change], lowest[one_change], tol, max_iter)
-    log_rate[~one_change] = _nearest_root(coef[~one_change], lowest[~one_change], tol, max_iter)
+    if one_change.all():  # the usual case: skip copying the block
+        log_rate = _unique_root(coef, lowest, tol, max_iter)
+    else:
+        log_rate = np.empty(mixed.size)
+        log_rate[one_change] = _unique_root(coef[one_change], lowest[one_change], tol, max_iter)
+        several = ~one_change
+        log_rate[several] = _nearest_root(coef[several], lowest[several], tol, max_iter)
     solved = ~np.isnan(log_rate)
     rates[mixed[solved]] = np.expm1(log_rate[solved])
     statuses[mixed[solved]] = IrrStatus.OK
     return rates, statuses
 
 
-def _aligned_scaled(flows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows shifted left past their leading zeros and scaled to max |flow| = 1.
+def _aligned(flows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows shifted left past their leading zeros (which do not move the IRR).
 
     Returns the coefficients, shape (m, width) with ``coef[:, 0] != 0`` and width = 1 + the
     largest span, and ``span`` (m,): periods from first to last non-zero flow.  Rows must
@@ -227,7 +236,6 @@ def _aligned_scaled(flows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         shifted = np.take_along_axis(flows[late], np.minimum(columns, n_periods - 1), axis=1)
         shifted[columns > last[late, None]] = 0.0  # clipped duplicates, not flows
         coef[late] = shifted
-    coef /= np.abs(coef).max(axis=1, keepdims=True)
     return coef, span
 
 
@@ -250,18 +258,21 @@ def _unique_root(coef: np.ndarray, lowest: np.ndarray, tol: float, max_iter: int
     """
     if coef.shape[0] == 0:
         return np.empty(0)
+    # ``coef`` rows: aligned (coef[:, 0] != 0), scaled to max |flow| = 1, one sign change.
     periods = np.arange(coef.shape[1])
     inflow, outflow = np.clip(coef, 0, None), np.clip(-coef, 0, None)
     total_in, total_out = inflow.sum(axis=1), outflow.sum(axis=1)
     gap = inflow @ periods / total_in - outflow @ periods / total_out  # never 0: dates differ
-    guess = np.clip(np.log(total_in / total_out) / gap, lowest, _MAX_LOG_RATE)
+    guess = np.clip((np.log(total_in) - np.log(total_out)) / gap, lowest, _MAX_LOG_RATE)
     coef_by_period = np.ascontiguousarray(coef.T)
     highest = np.full_like(lowest, _MAX_LOG_RATE)
     f_lowest, _ = _npv_and_slope(coef_by_period, lowest)
     f_highest, _ = _npv_and_slope(coef_by_period, highest)
-    roots = np.full(coef.shape[0], np.nan)
     # Same sign at both ends: the root lies beyond the search range.
     inside = np.sign(f_lowest) != np.sign(f_highest)
+    if inside.all():
+        return _safeguarded_newton(coef_by_period, lowest, highest, f_lowest, guess, tol, max_iter)
+    roots = np.full(coef.shape[0], np.nan)
     roots[inside] = _safeguarded_newton(
         coef_by_period[:, inside], lowest[inside], highest[inside], f_lowest[inside],
         guess[inside], tol, max_iter,
@@ -272,7 +283,7 @@ def _unique_root(coef: np.ndarray, lowest: np.ndarray, tol: float, max_iter: int
 def _nearest_root(coef: np.ndarray, lowest: np.ndarray, tol: float, max_iter: int) -> np.ndarray:
     """``log(1 + r)`` of the NPV root with the smallest |r| per row (NaN if none found).
 
-    ``coef`` (m, width) as from :func:`_aligned_scaled`; ``lowest`` (m,) is each row's lower
+    ``coef`` (m, width) as from :func:`_aligned`, rows scaled to max |flow| = 1; ``lowest`` (m,) is each row's lower
     search limit in ``s``.  See :func:`irr`, Notes, for the method.
     """
     m = coef.shape[0]
@@ -362,7 +373,7 @@ def _safeguarded_newton(
     high = np.where(f_a < 0, b, a)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         s = guess
-        step = np.abs(b - a)
+        step = step_before = np.abs(b - a)
         live = np.arange(n_problems)
         for _ in range(max_iter):
             if live.size == 0:
@@ -372,8 +383,12 @@ def _safeguarded_newton(
             low = np.where(negative, s, low)
             high = np.where(negative, high, s)
             newton = s - f / slope
-            # NaN/inf Newton points fail the bracket test too, so a zero slope is safe.
-            bisect = ~((newton - low) * (newton - high) < 0) | (np.abs(2 * f) > np.abs(step * slope))
+            # Bisect when Newton would leave the bracket or is not at least halving the step
+            # before last.  The bracket test is inclusive: at the root a step below one ulp
+            # lands *on* the bracket end, and must count as converged, not bisect.  NaN/inf
+            # Newton points fail it, so a zero slope is safe.
+            bisect = ~((newton - low) * (newton - high) <= 0) | (np.abs(2 * f) > np.abs(step_before * slope))
+            step_before = step
             step = np.where(bisect, 0.5 * (high - low), f / slope)
             s_next = np.where(bisect, low + step, newton)
             converged = (f == 0) | (np.abs(step) < tol)
@@ -381,7 +396,8 @@ def _safeguarded_newton(
             keep = ~converged
             if not keep.all():
                 coef_by_period = coef_by_period[:, keep]
-                live, s_next, step, low, high = live[keep], s_next[keep], step[keep], low[keep], high[keep]
+                live, s_next, low, high = live[keep], s_next[keep], low[keep], high[keep]
+                step, step_before = step[keep], step_before[keep]
             s = s_next
     return roots
 
@@ -447,9 +463,11 @@ def npv(rate_per_period: float | np.ndarray, cash_flows: np.ndarray) -> np.ndarr
             f"rate_per_period must be a scalar or have shape ({flows.shape[0]},), one rate per"
             f" row of cash_flows; got shape {rate.shape}"
         )
-    discount = (1 + rate.reshape(-1, 1)) ** np.arange(flows.shape[1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        values = (flows / discount).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        discount = (1 + rate.reshape(-1, 1)) ** np.arange(flows.shape[1])
+        # An extreme rate can overflow or underflow the discount factor; a zero flow is
+        # still worth exactly 0 then, not 0/0 = NaN.
+        values = np.where(flows == 0, 0.0, flows / discount).sum(axis=1)
     return values[0] if one_row else values
 
 
@@ -483,10 +501,11 @@ def payback_period(cash_flows: np.ndarray) -> np.ndarray:
     cumulative = np.cumsum(flows, axis=1)
     rounding = n_periods * np.finfo(np.float64).eps * np.cumsum(np.abs(flows), axis=1)
     under_water = cumulative < -rounding
-    ever_under = under_water.any(axis=1)
-    last_under = n_periods - 1 - under_water[:, ::-1].argmax(axis=1)
+    # The sentinel column (never under water) gives argmax something to find with no periods.
+    under_water = np.concatenate([under_water, np.zeros((len(flows), 1), dtype=bool)], axis=1)
+    last_under = n_periods - under_water[:, ::-1].argmax(axis=1)
     period = np.where(last_under == n_periods - 1, np.nan, last_under + 1.0)
-    period[~ever_under] = 0.0
+    period[~under_water.any(axis=1)] = 0.0
     return period[0] if one_row else period
 
 

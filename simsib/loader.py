@@ -15,9 +15,9 @@ import typing
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from simsib.errors import Problem, ScenarioError, did_you_mean
+from simsib.errors import Problem, ScenarioError, did_you_mean, dotted, field_names_at, problems_from_pydantic
 from simsib.scenario import Scenario
 
 MAX_FILE_BYTES = 1 << 20  # scenario files are a few kB; a 1 MiB limit stops accidents early
@@ -191,111 +191,12 @@ def _index(node: list, part: str, path: Sequence[str]) -> int:
 
 def validate(data: dict[str, Any], file: str | None = None) -> Scenario:
     """Validate a merged scenario table; raise ScenarioError listing every problem."""
+    if not isinstance(data, dict):
+        raise ScenarioError.single("", "expected a table of scenario sections", value=data, file=file)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem_from_pydantic(err, data) for err in exc.errors()]
-        raise ScenarioError(problems, file=file) from None
-
-
-def _problem_from_pydantic(err: dict[str, Any], data: dict[str, Any]) -> Problem:
-    keys = _clean_loc(err["loc"], data)
-    key = ".".join(str(k) for k in keys)
-    kind = err["type"]
-    message = err["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
-    if kind == "extra_forbidden":
-        choices = _field_names_at(keys[:-1], data)
-        return Problem(
-            key=key, message="unknown key", suggestion=did_you_mean(str(keys[-1]), choices),
-            choices=tuple(choices),
-        )
-    if kind == "missing":
-        return Problem(key=key, message="required key is missing")
-    if kind in ("union_tag_invalid", "literal_error"):
-        expected = err.get("ctx", {}).get("expected_tags") or err.get("ctx", {}).get("expected", "")
-        choices = [c.strip(" '\"") for c in str(expected).replace(" or ", ",").split(",") if c.strip()]
-        value = err.get("ctx", {}).get("tag", err.get("input"))
-        return Problem(
-            key=key, message="not a valid choice", value=value, has_value=True,
-            suggestion=did_you_mean(str(value), choices), choices=tuple(choices),
-        )
-    if kind == "union_tag_not_found":
-        tag = err.get("ctx", {}).get("discriminator", "type")
-        return Problem(key=key, message=f"a table here needs a {tag} key", value=err.get("input"), has_value=True)
-    has_value = "input" in err and not isinstance(err["input"], dict)
-    return Problem(key=key, message=message, value=err.get("input"), has_value=has_value)
-
-
-def _clean_loc(loc: Iterable[Any], data: Any) -> list[Any]:
-    """Drop pydantic's union tags and validator names so the key matches the file's own path."""
-    loc = list(loc)
-    kept: list[Any] = []
-    node = data
-    for i, part in enumerate(loc):
-        last = i == len(loc) - 1
-        if isinstance(node, dict) and part in node:
-            kept.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            kept.append(part)
-            node = node[part]
-        elif last and not (isinstance(part, str) and ("[" in part or "-" in part) and not isinstance(node, dict)):
-            if isinstance(node, dict) or not kept:
-                kept.append(part)
-    return kept
-
-
-def _field_names_at(keys: Sequence[Any], data: dict[str, Any]) -> list[str]:
-    """Valid field names of the model found at ``keys`` (following the data through unions)."""
-    model: Any = Scenario
-    node: Any = data
-    for part in keys:
-        node = node[part] if isinstance(node, (dict, list)) else None
-        model = _child_type(model, part, node)
-        if model is None:
-            return []
-    model = _pick_model(model, node)
-    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
-
-
-def _child_type(model: Any, part: Any, node: Any) -> Any:
-    model = _pick_model(model, node)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        field = model.model_fields.get(str(part))
-        return _strip(field.annotation) if field else None
-    origin = typing.get_origin(model)
-    if origin in (list, tuple):
-        return _strip(typing.get_args(model)[0])
-    if origin is dict:
-        return _strip(typing.get_args(model)[1])
-    return None
-
-
-def _strip(annotation: Any) -> Any:
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    return annotation
-
-
-def _pick_model(annotation: Any, node: Any) -> Any:
-    """For a union, the member chosen by the node's ``dist``/``type`` tag (or the first model)."""
-    annotation = _strip(annotation)
-    if typing.get_origin(annotation) not in (typing.Union, getattr(__import__("types"), "UnionType")):
-        return annotation
-    members = [_strip(a) for a in typing.get_args(annotation)]
-    models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
-    nested = [m for m in members if typing.get_origin(m) in (typing.Union, getattr(__import__("types"), "UnionType"))]
-    for inner in nested:
-        models.extend(_strip(a) for a in typing.get_args(inner))
-    if isinstance(node, dict):
-        for m in models:
-            for tag in ("dist", "type"):
-                field = m.model_fields.get(tag) if isinstance(m, type) and issubclass(m, BaseModel) else None
-                if field is not None and node.get(tag) in typing.get_args(field.annotation):
-                    return m
-    return models[0] if models else annotation
+        raise ScenarioError(problems_from_pydantic(exc, data, Scenario), file=file) from None
 
 
 # --- public entry points ------------------------------------------------------------------

@@ -14,6 +14,7 @@ from simsib.carepaths import CohortQuarterly
 from simsib.cashflows import Waterfall
 from simsib.finance import annualise, irr, npv, payback_period
 from simsib.payments import Payments
+from simsib.referrals import team_start_months
 from simsib.sampling import DrawInputs
 from simsib.scenario import Scenario
 
@@ -85,19 +86,25 @@ def council_metrics(
 
 
 def outcome_metrics(
-    scenario: Scenario, outcomes: CohortQuarterly, monthly_starts: np.ndarray, stop_quarter: np.ndarray
+    scenario: Scenario,
+    inputs: DrawInputs,
+    outcomes: CohortQuarterly,
+    monthly_starts: np.ndarray,
+    stop_quarter: np.ndarray,
 ) -> dict[str, np.ndarray]:
     child = outcomes.child_days.sum(axis=(1, 2))
     care1 = outcomes.care_days_treated.sum(axis=(1, 2))
     care0 = outcomes.care_days_counterfactual.sum(axis=(1, 2))
-    first = scenario.referrals.service_start_month
     months = np.arange(monthly_starts.shape[1])
     served = (months[None, :] // 3) < stop_quarter[:, None]
-    in_year1 = (months >= first) & (months < first + 12)
+    # "Year 1" is the first operational year, from the first team's start (E12: Essex's year-1
+    # figures run to November 2014, both teams having started late), counted by mid-month.
+    first_team = team_start_months(scenario, inputs).min(axis=1)[:, None]
+    in_year1 = (months[None, :] + 0.5 >= first_team) & (months[None, :] + 0.5 < first_team + 12)
     return {
         "young_people_started": outcomes.starts.sum(axis=1),
         "young_people_completed": outcomes.completed.sum(axis=1),
-        "year1_starts": (monthly_starts * (served & in_year1[None, :])).sum(axis=1).astype(float),
+        "year1_starts": (monthly_starts * (served & in_year1)).sum(axis=1).astype(float),
         "child_days": child,
         "care_days_treated": care1,
         "care_days_counterfactual": care0,

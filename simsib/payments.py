@@ -14,9 +14,10 @@ Netting: each mechanism's cumulative entitlement is netted cumulatively -- over 
 contract (``netting = "contract"``) or within each cohort (``"cohort"``) -- so a bad quarter
 offsets earlier good ones, and the amount due is the running maximum of the cumulative
 entitlement, floored at zero: nothing already paid is clawed back.  Mechanisms then add up,
-each cohort's cumulative total is limited by ``cohort_cap``, the contract total by ``cap``,
-and each quarter's payment is made ``payment_lag_quarters`` later.  Nothing measured after
-``measurement_end_month`` earns anything.
+each cohort's cumulative total is limited by ``cohort_cap`` (with contract netting: the
+contract-netted total, but at most the sum of the cohorts' capped, cohort-netted totals), the
+contract total by ``cap``, and each quarter's payment is made ``payment_lag_quarters`` later.
+Nothing measured after ``measurement_end_month`` earns anything.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simsib.carepaths import DAYS_PER_MONTH, CohortQuarterly
+from simsib.carepaths import MONTHS_PER_QUARTER, CohortQuarterly
 from simsib.sampling import DrawInputs
 from simsib.scenario import DaysOutOfCare, DaysSavedVsBaseline, Engagement, Milestone, Scenario
 
@@ -107,6 +108,11 @@ def _running_due(cumulative: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(np.maximum(cumulative, 0.0), axis=-1)
 
 
+def measured_quarters(scenario: Scenario, n_quarters: int) -> np.ndarray:
+    """(n_quarters,) bool: quarters that start before ``contract.measurement_end_month``."""
+    return np.arange(n_quarters) * MONTHS_PER_QUARTER < scenario.contract.measurement_end_month
+
+
 def served_outcomes(outcomes: CohortQuarterly, cohort_active: np.ndarray, measured: np.ndarray) -> CohortQuarterly:
     """Outcomes of served cohorts in measured quarters only (others zeroed).
 
@@ -134,26 +140,33 @@ def outcome_payments(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQua
     (see :func:`served_outcomes`)."""
     contract = scenario.contract
     n, n_cohorts, n_quarters = outcomes.child_days.shape
-    per_cohort = contract.netting == "cohort" or contract.cohort_cap is not None
     due_by_cohort = np.zeros((n, n_cohorts, n_quarters))
     due_contract = np.zeros((n, n_quarters))
     counted = np.zeros(n)
     by_mechanism: dict[str, np.ndarray] = {}
+    # Outcomes are already cut to measured quarters, except engagement starts: the starts
+    # array also drives costs, so the measurement end is applied to every mechanism here.
+    measured = measured_quarters(scenario, n_quarters)
     for i, mechanism in enumerate(contract.mechanisms):
         increments, days = entitlement_increments(mechanism, f"contract.mechanisms.{i}", inputs, outcomes)
+        increments = np.where(measured, increments, 0.0)
         counted += days
         by_mechanism[f"{i}.{mechanism.type}"] = increments.sum(axis=(1, 2))
         cumulative = np.cumsum(increments, axis=2)
-        if contract.netting == "cohort":
+        if contract.netting == "cohort" or contract.cohort_cap is not None:
             due_by_cohort += _running_due(cumulative)
-        elif per_cohort:  # contract netting, but cohort caps need the per-cohort totals
-            due_by_cohort += cumulative
-        else:
+        if contract.netting == "contract":
             due_contract += _running_due(cumulative.sum(axis=1))
-    if per_cohort:
-        if contract.cohort_cap is not None:
-            due_by_cohort = np.minimum(due_by_cohort, inputs["contract.cohort_cap"][:, None, None])
-        due_contract += due_by_cohort.sum(axis=1)
+    if contract.cohort_cap is not None:
+        due_by_cohort = np.minimum(due_by_cohort, inputs["contract.cohort_cap"][:, None, None])
+    if contract.netting == "cohort":
+        due_contract = due_by_cohort.sum(axis=1)
+    elif contract.cohort_cap is not None:
+        # A cohort's capped amount needs per-cohort netting, contract netting has no per-cohort
+        # amounts: pay the contract-netted total, but never more than the cohorts could earn
+        # netted and capped one by one.  Both are non-decreasing, so their minimum is too, and
+        # a cohort cap that never binds changes nothing.
+        due_contract = np.minimum(due_contract, due_by_cohort.sum(axis=1))
     due = _running_due(due_contract)
 
     lag = contract.payment_lag_quarters

@@ -112,7 +112,7 @@ def draw_columns(
     columns = {key: inputs[key] for key in per_draw_quantities(scenario)}
     columns.update(investor_metrics(scenario, inputs, settlement.waterfall))
     columns.update(council_metrics(scenario, inputs, settlement.outcomes, settlement.payments))
-    columns.update(outcome_metrics(scenario, settlement.outcomes, monthly, settlement.stop_quarter))
+    columns.update(outcome_metrics(scenario, inputs, settlement.outcomes, monthly, settlement.stop_quarter))
     short = settlement.waterfall.first_short_quarter
     columns["first_short_quarter"] = np.where(short < scenario.n_quarters, short, np.nan).astype(float)
     columns["service_stopped_early"] = settlement.stop_quarter < scenario.n_cohorts

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import platform
+import shutil
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -122,7 +124,8 @@ def simulate(
     True
     """
     plan = make_plan(scenario, draws, seed, cashflows=cashflows)
-    chunks = list(run_chunks(plan, workers=workers, executor=Executor(executor), scheduler=scheduler))
+    with closing(run_chunks(plan, workers=workers, executor=Executor(executor), scheduler=scheduler)) as results:
+        chunks = list(results)
     table, sample, flows = collect(chunks, plan)
     header = run_header(plan, seed)
     summary = {**header, **summarise(lambda c: table[c].to_numpy(), len(table))}
@@ -167,10 +170,12 @@ def run_to_folder(
     done = partial.completed()
     if progress and done:
         progress(sum(n for i, n in plan.chunks if i in done))
-    for chunk in run_chunks(plan, workers=workers, executor=executor, scheduler=scheduler, skip=done):
-        partial.save(chunk)
-        if progress:
-            progress(chunk.n_draws)
+    # closing(): stop the workers at once if saving or the progress callback raises (Ctrl-C).
+    with closing(run_chunks(plan, workers=workers, executor=executor, scheduler=scheduler, skip=done)) as results:
+        for chunk in results:
+            partial.save(chunk)
+            if progress:
+                progress(chunk.n_draws)
     simulated = time.perf_counter()
 
     staging = staging_folder(out_dir)
@@ -198,8 +203,6 @@ def run_to_folder(
             extra_files(staging, summary)
         publish(staging, out_dir)
     except BaseException:
-        import shutil
-
         shutil.rmtree(staging, ignore_errors=True)
         raise
     partial.remove()

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from simsib.errors import ScenarioError
-from simsib.scenario import Scenario, all_quantities
+from simsib.scenario import Scenario, all_quantities, per_draw_quantities
 from simsib.streams import input_stream, stream
 
 DrawInputs = dict[str, np.ndarray]
@@ -33,7 +33,7 @@ def sample_inputs(scenario: Scenario, chunk: np.random.SeedSequence, n_draws: in
             inputs[key] = np.full(n_draws, float(dist.value))
         else:
             inputs[key] = dist.sample(input_stream(chunk, key), n_draws)
-    if scenario.correlations and n_draws > 2:
+    if active_correlations(scenario) and n_draws > 2:
         keys, target = correlation_matrix(scenario)
         rng = stream(chunk, "correlation")
         reordered = iman_conover(np.column_stack([inputs[k] for k in keys]), target, rng)
@@ -42,18 +42,26 @@ def sample_inputs(scenario: Scenario, chunk: np.random.SeedSequence, n_draws: in
     return inputs
 
 
+def active_correlations(scenario: Scenario) -> list:
+    """Declared correlations between two uncertain inputs (one naming a fixed input is inactive)."""
+    uncertain = per_draw_quantities(scenario)
+    return [c for c in scenario.correlations if all(k in uncertain for k in c.between)]
+
+
 def correlation_matrix(scenario: Scenario) -> tuple[list[str], np.ndarray]:
     """The inputs named in ``[[correlations]]`` and their target rank-correlation matrix."""
     keys: list[str] = []
-    for corr in scenario.correlations:
+    for corr in active_correlations(scenario):
         for key in corr.between:
             if key not in keys:
                 keys.append(key)
     target = np.eye(len(keys))
-    for corr in scenario.correlations:
+    for corr in active_correlations(scenario):
         i, j = keys.index(corr.between[0]), keys.index(corr.between[1])
         target[i, j] = target[j, i] = corr.rank
-    if np.linalg.eigvalsh(target).min() <= 1e-10:
+    # Both the declared rank correlations and the normal-score correlations that realise them
+    # must be a valid correlation matrix.
+    if min(np.linalg.eigvalsh(target).min(), np.linalg.eigvalsh(normal_score_correlation(target)).min()) <= 1e-10:
         raise ScenarioError.single(
             "correlations", "the declared rank correlations are not jointly possible "
             "(their matrix is not positive definite)", value=[c.between for c in scenario.correlations],
@@ -61,11 +69,22 @@ def correlation_matrix(scenario: Scenario) -> tuple[list[str], np.ndarray]:
     return keys, target
 
 
-def iman_conover(samples: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Reorder each column of ``samples`` so their rank correlation approaches ``target``.
+def normal_score_correlation(rank_correlation: np.ndarray) -> np.ndarray:
+    """Pearson correlation of normal scores whose Spearman correlation is ``rank_correlation``.
 
-    Iman & Conover (1982): build van der Waerden scores with the target correlation, then give
-    each sample column the ranks of its score column.  Columns are permuted, never changed.
+    For a bivariate normal with correlation r, Spearman's rho is (6/π)·arcsin(r/2); inverting,
+    r = 2·sin(π·rho/6).  Without this step a target rank correlation of -0.3 came out as -0.286.
+    The diagonal stays 1.
+    """
+    return 2.0 * np.sin(np.pi * np.asarray(rank_correlation, dtype=float) / 6.0)
+
+
+def iman_conover(samples: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Reorder each column of ``samples`` so their rank (Spearman) correlation approaches ``target``.
+
+    Iman & Conover (1982): build van der Waerden scores whose Pearson correlation is
+    :func:`normal_score_correlation` of the target, then give each sample column the ranks of
+    its score column.  Columns are permuted, never changed.
 
     Parameters
     ----------
@@ -75,9 +94,14 @@ def iman_conover(samples: np.ndarray, target: np.ndarray, rng: np.random.Generat
     n, k = samples.shape
     base = stats.norm.ppf(np.arange(1, n + 1) / (n + 1))
     scores = np.column_stack([rng.permutation(base) for _ in range(k)])
-    # Remove the scores' chance correlation, then impose the target (Cholesky both ways).
-    chance = np.linalg.cholesky(np.corrcoef(scores, rowvar=False))
-    wanted = np.linalg.cholesky(target)
+    # Remove the scores' chance correlation, then impose the target (Cholesky both ways).  In a
+    # very small chunk (a short last chunk of 3-5 draws) two random permutations can be exactly
+    # collinear; their chance correlation cannot then be removed, only the target imposed.
+    try:
+        chance = np.linalg.cholesky(np.corrcoef(scores, rowvar=False))
+    except np.linalg.LinAlgError:
+        chance = np.eye(k)
+    wanted = np.linalg.cholesky(normal_score_correlation(target))
     scores = scores @ np.linalg.inv(chance).T @ wanted.T
     out = np.empty_like(samples)
     for j in range(k):

@@ -26,7 +26,7 @@ from pydantic import (
 
 from simsib.distributions import Distribution, Quantity, check_source, within
 
-_CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+_CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True)
 
 # Bounds on magnitudes: generous for any real contract, tight enough to catch typos such as a
 # cap of 7.2e16 or a tracking window of 3,000 months.
@@ -37,17 +37,42 @@ Source = Annotated[str | None, AfterValidator(check_source)]
 
 
 def _unwrap_cited(value: Any) -> Any:
-    """Accept ``30`` or ``{ value = 30, source = "E6" }`` for a structural integer."""
-    if isinstance(value, dict) and set(value) <= {"value", "source"} and "value" in value:
-        check_source(value.get("source"))
-        return value["value"]
+    """Accept ``30`` or ``{ value = 30, source = "E6" }`` for a structural integer.
+
+    Messages about a key inside the table start with ``key: `` so the loader can report them at
+    that key.  Booleans and strings are refused here: pydantic's lax integers would otherwise
+    read ``true`` as 1 and ``"30"`` as 30, hiding a typo.
+    """
+    if isinstance(value, dict):
+        if "dist" in value:
+            raise ValueError(
+                "expected a whole number, optionally { value = ..., source = ... }: this setting "
+                "shapes the simulation's arrays, so it cannot be a distribution"
+            )
+        for key in value:
+            if key not in ("value", "source"):
+                where = f"{key}: " if str(key).isidentifier() else f"{key!r}: "
+                raise ValueError(f"{where}unknown key; valid choices: value, source")
+        if "value" not in value:
+            raise ValueError("value: required key is missing")
+        source = value.get("source")
+        if source is not None and not isinstance(source, str):
+            raise ValueError(f"source: expected text, not {type(source).__name__}; got {source!r}")
+        try:
+            check_source(source)
+        except ValueError as exc:
+            raise ValueError(f"source: {exc}") from None
+        value = value["value"]
+    if isinstance(value, (bool, str)):
+        kind = "a boolean" if isinstance(value, bool) else "text"
+        raise ValueError(f"expected a whole number, not {kind}; got {value!r}")
     return value
 
 
 def _structural_int(low: int, high: int, what: str):
     def check(v: int) -> int:
         if not low <= v <= high:
-            raise ValueError(f"expected {what} between {low} and {high}")
+            raise ValueError(f"expected {what} between {low} and {high}; got {v}")
         return v
 
     return Annotated[int, BeforeValidator(_unwrap_cited), AfterValidator(check)]
@@ -147,7 +172,7 @@ class Population(_Section):
         low, high = self.age_at_start.support()
         if low < 10 or high > 17:
             raise ValueError(
-                "population.age_at_start must lie within ages 10-17 (whole years at start); "
+                "age_at_start: must lie within ages 10-17 (whole years at start); "
                 f"this distribution ranges over [{low:g}, {high:g}]"
             )
         return self
@@ -236,6 +261,10 @@ class SPV(_Section):
     """The special-purpose vehicle: capital, costs, fees and distributions."""
 
     capital_committed: Money
+    upfront_drawdown_share: Probability = Field(
+        default=0.0, description="Share of the commitment drawn at financial close (quarter 0); "
+        "the rest is drawn only when cash runs short."
+    )
     team_cost_per_quarter: Money = 0.0
     cost_per_young_person: Money = 0.0
     management_fee_per_quarter: Money = 0.0
@@ -277,24 +306,22 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
+        # One "dotted.key: message" line per problem, so the loader reports each at its key.
+        problems: list[str] = []
         r, c = self.referrals, self.contract
         if r.service_end_month <= r.service_start_month:
-            raise ValueError(
-                f"referrals.service_end_month ({r.service_end_month}) must be after "
-                f"referrals.service_start_month ({r.service_start_month})"
+            problems.append(
+                f"referrals.service_end_month: must be after referrals.service_start_month "
+                f"({r.service_start_month}); got {r.service_end_month}"
             )
         if c.measurement_end_month <= r.service_start_month:
-            raise ValueError(
-                f"contract.measurement_end_month ({c.measurement_end_month}) must be after the "
-                f"service starts (month {r.service_start_month})"
+            problems.append(
+                f"contract.measurement_end_month: must be after the service starts (month "
+                f"{r.service_start_month}); got {c.measurement_end_month}"
             )
-        names = set(per_draw_quantities(self))
-        for i, corr in enumerate(self.correlations):
-            for key in corr.between:
-                if key not in names:
-                    raise ValueError(_unknown_input_message(f"correlations.{i}.between", key, names))
-            if corr.between[0] == corr.between[1]:
-                raise ValueError(f"correlations.{i}.between names the same input twice")
+        problems.extend(_correlation_problems(self))
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     # Derived timeline -------------------------------------------------------------------
@@ -310,11 +337,55 @@ class Scenario(_Section):
         return -(-self.referrals.service_end_month // 3)
 
 
+def _correlation_problems(scenario: "Scenario") -> list[str]:
+    """Correlations must name two different per-draw inputs, once each, in a possible matrix.
+
+    A correlation naming a fixed input is allowed (a variant may fix an input its parent
+    correlates) and inactive: it is left out of the matrix, as in the sampling stage.
+    """
+    problems: list[str] = []
+    quantities = all_quantities(scenario)
+    names = set(quantities)
+    active: dict[frozenset[str], float] = {}
+    first: dict[frozenset[str], int] = {}
+    for i, corr in enumerate(scenario.correlations):
+        unknown = [key for key in corr.between if key not in names]
+        for key in unknown:
+            problems.append(_unknown_input_message(f"correlations.{i}.between", key, names))
+        if corr.between[0] == corr.between[1]:
+            problems.append(f"correlations.{i}.between: names the same input twice ('{corr.between[0]}')")
+        elif not unknown:
+            pair = frozenset(corr.between)
+            if pair in first:
+                problems.append(
+                    f"correlations.{i}.between: this pair is already correlated by correlations.{first[pair]}"
+                )
+            first.setdefault(pair, i)
+            if not any(quantities[key].is_fixed for key in pair):
+                active.setdefault(pair, corr.rank)
+    if problems or len(active) < 2:
+        return problems
+    keys = sorted({key for pair in active for key in pair})
+    rank = np.eye(len(keys))
+    for pair, value in active.items():
+        a, b = (keys.index(key) for key in pair)
+        rank[a, b] = rank[b, a] = value
+    # Both the rank correlations and the normal-score correlations that realise them
+    # (r = 2 sin(pi rho / 6)) must be positive definite for the sampling stage's Cholesky factor.
+    scores = 2.0 * np.sin(np.pi * rank / 6.0)
+    if min(np.linalg.eigvalsh(rank).min(), np.linalg.eigvalsh(scores).min()) <= 1e-10:
+        problems.append(
+            "correlations: the declared rank correlations are not jointly possible (their matrix is "
+            "not positive definite); weaken some of them"
+        )
+    return problems
+
+
 def _unknown_input_message(key: str, value: str, names: set[str]) -> str:
     from simsib.errors import did_you_mean
 
     hint = did_you_mean(value, names)
-    text = f"{key}: '{value}' is not an uncertain per-draw input of this scenario"
+    text = f"{key}: '{value}' is not a per-draw input of this scenario"
     if hint:
         text += f"; did you mean '{hint}'?"
     return text + f"; choices: {', '.join(sorted(names))}"

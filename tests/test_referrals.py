@@ -1,0 +1,174 @@
+"""Tests for simsib.referrals: team starts, ramp-up, negative-binomial demand, capacity, target.
+
+Hand-worked expected means first; then Monte Carlo checks of the simulated counts against
+them, each within 4 standard errors of the negative-binomial mean
+(variance ``μ + μ²/k`` for mean ``μ`` and size ``k``; binomial thinning keeps the size).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simsib.carepaths import simulate_people
+from simsib.loader import load_scenario
+from simsib.referrals import expected_referrals, monthly_capacity, monthly_starts
+from simsib.sampling import sample_inputs
+from simsib.streams import chunk_seed, stream
+
+N_SE = 4.0
+
+# Every referral input fixed, so each draw has the same expected monthly mean.
+FIXED = (
+    "referrals.service_start_month=0",
+    "referrals.service_end_month=36",
+    "referrals.teams=2",
+    "referrals.team_start_delay_months=1.5",
+    "referrals.team_stagger_months=2",
+    "referrals.referrals_per_month=8",
+    "referrals.referral_dispersion=3",
+    "referrals.referral_conversion=0.6",
+    "referrals.ramp_initial_fraction=0.25",
+    "referrals.ramp_months=12",
+    "referrals.target_young_people=1000000",
+)
+# 100 therapists × 50 families ÷ 0.25 months: capacity never binds.
+NO_CAPACITY_LIMIT = (
+    "referrals.therapists_per_team=100",
+    "referrals.caseload_per_therapist=50",
+    "referrals.months_per_case=0.25",
+)
+
+
+def setup(*overrides: str, n_draws: int = 10, seed: int = 5):
+    sc = load_scenario(None, list(overrides))
+    chunk = chunk_seed(seed, 0)
+    return sc, sample_inputs(sc, chunk, n_draws), chunk
+
+
+# --- hand-worked means ----------------------------------------------------------------------
+
+HAND = (
+    "referrals.service_end_month=24",
+    "referrals.teams=1",
+    "referrals.team_start_delay_months=2.5",
+    "referrals.team_stagger_months=0",
+    "referrals.referrals_per_month=10",
+    "referrals.ramp_initial_fraction=0.2",
+    "referrals.ramp_months=10",
+    "referrals.therapists_per_team=4",
+    "referrals.caseload_per_therapist=4",
+    "referrals.months_per_case=4",
+)
+
+
+def test_expected_referrals_one_team_hand_worked():
+    # Team from month 2.5: half of month 2 active.  Ramp 0.2 -> 1 over 10 months from 2.5,
+    # read at mid-month: month 3 is 0.1 through (0.28), month 7 half-way (0.6), month 12 full.
+    sc, inputs, _ = setup(*HAND, n_draws=2)
+    mean = expected_referrals(sc, inputs)
+    assert mean.shape == (2, 24)
+    np.testing.assert_allclose(mean[:, [0, 1, 2, 3, 7, 12, 23]],
+                               np.tile([0, 0, 1.0, 2.8, 6.0, 10.0, 10.0], (2, 1)), rtol=1e-12, atol=1e-12)
+
+
+def test_expected_referrals_and_capacity_two_staggered_teams_hand_worked():
+    # Teams from months 2.5 and 5.5 (stagger 3): active share 0.25 in month 2, 0.5 in months
+    # 3-4, 0.75 in month 5, 1 from month 6.  Month 5: ramp 0.2 + 0.8 × 0.3 = 0.44.
+    sc, inputs, _ = setup(*HAND, "referrals.teams=2", "referrals.team_stagger_months=3", n_draws=1)
+    mean = expected_referrals(sc, inputs)[0]
+    np.testing.assert_allclose(mean[[2, 3, 5, 6]], [10 * 0.2 * 0.25, 10 * 0.28 * 0.5, 10 * 0.44 * 0.75, 10 * 0.52],
+                               rtol=1e-12)
+    # Capacity per team 4 × 4 ÷ 4 = 4 a month, times active teams, rounded to whole families.
+    capacity = monthly_capacity(sc, inputs)[0]
+    np.testing.assert_array_equal(capacity[[0, 2, 3, 5, 6, 23]], [0, 2, 4, 6, 8, 8])
+
+
+def test_zero_length_ramp_is_full_from_the_first_team_start():
+    sc, inputs, _ = setup(*HAND, "referrals.ramp_months=0", n_draws=1)
+    np.testing.assert_allclose(expected_referrals(sc, inputs)[0, [1, 2, 3]], [0.0, 5.0, 10.0])
+
+
+# --- Monte Carlo against the means ------------------------------------------------------------
+
+
+def test_monthly_starts_reproduce_expected_mean_times_conversion():
+    n = 20_000
+    sc, inputs, chunk = setup(*FIXED, *NO_CAPACITY_LIMIT, n_draws=n)
+    referrals, starts = monthly_starts(sc, inputs, stream(chunk, "referrals"))
+    assert referrals.shape == starts.shape == (n, 36)
+    k, p = 3.0, 0.6
+    mu_referrals = expected_referrals(sc, inputs)[0]
+    assert np.all(expected_referrals(sc, inputs) == mu_referrals)  # same in every draw
+    for mean, counts in ((mu_referrals, referrals), (p * mu_referrals, starts)):
+        se = np.sqrt((mean + mean**2 / k) / n)
+        z = (counts.mean(axis=0) - mean) / np.where(se > 0, se, 1.0)
+        assert np.all(np.abs(z) < N_SE), f"worst month {np.argmax(np.abs(z))}: z = {np.abs(z).max():.2f}"
+        assert np.all(counts[:, mean == 0] == 0)
+    # Over-dispersion: at steady state (month 14 on) starts are NB with mean 4.8 and size 3.
+    steady = starts[:, 14:].ravel().astype(float)
+    mu = p * 8.0
+    squared = (steady - mu) ** 2
+    se_var = squared.std() / np.sqrt(squared.size)
+    assert abs(squared.mean() - (mu + mu**2 / k)) < N_SE * se_var
+
+
+def test_capacity_bounds_starts():
+    # 1 therapist × 2 families ÷ 4 months per team: one start a month per two full teams,
+    # against about 5 converted referrals a month -- capacity binds almost always.
+    sc, inputs, chunk = setup(
+        "referrals.therapists_per_team=1", "referrals.caseload_per_therapist=2", "referrals.months_per_case=4",
+        n_draws=500,
+    )
+    _, starts = monthly_starts(sc, inputs, stream(chunk, "referrals"))
+    capacity = monthly_capacity(sc, inputs)
+    assert np.all(starts <= capacity)
+    full = capacity == 1
+    assert np.mean(starts[full] == 1) > 0.9
+
+
+def test_target_caps_total_starts_and_keeps_the_months_before():
+    sc_free, inputs, chunk = setup(*FIXED, *NO_CAPACITY_LIMIT, n_draws=400)
+    _, free = monthly_starts(sc_free, inputs, stream(chunk, "referrals"))
+    target = int(np.median(free.sum(axis=1)))
+    sc = load_scenario(None, [*FIXED, *NO_CAPACITY_LIMIT, f"referrals.target_young_people={target}"])
+    _, capped = monthly_starts(sc, sample_inputs(sc, chunk, 400), stream(chunk, "referrals"))
+    totals = capped.sum(axis=1)
+    assert totals.max() == target and np.mean(totals == target) >= 0.5
+    # Same random numbers: months are copied until the running total reaches the target.
+    np.testing.assert_array_equal(capped, np.diff(np.minimum(free.cumsum(axis=1), target), axis=1, prepend=0))
+
+
+def test_service_window_is_respected():
+    sc, inputs, chunk = setup(
+        "referrals.service_start_month=6", "referrals.service_end_month=30", "referrals.team_start_delay_months=0",
+        "referrals.ramp_initial_fraction=1", n_draws=300,
+    )
+    _, starts = monthly_starts(sc, inputs, stream(chunk, "referrals"))
+    assert starts.shape == (300, 30)
+    assert not starts[:, :6].any() and starts[:, 6:].sum() > 0
+    people = simulate_people(sc, inputs, starts, stream(chunk, "people"))
+    assert people.start_calendar.min() >= 6.0 and people.start_calendar.max() < 30.0
+    assert np.all(people.cohort == people.start_calendar // 3)
+
+
+def test_no_starts_before_the_first_team_starts():
+    sc, inputs, chunk = setup(n_draws=500)  # Essex: delay ~ Uniform(0, 6)
+    _, starts = monthly_starts(sc, inputs, stream(chunk, "referrals"))
+    first_month = np.floor(sc.referrals.service_start_month + inputs["referrals.team_start_delay_months"])
+    before = np.arange(starts.shape[1])[None, :] < first_month[:, None]
+    assert not starts[before].any()
+
+
+def test_zero_demand_gives_no_referrals():
+    sc, inputs, chunk = setup("referrals.referrals_per_month=0", n_draws=20)
+    referrals, starts = monthly_starts(sc, inputs, stream(chunk, "referrals"))
+    assert not referrals.any() and not starts.any()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_same_stream_same_starts(seed):
+    sc, inputs, chunk = setup(n_draws=50, seed=seed)
+    a = monthly_starts(sc, inputs, stream(chunk, "referrals"))
+    b = monthly_starts(sc, inputs, stream(chunk, "referrals"))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
