@@ -249,11 +249,11 @@ def backtest(
         return
     fmt = {"multiple": multiple, "percent": percent, "money": money, "number": number}
     view = Table(title=f"Essex backtest · {draws:,} draws per scenario · seed {seed}")
-    for column in ("figure", "evidence", "published", "model mean", "90% interval", "inside", "scenario"):
-        view.add_column(column, justify="right" if column in ("published", "model mean") else "left")
+    for column in ("figure", "evidence", "published", "model mean", "median", "90% interval", "inside", "scenario"):
+        view.add_column(column, justify="right" if column in ("published", "model mean", "median") else "left")
     for row in table.itertuples():
         f = fmt[row.kind]
-        view.add_row(row.figure, row.evidence, f(row.published), f(row.mean), f"{f(row.p05)} – {f(row.p95)}",
+        view.add_row(row.figure, row.evidence, f(row.published), f(row.mean), f(row.p50), f"{f(row.p05)} – {f(row.p95)}",
                      "[green]yes[/]" if row.inside else "[red]no[/]", row.scenario)
     out_console.print(view)
     out_console.print(f"written to {out}/backtest.csv and backtest.json")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from simsib.cli import DrawsOpt, JsonOpt, SeedOpt, SetOpt, app, guarded, load, out_console
@@ -41,6 +42,7 @@ def compare_cmd(
     seed: Optional[int] = SeedOpt,
     set_: List[str] = typer.Option([], "--set", help="Override a value in scenario B only: dotted.key=value (repeatable)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write comparison.{json,csv,md,png,svg} here."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores]."),
     json_: bool = JsonOpt,
 ) -> None:
     """Compare two scenarios on common random numbers: B − A per headline metric, P(B better).
@@ -58,19 +60,19 @@ def compare_cmd(
     label_b = None
     if set_:
         label_b = f"{b.meta.name} [{', '.join(set_)}]"
-    result = compare(a, b, draws=draws, seed=seed, workers=default_workers(), label_b=label_b)
+    result = compare(a, b, draws=draws, seed=seed, workers=workers or default_workers(), label_b=label_b)
     if out is not None:
         with staged(out) as staging:
             save_comparison(result, staging)
     if json_:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
-    table = Table(title=f"A: {result.label_a} · B: {result.label_b} · {result.draws:,} draws · "
-                        f"seed {result.seed_entropy} · common random numbers")
+    table = Table(title=escape(f"A: {result.label_a} · B: {result.label_b} · {result.draws:,} draws · "
+                               f"seed {result.seed_entropy} · common random numbers"))
     for column in ("metric", "A", "B", "B − A ± se", "P(B better) ± se", "better when"):
         table.add_column(column, justify="left" if column in ("metric", "better when") else "right")
     for row in result.formatted_rows():
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))
     out_console.print(table)
     if out is not None:
         out_console.print(f"outputs in {out}/", highlight=False)

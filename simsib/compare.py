@@ -136,7 +136,7 @@ class Comparison:
         rows = []
         for r in self.table.itertuples(index=False):
             fmt = _FORMAT[r.kind]
-            if r.kind == "prob":  # a difference of probabilities is in percentage points
+            if r.kind in ("prob", "percent"):  # differences of shares are in percentage points
                 diff = f"{_signed(100 * r.difference, 1)} pp ± {100 * r.difference_se:.1f} pp" \
                     if r.n else "–"
             else:
@@ -165,7 +165,7 @@ def _signed_fmt(fmt, value: float | None) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"
     text = fmt(value)
-    return text if text.startswith(("−", "-")) else "+" + text
+    return "−" + text[1:] if text.startswith("-") else text if text.startswith("−") else "+" + text
 
 
 def _as_scenario(scenario: Scenario | str | Path) -> Scenario:
@@ -238,9 +238,9 @@ def comparison_figure(comparison: Comparison):
                 label_b=f"B: {comparison.label_b}", xlabel=xlabel, kind=kind, ax=ax)
         handles, labels = axes.ravel()[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
-        fig.suptitle(f"{comparison.draws:,} draws on common random numbers; lines mark the means",
-                     y=0.94, fontsize=9, color="#555555")
-        fig.tight_layout(rect=(0, 0, 1, 0.92))
+        fig.suptitle(f"{comparison.draws:,} draws on common random numbers; vertical lines mark the means",
+                     y=0.955, fontsize=9, color="#555555")
+        fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
 
 

@@ -270,9 +270,12 @@ def _run_dask(
         raise
     except Exception as exc:  # noqa: BLE001 - a lost cluster or a remote failure ends the run
         where = f"the Dask cluster at {scheduler}" if scheduler else "the local Dask cluster"
-        raise ExecutionError(
-            f"the run failed on {where}: {type(exc).__name__}: {exc}; no outputs were written"
-        ) from None
+        text = str(exc)
+        if "connection-lost" in text or "lost the connection" in text:
+            reason = "lost the connection to the scheduler"
+        else:  # Dask's messages can run to many lines; the first says what happened
+            reason = f"{type(exc).__name__}: {text.strip().splitlines()[0] if text.strip() else ''}"
+        raise ExecutionError(f"the run failed on {where}: {reason}; no outputs were written") from None
     finally:
         try:
             if outstanding:

@@ -92,17 +92,27 @@ def new_axes(width: float = 7.0, height: float = 4.0, ncols: int = 1, nrows: int
         return figure, figure.subplots(nrows, ncols, squeeze=(ncols * nrows == 1))
 
 
+def _trim(value: float, max_digits: int, min_digits: int) -> str:
+    """``value`` with at most ``max_digits`` decimals, trailing zeros dropped down to ``min_digits``."""
+    text = f"{value:.{max_digits}f}"
+    if max_digits > min_digits:
+        whole, _, frac = text.partition(".")
+        frac = frac.rstrip("0").ljust(min_digits, "0")
+        text = f"{whole}.{frac}" if frac else whole
+    return f"{0:.{min_digits}f}" if float(text) == 0 else text
+
+
 def _pounds_m(value: float, _pos: object = None) -> str:
-    sign = "−" if value < 0 else ""
-    return f"{sign}£{abs(value) / 1e6:.1f}m"
+    sign = "−" if value < 0 and float(_trim(abs(value) / 1e6, 2, 1)) != 0 else ""
+    return f"{sign}£{_trim(abs(value) / 1e6, 2, 1)}m"
 
 
 def _percent(value: float, _pos: object = None) -> str:
-    return f"{100 * value:.0f}%".replace("-", "−")
+    return f"{_trim(100 * value, 1, 0)}%".replace("-", "−")
 
 
 def _multiple(value: float, _pos: object = None) -> str:
-    return f"{value:.1f}×".replace("-", "−")
+    return f"{_trim(value, 2, 1)}×".replace("-", "−")
 
 
 # Tick formatters by kind of number; a new formatter per axis (formatters remember their axis).
@@ -138,7 +148,8 @@ def _histogram(ax: Axes, values: np.ndarray, edges: np.ndarray, colour: str, lab
     counts, _ = np.histogram(values, bins=edges)
     share = counts / max(values.size, 1)
     if filled:
-        ax.stairs(share, edges, fill=True, color=colour, alpha=0.55, label=label)
+        ax.stairs(share, edges, fill=True, facecolor=colour, edgecolor="none", linewidth=0, alpha=0.55,
+                  label=label)
     ax.stairs(share, edges, color=colour, linewidth=1.4 if filled else 2.0, label=None if filled else label)
     _format_axis(ax.yaxis, "percent")
 

@@ -534,6 +534,7 @@ def money_multiple(cash_flows: np.ndarray) -> np.ndarray:
     flows, one_row = _as_rows(cash_flows)
     inflow = np.clip(flows, 0, None).sum(axis=1)
     outflow = np.clip(-flows, 0, None).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # A vanishing outflow can overflow the ratio to inf, which is the right answer.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         multiple = np.where(outflow > 0, inflow / outflow, np.nan)
     return multiple[0] if one_row else multiple

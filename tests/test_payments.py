@@ -326,15 +326,14 @@ def test_netting_by_contract_or_by_cohort(netting, expected):
     np.testing.assert_allclose(result.counted_days, [30.0])  # Σ days saved, before netting
 
 
-# Cohort cap £25, netting = "cohort": cap each cohort's due
+# Cohort cap, netting = "cohort": cap each cohort's due.  Cap £25:
 #   cohort 0 due 10 20 20 20 (under the cap); cohort 1 due 0 20 25 25
 #   due 10 40 45 45                                       paid [10, 30, 5, 0]  total 45
-# Cohort cap £25, netting = "contract": cap each cohort's cumulative, then net over the contract
-#   cohort 0 cum 10 20 −10 −10; cohort 1 min(cum, 25) 0 20 25 25
-#   Σ 10 40 15 15 -> due 10 40 40 40                      paid [10, 30, 0, 0]  total 40
-# Cohort cap £15, netting = "contract":
-#   cohort 0 10 15 −10 −10; cohort 1 0 15 15 15; Σ 10 30 5 5 -> due 10 30 30 30
-#                                                         paid [10, 20, 0, 0]  total 30
+# Cohort cap, netting = "contract": the contract-netted due (10 40 40 40, as above), but never
+# more than the sum of the cohorts' capped, cohort-netted dues.
+#   cap £25: Σ capped = 10 40 45 45 -> min = 10 40 40 40  paid [10, 30, 0, 0]  total 40
+#   cap £15: cohort 0 10 15 15 15, cohort 1 0 15 15 15, Σ 10 30 30 30
+#            -> min = 10 30 30 30                         paid [10, 20, 0, 0]  total 30
 @pytest.mark.parametrize("netting, cohort_cap, expected", [
     ("cohort", 25.0, [10, 30, 5, 0]),
     ("contract", 25.0, [10, 30, 0, 0]),
@@ -346,6 +345,39 @@ def test_cohort_cap(netting, cohort_cap, expected):
     result = pay([PRICE_1], outcomes(CHILD_2, CARE_2), netting=netting, cohort_cap=cohort_cap,
                  measurement_end=12)
     np.testing.assert_allclose(result.paid, [expected])
+
+
+# Contract netting nets cohorts before their caps.  One mechanism (£1/day), cohort cap £10:
+#
+# |              | q0  | q1  | q2  | q3  |
+# |--------------|-----|-----|-----|-----|
+# | A days       |  12 |  −2 |   0 |   0 |
+# | B days       |  −2 |   0 |   0 |   0 |
+# | contract cum |  10 |   8 |   8 |   8 |   -> netted due 10 10 10 10
+# | A netted     |  12 |  12 |  12 |  12 |   -> capped 10
+# | B netted     |   0 |   0 |   0 |   0 |
+# | due          |  10 |  10 |  10 |  10 |   = min(10, 10 + 0): paid [10, 0, 0, 0]
+#
+# (B's deficit is set against A's 12 days before A's cap, so 10 net days earn £10.)
+def test_contract_netting_nets_cohorts_before_their_caps():
+    child = [[[100, 100, 100, 100], [100, 100, 100, 100]]]
+    care = [[[38, 52, 50, 50], [52, 50, 50, 50]]]
+    result = pay([PRICE_1], outcomes(child, care), cohort_cap=10.0, measurement_end=12)
+    np.testing.assert_allclose(result.paid, [[10, 0, 0, 0]])
+
+
+# One cohort, contract netting, days saved (£10, b 0.5) [−20, −20, 10, 0] and engagement on
+# start (£100) for 2 starts:
+#   days saved netted: 0 0 0 0;  engagement: 200 200 200 200;  netted total 200 200 200 200
+#   cohort cap £150: cohort-netted and capped 150 -> due 150   paid [150, 0, 0, 0]
+#   cohort cap £1e9 (never binds): due 200, as with no cohort cap.
+@pytest.mark.parametrize("netting", ["contract", "cohort"])
+@pytest.mark.parametrize("cohort_cap, expected", [(None, 200.0), (1e9, 200.0), (150.0, 150.0)])
+def test_cohort_cap_with_several_mechanisms(netting, cohort_cap, expected):
+    mechanisms = [DAYS_SAVED, {"type": "engagement", "price_per_person": 100.0, "on": "start"}]
+    data = outcomes([[[100, 100, 100, 100]]], [[[70, 70, 40, 50]]], starts=[[2]])
+    result = pay(mechanisms, data, netting=netting, cohort_cap=cohort_cap, measurement_end=12)
+    np.testing.assert_allclose(result.paid, [[expected, 0, 0, 0]])
 
 
 # Total cap £35, contract netting: due 10 40 40 40 -> min(due, 35) = 10 35 35 35.

@@ -1,6 +1,6 @@
 """Same scenario and seed ⇒ bit-identical outputs, however the chunks are run.
 
-Compared exactly: summary.json (it holds nothing time-dependent; timings live in
+(Local vs Dask: tests/test_dask.py; after --resume: tests/test_resume.py.)  Compared exactly: summary.json (it holds nothing time-dependent; timings live in
 manifest.json), quarterly.csv, scenario.toml, and draws.parquet as tables -- same schema and,
 column by column, the same bytes (so NaNs must match too).  A small run: 900 draws in chunks
 of 200 (the last one short), quarterly percentiles from the first 300 draws (so the sample
@@ -94,40 +94,3 @@ def test_in_memory_api_matches_run_folder(reference: Path):
     for name in table.columns:
         assert result.draws[name].to_numpy().tobytes() == table[name].to_numpy().tobytes(), name
 
-
-# Dask ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def dask_scheduler():
-    """A two-worker LocalCluster (separate processes, as on a real cluster), shared by the module."""
-    distributed = pytest.importorskip("dask.distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        yield cluster.scheduler_address
-
-
-def test_dask_executor_matches_local(reference: Path, tmp_path: Path, dask_scheduler: str):
-    out = tmp_path / "run"
-    simsib(*RUN_ARGS, "--executor", "dask", "--scheduler", dask_scheduler, "--out", str(out))
-    assert json.loads((out / "manifest.json").read_text())["executor"] == "dask"
-    assert_same_outputs(reference, out)
-
-
-def test_concurrent_dask_runs_of_one_seed_do_not_share_results(dask_scheduler: str):
-    """Task keys are unique per run: two runs of one seed in flight together stay apart."""
-    import simsib as api
-    from simsib.execution import Executor, run_chunks
-    from simsib.runner import make_plan
-
-    overrides = ["simulation.chunk_size=200"]
-    plans = [make_plan(api.load_scenario(overrides=overrides + extra), 600, seed=5)
-             for extra in ([], ["effect.completion_rate=0.5"])]
-    first, second = (run_chunks(plan, executor=Executor.dask, scheduler=dask_scheduler) for plan in plans)
-    results = [[next(first)], list(second)]  # the second run runs while the first is in flight
-    results[0] += list(first)
-    for plan, chunks in zip(plans, results):
-        local = {c.index: c for c in run_chunks(plan)}
-        for chunk in chunks:
-            expected = local[chunk.index].draws
-            assert all(np.array_equal(chunk.draws[k], expected[k], equal_nan=True) for k in expected)

@@ -1,0 +1,85 @@
+"""The Dask executor gives bit-identical results to the local one.
+
+One two-worker ``LocalCluster`` (separate worker processes, so chunks and results really are
+pickled across, as on a remote cluster) is shared by the module.  Failures on a cluster are in
+tests/test_faults.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import simsib
+from simsib.cli import app
+from simsib.execution import Executor, run_chunks
+from simsib.runner import make_plan
+
+distributed = pytest.importorskip("dask.distributed")
+
+OVERRIDES = ["simulation.chunk_size=200", "simulation.quarterly_sample=300"]
+RUN_ARGS = ["run", "--draws", "600", "--seed", "86", "--quiet",
+            *[arg for o in OVERRIDES for arg in ("--set", o)]]
+
+
+def simsib_cli(*args: str) -> None:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+
+
+def assert_same_outputs(a: Path, b: Path) -> None:
+    """Bit-identical results: summary, quarterly bands, scenario, and every draws column."""
+    for name in ("summary.json", "quarterly.csv", "scenario.toml"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), f"{name} differs"
+    left, right = pq.read_table(a / "draws.parquet"), pq.read_table(b / "draws.parquet")
+    assert left.schema == right.schema and left.num_rows == right.num_rows
+    for name in left.column_names:
+        assert left.column(name).to_numpy().tobytes() == right.column(name).to_numpy().tobytes(), name
+
+
+def assert_same_draws(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key].tobytes() == b[key].tobytes(), key
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_dask_executor_matches_local(tmp_path: Path, scheduler: str):
+    local, remote = tmp_path / "local", tmp_path / "dask"
+    simsib_cli(*RUN_ARGS, "--workers", "1", "--out", str(local))
+    simsib_cli(*RUN_ARGS, "--executor", "dask", "--scheduler", scheduler, "--out", str(remote))
+    assert json.loads((remote / "manifest.json").read_text())["executor"] == "dask"
+    assert_same_outputs(local, remote)
+
+
+def test_concurrent_runs_of_one_seed_do_not_share_results(scheduler: str):
+    """Task keys are unique per run: two runs of one seed in flight together stay apart."""
+    plans = [make_plan(simsib.load_scenario(overrides=OVERRIDES + extra), 600, seed=5)
+             for extra in ([], ["effect.completion_rate=0.5"])]
+    first, second = (run_chunks(plan, executor=Executor.dask, scheduler=scheduler) for plan in plans)
+    results = [[next(first)], list(second)]  # the second run runs while the first is in flight
+    results[0] += list(first)
+    for plan, chunks in zip(plans, results):
+        local = {c.index: c for c in run_chunks(plan)}
+        assert sorted(c.index for c in chunks) == sorted(local)
+        for chunk in chunks:
+            assert_same_draws(chunk.draws, local[chunk.index].draws)
+
+
+def test_without_a_scheduler_a_local_cluster_is_started():
+    scenario = simsib.load_scenario(overrides=OVERRIDES)
+    local = simsib.simulate(scenario, draws=400, seed=3)
+    dask = simsib.simulate(scenario, draws=400, seed=3, executor="dask", workers=1)
+    assert_same_draws({k: v.to_numpy() for k, v in local.draws.items()},
+                      {k: v.to_numpy() for k, v in dask.draws.items()})
