@@ -1,29 +1,57 @@
 """Young people and their care paths, with and without MST, aggregated by cohort and quarter.
 
-Per young person (flat arrays over all people of a chunk, with a draw index; times in months
-since that person's MST start unless stated otherwise):
+Per young person ``i`` (flat arrays over all people of a chunk, with a draw index ``d(i)``;
+times in months since that person's MST start unless stated otherwise).  Parameters are the
+draw's inputs, named by scenario key; evidence ids (shared/EVIDENCE.md) in brackets.
 
-* start time: uniform within the start month; quarterly start cohort ``c = floor(start / 3)``.
-* age at start: whole years from ``population.age_at_start`` plus a uniform fraction;
-  ``to18`` = months to the 18th birthday, when care and child-days end.
-* completion ~ Bernoulli(completion rate of the draw); non-completers get a share of the effect
-  on the log scale: ``log HR_i = log HR × (1 if completed else non_completer_effect_share)``.
-* counterfactual entry ``T0``: Weibull with cumulative hazard ``H0(t) = (t/λ)^k``, ``λ`` set so
-  that ``1 − exp(−H0(30)) = p30``.  With ``E ~ Exp(1)``, ``T0 = H0⁻¹(E)``.
-* treated entry ``T1`` from the *same* ``E``: the hazard is multiplied by ``HR_i`` for the first
-  ``D_eff`` months (effect duration), so ``S1(t) = S0(t)^HR`` while the effect lasts:
-  ``T1 = H0⁻¹(E / HR)`` if ``E ≤ HR·H0(D_eff)``, else ``H0⁻¹(E + (1 − HR)·H0(D_eff))``.
-* episode 1 lasts ``D1`` from a short/long log-normal mixture, ending at 18 at the latest;
-  if it ends before 18, re-entry happens with probability ``p_re`` after an exponential gap,
-  and episode 2 lasts ``D2`` from the same mixture.
-* The treated path is the counterfactual path shifted from ``T0`` to ``T1``: both share every
-  random number (durations, re-entry, gap), so a smaller hazard ratio never adds care days.
-* Tracking window: ``[0, L]`` with ``L = min(tracking_months, to18, measurement_end − start)``.
-  Child-days are ``L`` in days; care days are the episodes' overlap with the window.
+* **Start**: ``τ = m + U`` in calendar months for a start in month ``m``
+  (:mod:`simsib.referrals`); quarterly start cohort ``c = floor(τ / 3)``.
+* **Age** [judgement: ``population.age_at_start``, ages 11-17 as MST serves (E20, E30)]:
+  ``age = whole years + U``; ``to18 = 12 · (18 − age)`` months to the 18th birthday, when care
+  and child-days end.
+* **Completion** [E31: ``effect.completion_rate`` ~ Beta(17, 3); E5: 335 of 388]:
+  ``completed = U < completion_rate``.  Non-completers get a share of the effect on the log
+  scale [judgement: ``effect.non_completer_effect_share``]:
+  ``log HR_i = log HR · (1 if completed else non_completer_effect_share)``, with ``log HR``
+  drawn once per draw [E26: ``effect.log_hazard_ratio``; E20-E25].
+* **Counterfactual entry** [E40, E47: ``population.p30_entry``; E41:
+  ``population.weibull_shape`` k ~ Uniform(0.7, 1.0)]: Weibull with cumulative hazard
+  ``H0(t) = (t/λ)^k``, ``λ = 30 / (−ln(1 − p30))^(1/k)`` so that ``1 − exp(−H0(30)) = p30``.
+  With ``E ~ Exp(1)``: ``T0 = H0⁻¹(E) = λ · E^(1/k)``.
+* **Treated entry** from the *same* ``E`` [E27: ``effect.duration_months`` D ~ LogNormal(median
+  24, σ 0.6)]: the hazard is ``HR_i · h0(t)`` for ``t ≤ D`` and ``h0(t)`` after, so
+  ``H1(t) = HR_i · H0(t)`` for ``t ≤ D`` and ``H1(t) = H0(t) + (HR_i − 1) · H0(D)`` after, and
+  ``T1 = H1⁻¹(E)``:  ``T1 = H0⁻¹(E / HR_i)`` if ``E ≤ HR_i · H0(D)``, else
+  ``T1 = H0⁻¹(E + (1 − HR_i) · H0(D))``.  Hence ``S1(t) = S0(t)^HR_i`` while the effect lasts
+  and ``S1(t) = S0(t) · exp(−(HR_i − 1) · H0(D))`` after it.
+* **Episode length** [E42, E43; E15]: ``D_j = median · exp(σ · Z_j)``, ``Z_j ~ N(0, 1)``, with
+  ``(median, σ) = (care.short_stay_median_months, care.short_stay_sigma)`` if
+  ``U_j < care.short_stay_share`` and the ``long_stay`` pair otherwise.
+* **Episodes**: the first is ``[T, min(T + D_1, to18))``.  If it ends before 18, the young
+  person re-enters with probability ``care.reentry_probability`` [E44] after a gap
+  ``G ~ Exponential(mean care.reentry_gap_mean_months)`` [E44], for ``D_2``:
+  ``[T + D_1 + G, min(T + D_1 + G + D_2, to18))``.  At most one re-entry; entries at or after
+  18 do not happen.
+* **Coupling**: the treated path is the counterfactual path with ``T0`` replaced by ``T1``;
+  both share every other random number (completion, durations, re-entry, gap).  ``T1`` is
+  non-increasing in ``HR_i`` and care inside ``[0, L]`` is non-increasing in the entry time
+  (the path moves later as a whole and the re-entry can fall past 18), so a smaller hazard
+  ratio never adds care days; ``HR_i = 1`` (or ``D = 0``) gives ``T1 = T0`` exactly.
+* **Tracking window** [E6, E7: 30 months from start; E4: measurement end]:
+  ``L = clip(min(contract.tracking_months, to18, contract.measurement_end_month − τ), 0)``.
+  Child-days are ``L`` and care days are ``Σ_j |episode_j ∩ [0, L)|``, converted at
+  ``365.25 / 12`` days a month.
+* **Completions** are counted in the quarter of ``τ + referrals.months_per_case`` when that is
+  before the measurement end.
 
-Aggregation never builds a people × days array: each interval's overlap with each calendar
-quarter is accumulated with ``np.bincount`` (a difference-array of partial first quarters and
-unit slopes, then a cumulative sum), so memory grows with draws × cohorts × quarters.
+Not modelled: care before the MST start, a second re-entry, dependence of durations on age.
+
+Aggregation never builds a people × days array.  An interval ``[a, b)`` (calendar months,
+clipped to the horizon) overlaps quarter ``q = [3q, 3q + 3)`` by
+``P_q + 3 · Σ_{q' ≤ q} S_q'``, where each endpoint ``t`` adds ``±((⌊t/3⌋ + 1) · 3 − t)`` to
+``P`` at its own quarter and ``±1`` to the slope ``S`` from the next quarter on (``+`` for
+``a``, ``−`` for ``b``).  Both are accumulated per (draw, cohort) row with ``np.bincount`` and
+summed with one cumulative sum, so memory grows with draws × cohorts × quarters.
 """
 
 from __future__ import annotations
@@ -101,6 +129,92 @@ def _episodes(entry, d1, d2, reenters, gap, to18, window) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class PersonVariates:
+    """Every random number a chunk's young people use, shape (N,) each, in drawing order."""
+
+    draw: np.ndarray  # int64 draw index
+    start: np.ndarray  # calendar months: start month + uniform
+    age: np.ndarray  # years at start: whole years + uniform
+    completed: np.ndarray  # bool
+    exp_draw: np.ndarray  # Exp(1): care entry, shared by both paths
+    short1: np.ndarray  # uniform: short or long first episode
+    z1: np.ndarray  # standard normal: first episode length
+    reentry_u: np.ndarray  # uniform: re-entry or not
+    gap_exp: np.ndarray  # Exp(1): gap before re-entry
+    short2: np.ndarray
+    z2: np.ndarray
+
+
+def draw_person_variates(
+    scenario: Scenario, inputs: DrawInputs, starts: np.ndarray, rng: np.random.Generator
+) -> PersonVariates:
+    """Draw the per-person random numbers of a chunk, one array at a time in a fixed order.
+
+    Both the reference model (:func:`simulate_people`) and the compiled kernel
+    (:func:`simulate_aggregates`) consume exactly these, so they share one stream layout.
+    """
+    n_draws, n_months = starts.shape
+    cell = np.repeat(np.arange(starts.size), starts.ravel())
+    draw = cell // n_months
+    n = cell.size
+    start = (cell % n_months) + rng.random(n)
+    whole_age = scenario.population.age_at_start.from_uniforms(rng.random((n, 1)))
+    age = whole_age + rng.random(n)
+    completed = rng.random(n) < inputs["effect.completion_rate"][draw]
+    return PersonVariates(
+        draw=draw, start=start, age=age, completed=completed,
+        exp_draw=rng.standard_exponential(n), short1=rng.random(n), z1=rng.standard_normal(n),
+        reentry_u=rng.random(n), gap_exp=rng.standard_exponential(n), short2=rng.random(n),
+        z2=rng.standard_normal(n),
+    )
+
+
+def simulate_aggregates(
+    scenario: Scenario,
+    inputs: DrawInputs,
+    starts: np.ndarray,
+    rng: np.random.Generator,
+    milestone_blocks: tuple[int, ...] = (),
+    milestone_once: tuple[int, ...] = (),
+) -> CohortQuarterly:
+    """The fast path: same result as ``aggregate(simulate_people(...))`` in one compiled pass.
+
+    See :mod:`simsib.kernels`; ``tests/test_kernels.py`` checks the two agree.
+    """
+    from simsib import kernels
+
+    n_draws = starts.shape[0]
+    v = draw_person_variates(scenario, inputs, starts, rng)
+    out = kernels.empty_outputs(n_draws, scenario.n_cohorts, scenario.n_quarters,
+                                len(milestone_blocks), len(milestone_once))
+    shape = inputs["population.weibull_shape"]
+    kernels.accumulate_paths(
+        v.draw, v.start, v.age, v.completed, v.exp_draw, v.short1, v.z1, v.reentry_u, v.gap_exp,
+        v.short2, v.z2,
+        weibull_scale(inputs["population.p30_entry"], shape), shape, inputs["effect.log_hazard_ratio"],
+        inputs["effect.non_completer_effect_share"], inputs["effect.duration_months"],
+        inputs["care.short_stay_share"], inputs["care.short_stay_median_months"], inputs["care.short_stay_sigma"],
+        inputs["care.long_stay_median_months"], inputs["care.long_stay_sigma"],
+        inputs["care.reentry_probability"], inputs["care.reentry_gap_mean_months"],
+        inputs["referrals.months_per_case"],
+        float(scenario.contract.tracking_months), float(scenario.contract.measurement_end_month),
+        np.asarray(milestone_blocks, dtype=np.float64), np.asarray(milestone_once, dtype=np.float64),
+        out["child"], out["care_treated"], out["care_counterfactual"], out["completions_due"],
+        out["blocks"], out["once"], out["starts"], out["completions"],
+    )
+    return CohortQuarterly(
+        child_days=out["child"],
+        care_days_treated=out["care_treated"],
+        care_days_counterfactual=out["care_counterfactual"],
+        completions_due=out["completions_due"],
+        milestone_block_days={n: out["blocks"][j] for j, n in enumerate(milestone_blocks)},
+        milestone_people={n: out["once"][j] for j, n in enumerate(milestone_once)},
+        starts=out["starts"],
+        completed=out["completions"],
+    )
+
+
 def simulate_people(
     scenario: Scenario, inputs: DrawInputs, starts: np.ndarray, rng: np.random.Generator
 ) -> People:
@@ -113,23 +227,10 @@ def simulate_people(
     rng : Generator
         The chunk's ``people`` stream.  Variates are drawn in a fixed order, one array each.
     """
-    n_draws, n_months = starts.shape
-    flat_counts = starts.ravel()
-    cell = np.repeat(np.arange(flat_counts.size), flat_counts)
-    draw = cell // n_months
-    n = cell.size
-
-    start = (cell % n_months) + rng.random(n)
-    whole_age = scenario.population.age_at_start.from_uniforms(rng.random((n, 1)))
-    age = whole_age + rng.random(n)
-    completed = rng.random(n) < inputs["effect.completion_rate"][draw]
-    exp_draw = rng.standard_exponential(n)
-    short1 = rng.random(n)
-    z1 = rng.standard_normal(n)
-    reentry_u = rng.random(n)
-    gap_exp = rng.standard_exponential(n)
-    short2 = rng.random(n)
-    z2 = rng.standard_normal(n)
+    v = draw_person_variates(scenario, inputs, starts, rng)
+    draw, start, age, completed = v.draw, v.start, v.age, v.completed
+    exp_draw, short1, z1, reentry_u, gap_exp, short2, z2 = (
+        v.exp_draw, v.short1, v.z1, v.reentry_u, v.gap_exp, v.short2, v.z2)
 
     def per(key: str) -> np.ndarray:
         return inputs[key][draw]

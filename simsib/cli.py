@@ -17,6 +17,7 @@ from typing import Any, Callable, List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from simsib import __version__
@@ -61,10 +62,10 @@ def guarded(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except ScenarioError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.render()}", highlight=False, markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(exc.render())}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except ExecutionError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_INTERNAL) from None
         except KeyboardInterrupt:
             err_console.print("interrupted: no output was written (completed chunks are kept for --resume)")
@@ -75,7 +76,7 @@ def guarded(command: Callable) -> Callable:
             if os.environ.get("SIMSIB_DEBUG"):
                 traceback.print_exc()
             err_console.print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+                f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
                 "This is a bug in simsib; rerun with SIMSIB_DEBUG=1 for the traceback.",
                 highlight=False, soft_wrap=True,
             )
@@ -155,6 +156,8 @@ def run(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (same scenario, seed, draws)."),
     cashflows: bool = typer.Option(False, "--cashflows", help="Also write each draw's quarterly investor cash flows."),
+    report: bool = typer.Option(False, "--report", help="Also write index.html, report.md and figures/ into the run folder."),
+    xlsx: bool = typer.Option(False, "--xlsx", help="Also write results.xlsx (summary and quarterly tables)."),
     json_: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -171,8 +174,18 @@ def run(
         raise ScenarioError.single("--resume", "needs the --seed of the interrupted run", value=None)
     n_draws = draws or validated.simulation.draws
     bar, advance = progress_reporter(n_draws, quiet or json_)
+    def add_report(staging: Path, summary: dict) -> None:
+        # Inside the run's staging folder, so the report is part of the same atomic write.
+        from simsib.report import XLSX_FILE, write_report, write_xlsx
+
+        if report:
+            write_report(staging)
+        if xlsx:
+            write_xlsx(staging, staging / XLSX_FILE)
+
     kwargs = dict(draws=draws, seed=seed, workers=workers or default_workers(), executor=executor,
-                  scheduler=scheduler, resume=resume, cashflows=cashflows, command=sys.argv, progress=advance)
+                  scheduler=scheduler, resume=resume, cashflows=cashflows, command=sys.argv, progress=advance,
+                  extra_files=add_report if (report or xlsx) else None)
     if bar is not None:
         with bar:
             info = run_to_folder(validated, raw, out_dir, **kwargs)
@@ -206,9 +219,9 @@ def validate_cmd(
     else:
         for r in results:
             if r["valid"]:
-                out_console.print(f"[green]ok[/]  {r['file']}  ({r['name']})", highlight=False)
+                out_console.print(f"[green]ok[/]  {escape(r['file'])}  ({r['name']})", highlight=False)
             else:
-                err_console.print(f"[bold red]invalid[/] {r['message']}", highlight=False, soft_wrap=True)
+                err_console.print(f"[bold red]invalid[/] {escape(r['message'])}", highlight=False, soft_wrap=True)
     if not all(r["valid"] for r in results):
         raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -265,3 +278,9 @@ def entry() -> None:  # console script
 
 if __name__ == "__main__":  # pragma: no cover
     entry()
+
+
+# Commands defined in other modules register themselves on `app` when imported (last, so that
+# everything they take from this module exists).
+import simsib.cli_analysis  # noqa: E402,F401  (sweep, sensitivity, stress, compare-mechanisms)
+import simsib.cli_report  # noqa: E402,F401  (report, compare)

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from simsib.cli import DrawsOpt, JsonOpt, SeedOpt, SetOpt, app, guarded, load, out_console
+from simsib.cli import DrawsOpt, JsonOpt, SeedOpt, app, guarded, load, out_console
 
 
 @app.command()

@@ -18,6 +18,7 @@ that key.  Fields called ``mean`` are stored as ``mean_`` (alias ``mean``) becau
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from functools import lru_cache
@@ -107,6 +108,13 @@ def _as_uniform_matrix(u: np.ndarray, n_uniforms: int) -> np.ndarray:
     if u.ndim != 2 or u.shape[1] != n_uniforms:
         raise ValueError(f"expected uniforms of shape (n, {n_uniforms}), got shape {u.shape}")
     return u
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_frozen(distribution: "_Base") -> Any:
+    # Freezing a scipy distribution costs about a millisecond; a run samples the same frozen
+    # distributions once per chunk.  Distributions are frozen pydantic models, so hashable.
+    return distribution._frozen()
 
 
 class _Base(BaseModel):
@@ -204,12 +212,12 @@ class _Base(BaseModel):
 
     def support(self) -> tuple[float, float]:
         """Closed hull ``(low, high)`` of the values a draw can take; ±inf where unbounded."""
-        low, high = self._frozen().support()
+        low, high = _cached_frozen(self).support()
         return float(low), float(high)
 
     def mean(self) -> float:
         """Exact expected value."""
-        return float(self._frozen().mean())
+        return float(_cached_frozen(self).mean())
 
     def describe(self) -> str:  # pragma: no cover - every family overrides
         raise NotImplementedError
@@ -220,7 +228,7 @@ class _Base(BaseModel):
 
     def _ppf(self, q: np.ndarray) -> np.ndarray:
         """Quantile function on ``q`` of shape (n,), already clipped away from 0 and 1."""
-        return self._frozen().ppf(q)
+        return _cached_frozen(self).ppf(q)
 
 
 class Fixed(_Base):

@@ -148,20 +148,23 @@ def _problems_from_error(err: dict[str, Any], data: Any, model: type[BaseModel])
         message = "expected a table"
     elif kind in ("list_type", "tuple_type"):
         message = "expected a list"
+    elif kind == "string_pattern_mismatch":
+        message = f"must match the pattern {ctx.get('pattern', '')}"
+    if isinstance(value, dict) and kind.endswith(("_type", "_parsing")) and kind != "dict_type":
+        message += "; got a table"
     if kind in ("value_error", "assertion_error") and ("\n" in message or _KEYED_MESSAGE.fullmatch(message)):
-        return [_keyed_problem(line, keys, data) for line in message.splitlines() if line.strip()]
+        return [_keyed_problem(line, keys) for line in message.splitlines() if line.strip()]
     return [Problem(key=dotted(keys), message=message, value=_shown(value, message), has_value=_has_shown(value, message))]
 
 
-def _keyed_problem(line: str, keys: list[Any], data: Any) -> Problem:
+def _keyed_problem(line: str, keys: list[Any]) -> Problem:
     """A validator's message line, at the key it names (``key: message``) below ``keys``."""
     found = _KEYED_MESSAGE.fullmatch(line)
     if not found:
         return Problem(key=dotted(keys), message=line)
     parts = [int(p) if p.isdigit() else p for p in found["key"].split(".")]
-    full = [*keys, *parts]
     # A validator that names its key states the value in its own words when it matters.
-    return Problem(key=dotted(full), message=found["message"])
+    return Problem(key=dotted([*keys, *parts]), message=found["message"])
 
 
 def _has_shown(value: Any, message: str) -> bool:

@@ -5,7 +5,8 @@ a fixed grid of probabilities); reading run folders and choosing what to plot is
 :mod:`simsib.report`'s job.  Each returns the ``Axes`` it drew on.
 
 One style for every figure: the Okabe–Ito colour-blind-safe palette, reference lines told apart
-by line style as well as colour, axes labelled with units, money in £m.  Draw inside
+by line style as well as colour, axes labelled with units, money in £m, and the legend under the
+plot, where it cannot hide data.  Draw inside
 :func:`style` (or use :func:`new_axes`) so fonts and grids match.
 
 Figures are made with :func:`new_axes` (plain ``Figure`` objects, never registered with pyplot,
@@ -27,6 +28,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.transforms import offset_copy  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design".
 PALETTE = {
@@ -71,6 +73,7 @@ RC = {
 }
 
 HIST_BINS = 40
+LEGEND_DROP_POINTS = 38  # tick labels plus the x-axis label, at the style's font sizes
 CDF_POINTS = 1001
 
 
@@ -139,8 +142,10 @@ def _edges(values: np.ndarray, marks: Sequence[float | None] = (), bins: int = H
 
 
 def _legend_below(ax: Axes, ncol: int = 2) -> None:
-    """Legend under the x-axis label, for figures whose reference lines cross the whole plot."""
-    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.17), ncol=ncol, borderaxespad=0.0)
+    """Legend under the x-axis label, where it can never hide data or a reference line."""
+    below_label = offset_copy(ax.transAxes, fig=ax.figure, y=-LEGEND_DROP_POINTS, units="points")
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.0), bbox_transform=below_label, ncol=ncol,
+              borderaxespad=0.0, markerscale=2.0)
 
 
 def _histogram(ax: Axes, values: np.ndarray, edges: np.ndarray, colour: str, label: str | None = None,
@@ -170,7 +175,7 @@ def moic_histogram(moic: Sequence[float], *, reference: float | None = None,
     ax.set_ylabel("Share of draws")
     _format_axis(ax.xaxis, "multiple")
     ax.set_title("Investors: money multiple")
-    ax.legend(loc="upper left")
+    _legend_below(ax)
     return ax
 
 
@@ -208,7 +213,7 @@ def irr_cdf(irr: Sequence[float], *, target: float | None = None, ax: Axes) -> A
     _format_axis(ax.yaxis, "percent")
     ax.set_ylim(0.0, 1.02)
     ax.set_title("Investors: IRR, cumulative distribution")
-    ax.legend(loc="upper left")
+    _legend_below(ax)
     return ax
 
 
@@ -235,7 +240,7 @@ def cash_position_fan(bands: pd.DataFrame, *, committed: float | None = None, ax
     ax.set_ylabel("Cumulative net cash to investors (£m)")
     _format_axis(ax.yaxis, "money")
     ax.set_title("Investors: cumulative cash position")
-    ax.legend(loc="upper left")
+    _legend_below(ax)
     return ax
 
 
@@ -261,7 +266,7 @@ def payments_vs_savings(outcome_payments: Sequence[float], true_savings: Sequenc
     _format_axis(ax.xaxis, "money")
     _format_axis(ax.yaxis, "money")
     ax.set_title("Council: what it pays vs what it saves")
-    ax.legend(loc="lower right")
+    _legend_below(ax)
     return ax
 
 
@@ -276,7 +281,7 @@ def deadweight_histogram(deadweight_share: Sequence[float], *, ax: Axes) -> Axes
     ax.set_ylabel("Share of draws")
     _format_axis(ax.xaxis, "percent")
     ax.set_title("Council: deadweight in the payments")
-    ax.legend(loc="upper left")
+    _legend_below(ax)
     return ax
 
 
@@ -292,7 +297,7 @@ def starts_fan(bands: pd.DataFrame, *, plan_months: Sequence[float] | None = Non
     ax.set_ylabel("Young people started (cumulative)")
     ax.set_ylim(bottom=0)
     ax.set_title("Referrals: young people started vs plan")
-    ax.legend(loc="upper left")
+    _legend_below(ax)
     return ax
 
 
@@ -320,25 +325,27 @@ def care_proportions(treated: Sequence[float], counterfactual: Sequence[float], 
 
 
 def tornado(table: pd.DataFrame, *, centre: float | None = None, metric: str = "the metric",
-            max_inputs: int = 12, ax: Axes) -> Axes:
+            kind: str = "number", max_inputs: int = 12, ax: Axes) -> Axes:
     """Mean of ``metric`` when each input is in its bottom vs top decile, widest swing on top.
 
-    ``table``: columns ``input``, ``low_mean``, ``high_mean`` (one row per input).
+    ``table``: columns ``input``, ``low_mean``, ``high_mean`` (one row per input).  The two bars
+    of an input sit side by side, so neither hides the other when both fall on one side.
     """
     rows = table.assign(swing=(table["high_mean"] - table["low_mean"]).abs())
     rows = rows.sort_values("swing", ascending=False).head(max_inputs).iloc[::-1]
     y = np.arange(len(rows))
     mid = centre if centre is not None else float(np.mean(rows[["low_mean", "high_mean"]].to_numpy())) if len(rows) else 0.0
-    ax.barh(y, rows["low_mean"] - mid, left=mid, color=SECONDARY, height=0.7, label="Input in bottom decile")
-    ax.barh(y, rows["high_mean"] - mid, left=mid, color=PRIMARY, height=0.7, alpha=0.85,
-            label="Input in top decile")
+    ax.barh(y + 0.19, rows["low_mean"] - mid, left=mid, color=SECONDARY, height=0.38, label="Input in bottom decile")
+    ax.barh(y - 0.19, rows["high_mean"] - mid, left=mid, color=PRIMARY, height=0.38, label="Input in top decile")
     ax.axvline(mid, color=PALETTE["black"], linewidth=1.0)
     ax.set_yticks(y, rows["input"])
     ax.grid(axis="y", visible=False)
+    if kind in FORMATTERS:
+        _format_axis(ax.xaxis, kind)
     ax.set_xlabel(f"Mean {metric}")
     ax.set_ylabel("Uncertain input")
     ax.set_title("What drives the result: tornado")
-    ax.legend(loc="lower right")
+    _legend_below(ax)
     return ax
 
 

@@ -44,7 +44,9 @@ IRR_STATUS_TEXT: dict[int, str] = {
     IrrStatus.TOTAL_LOSS.value: (
         "money went in and nothing came back: IRR is -100% (the limit as recoveries tend to 0)"
     ),
-    IrrStatus.NO_INVESTMENT.value: "no money went in or came out (every flow is zero): IRR undefined",
+    IrrStatus.NO_INVESTMENT.value: (
+        "no money went in or came out (every flow is zero): IRR undefined"
+    ),
     IrrStatus.NO_SIGN_CHANGE.value: (
         "money came back but none went in: NPV is positive at every rate, IRR undefined"
     ),
@@ -126,30 +128,32 @@ def irr(
     -----
     Statuses are decided per row: all flows zero gives ``NO_INVESTMENT``; outflows and no
     inflows (``[-100, 0, 0]`` as much as ``[-100, -50]``) give ``TOTAL_LOSS``; inflows and no
-    outflows give ``NO_SIGN_CHANGE``.  Rows with both are solved, vectorised over rows:
+    outflows give ``NO_SIGN_CHANGE``.  Rows with both are solved for ``s = log(1 + r)``,
+    vectorised over rows, after dropping leading zeros and scaling each row to max |flow| = 1
+    (neither moves the IRR):
 
-    1. Leading zeros are dropped (they do not move the IRR) and each row is scaled to
-       max |flow| = 1 (neither does that).
-    2. NPV is evaluated, as one matrix product, on a fixed grid of ``s = log(1 + r)`` from -50
-       to 50, with steps of 0.005 near 0 (see ``_log_rate_grid``).
-    3. On each side of ``r = 0`` the first grid cell where NPV changes sign brackets the root
-       nearest 0 on that side; it is polished by safeguarded Newton in ``s`` (Newton steps that
-       would leave the shrinking bracket, or that do not halve the step, become bisection;
-       Numerical Recipes' ``rtsafe``), starting from the regula falsi point of the cell.
-    4. Of the two roots, the one with the smaller ``|r|`` is returned.
-
-    For conventional flows (outflows, then inflows: one sign change) NPV has exactly one
-    root, so the result is that root.  With several sign changes there can be several roots;
-    ``numpy_financial.irr`` returns the real root with the smallest ``|r|``, and so does this
-    function, with two documented differences: two roots closer together than a grid cell
-    (0.005 in ``log(1 + r)`` near 0) cancel in the sign scan and are skipped, and a tangent
-    (double) root is never found -- numpy_financial usually misses those too, because
-    ``np.roots`` returns them with a tiny imaginary part.
+    * One sign change (outflows then inflows, or the reverse): by Descartes' rule of signs
+      NPV has exactly one root.  It is bracketed by the whole search range and found by
+      safeguarded Newton (Numerical Recipes' ``rtsafe``: a Newton step that would leave the
+      shrinking bracket, or that does not halve the step before last, becomes a bisection),
+      starting from ``s0 = log(M) / (D_in - D_out)``, with ``M`` the money multiple and
+      ``D`` the cash-weighted mean period of inflows and of outflows.  About 5 iterations.
+    * Several sign changes: there may be several roots.  ``numpy_financial.irr`` returns
+      the real root with the smallest ``|r|``, and so does this function.  NPV is evaluated,
+      as one matrix product, on a fixed grid of ``s`` (steps of 0.005 out to |s| = 0.25, then
+      10% wider each step; see ``_log_rate_grid``); on each side of ``r = 0`` the first cell
+      where NPV changes sign brackets the nearest root on that side, which is polished as
+      above from the cell's regula falsi point; the one with smaller ``|r|`` is returned.
+      Two roots inside one grid cell cancel in the sign scan and are not seen (the next
+      root out, or ``NOT_CONVERGED``, is returned instead), and a tangent (double) root is
+      never found; numpy_financial usually misses the latter too, because ``np.roots``
+      returns it with a tiny imaginary part and only exactly real roots are kept.
 
     The search is limited to ``s`` in ``[-min(50, 650 / span), 50]``, where ``span`` is the
     number of periods from the row's first to last non-zero flow, so that no sum can overflow;
     for a 40-quarter row that is ``r >= -1 + 1e-7``.  Rows with no root there are
-    ``NOT_CONVERGED``.
+    ``NOT_CONVERGED``.  An ``OK`` rate within 1e-16 of -100% rounds to -1.0, and a flow
+    below ~1e-308 of its row's largest counts as zero.
 
     Examples
     --------
@@ -229,9 +233,10 @@ def _aligned(flows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     width = span.max() + 1
     # Rows starting at period 0 only need trimming (past `last` they are already zero); the
     # gather is paid only for the rows that start later.
-    coef = flows[:, :width].copy()
+    coef = flows[:, :width]
     late = np.flatnonzero(first > 0)
     if late.size:
+        coef = coef.copy()
         columns = first[late, None] + np.arange(width)
         shifted = np.take_along_axis(flows[late], np.minimum(columns, n_periods - 1), axis=1)
         shifted[columns > last[late, None]] = 0.0  # clipped duplicates, not flows
@@ -283,8 +288,8 @@ def _unique_root(coef: np.ndarray, lowest: np.ndarray, tol: float, max_iter: int
 def _nearest_root(coef: np.ndarray, lowest: np.ndarray, tol: float, max_iter: int) -> np.ndarray:
     """``log(1 + r)`` of the NPV root with the smallest |r| per row (NaN if none found).
 
-    ``coef`` (m, width) as from :func:`_aligned`, rows scaled to max |flow| = 1; ``lowest`` (m,) is each row's lower
-    search limit in ``s``.  See :func:`irr`, Notes, for the method.
+    ``coef`` (m, width) as from :func:`_aligned`, rows scaled to max |flow| = 1; ``lowest``
+    (m,) is each row's lower search limit in ``s``.  See :func:`irr`, Notes, for the method.
     """
     m = coef.shape[0]
     # Clipping the exponent only alters entries that rows beyond their own overflow limit
@@ -296,7 +301,8 @@ def _nearest_root(coef: np.ndarray, lowest: np.ndarray, tol: float, max_iter: in
     usable_below = np.searchsorted(-_GRID[_GRID_ZERO::-1], -lowest, side="right") - 1
 
     rows, lows, highs, f_lows, guesses = [], [], [], [], []
-    for side, usable in ((slice(_GRID_ZERO, None), _GRID_ZERO), (slice(_GRID_ZERO, None, -1), usable_below)):
+    outward = ((slice(_GRID_ZERO, None), _GRID_ZERO), (slice(_GRID_ZERO, None, -1), usable_below))
+    for side, usable in outward:  # r > 0, then r < 0
         points, values = _GRID[side], grid_npv[:, side]
         # A product <= 0 is a sign change or a zero at a grid point (the cell ends on the root).
         crossed = values[:, 1:] * at_zero[:, None] <= 0
@@ -334,7 +340,9 @@ def _nearest_root(coef: np.ndarray, lowest: np.ndarray, tol: float, max_iter: in
     return log_rate
 
 
-def _npv_and_slope(coef_by_period: np.ndarray, log_rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _npv_and_slope(
+    coef_by_period: np.ndarray, log_rate: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """NPV and dNPV/ds at ``s = log(1 + r)``, by Horner's rule in ``x = exp(-s)``.
 
     ``coef_by_period`` has shape (width, P), period first, so each step reads a contiguous
@@ -387,7 +395,8 @@ def _safeguarded_newton(
             # before last.  The bracket test is inclusive: at the root a step below one ulp
             # lands *on* the bracket end, and must count as converged, not bisect.  NaN/inf
             # Newton points fail it, so a zero slope is safe.
-            bisect = ~((newton - low) * (newton - high) <= 0) | (np.abs(2 * f) > np.abs(step_before * slope))
+            leaves_bracket = ~((newton - low) * (newton - high) <= 0)
+            bisect = leaves_bracket | (np.abs(2 * f) > np.abs(step_before * slope))
             step_before = step
             step = np.where(bisect, 0.5 * (high - low), f / slope)
             s_next = np.where(bisect, low + step, newton)

@@ -11,9 +11,8 @@ import copy
 import hashlib
 import json
 import tomllib
-import typing
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from pydantic import ValidationError
 
@@ -22,6 +21,7 @@ from simsib.scenario import Scenario
 
 MAX_FILE_BYTES = 1 << 20  # scenario files are a few kB; a 1 MiB limit stops accidents early
 MAX_EXTENDS_DEPTH = 8
+MAX_NESTING = 32  # tables within tables; Essex needs 5, and deep nesting would exhaust the stack
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "essex"
 
@@ -38,35 +38,58 @@ def _bundled_dir() -> Path:
     return SCENARIO_DIR if SCENARIO_DIR.is_dir() else packaged
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse one TOML file into a dict, or raise ScenarioError naming the file."""
-    file = str(path)
+def read_toml(path: Path, file: str | None = None) -> dict[str, Any]:
+    """Parse one TOML file into a dict, or raise ScenarioError naming the file (``file``, or the path)."""
+    file = file or str(path)
     try:
+        if path.is_dir():
+            raise ScenarioError.single("", "expected a TOML file, got a folder", file=file)
         size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError.single(
+                "", f"file is {size / 2**20:.1f} MiB; scenario files must be under {MAX_FILE_BYTES / 2**20:g} MiB",
+                file=file,
+            )
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise ScenarioError.single("", "file not found", file=file) from None
-    except OSError as exc:
-        raise ScenarioError.single("", f"cannot read file: {exc.strerror}", file=file) from None
-    if path.is_dir():
-        raise ScenarioError.single("", "expected a TOML file, got a folder", file=file)
-    if size > MAX_FILE_BYTES:
-        raise ScenarioError.single(
-            "", f"file is {size / 1e6:.1f} MB; scenario files must be under {MAX_FILE_BYTES // 1024} KiB",
-            file=file,
-        )
-    raw = path.read_bytes()
+        bundled = sorted(p.stem for p in _bundled_dir().glob("*.toml"))
+        raise ScenarioError.single("", "file not found", file=file, suggestion=did_you_mean(path.stem, bundled),
+                                   choices=tuple(f"{name} (bundled)" for name in bundled)) from None
+    except (OSError, ValueError) as exc:  # permissions, a device, a NUL in the name
+        raise ScenarioError.single("", f"cannot read file: {getattr(exc, 'strerror', None) or exc}", file=file) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError.single(
-            "", f"not UTF-8 text: byte {raw[exc.start]:#04x} at offset {exc.start}", file=file
+            "", f"not UTF-8 text: byte {raw[exc.start]:#04x} at offset {exc.start}; save the file as UTF-8",
+            file=file,
         ) from None
     if not text.strip():
-        raise ScenarioError.single("", "file is empty; expected a TOML scenario with [meta] etc.", file=file)
+        raise ScenarioError.single("", "file is empty; expected a TOML scenario with tables such as meta, referrals and contract", file=file)
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError.single("", f"invalid TOML: {exc}", file=file) from None
+    except RecursionError:
+        data = None
+    if data is None or _too_deep(data):
+        raise ScenarioError.single("", _TOO_DEEP, file=file)
+    return data
+
+
+_TOO_DEEP = f"tables and lists are nested more than {MAX_NESTING} levels deep; a scenario needs far fewer"
+
+
+def _too_deep(node: Any) -> bool:
+    """True if ``node`` nests tables and lists more than MAX_NESTING deep (checked without recursion)."""
+    stack = [(node, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _is_distribution_table(node: Any) -> bool:
@@ -74,10 +97,11 @@ def _is_distribution_table(node: Any) -> bool:
 
 
 def deep_merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
-    """Child values override parent values; tables merge key by key.
+    """Child values override parent values; tables merge key by key; lists are replaced whole.
 
     A distribution table (one with ``dist`` or ``value``) replaces the parent's entry whole:
-    merging ``{dist="fixed", value=0}`` into a beta's ``{a, b}`` would make nonsense.
+    merging ``{dist="fixed", value=0}`` into a beta's ``{a, b}`` would make nonsense.  A child
+    table without ``dist`` or ``value`` (``{ sigma = 0.8 }``) adjusts the parent's parameters.
     """
     merged = copy.deepcopy(parent)
     for key, value in child.items():
@@ -90,32 +114,40 @@ def deep_merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
 
 
 def resolve_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read ``path`` and the ``extends`` chain above it, merged parent-first."""
+    """Read ``path`` and the ``extends`` chain above it, merged parent-first.
+
+    ``extends`` names the parent relative to the file's folder (or a bundled scenario by file
+    name).  Cycles, missing parents and chains of more than :data:`MAX_EXTENDS_DEPTH` parents
+    are errors.
+    """
+    shown = str(path) if not _chain else None  # the top file as the user named it, parents in full
     path = path.resolve()
     if path in _chain:
         cycle = " -> ".join(p.name for p in (*_chain, path))
         raise ScenarioError.single("extends", f"extends cycle: {cycle}", file=str(_chain[-1]))
     if len(_chain) > MAX_EXTENDS_DEPTH:
+        chain = " -> ".join(p.name for p in (*_chain, path))
         raise ScenarioError.single(
-            "extends", f"extends chain deeper than {MAX_EXTENDS_DEPTH} files", file=str(path)
+            "extends", f"extends chain deeper than {MAX_EXTENDS_DEPTH} parents: {chain}", file=str(_chain[0])
         )
-    data = read_toml(path)
+    data = read_toml(path, shown)
     parent_name = data.pop("extends", None)
     if parent_name is None:
         return data
-    if not isinstance(parent_name, str) or not parent_name:
+    if not isinstance(parent_name, str) or not parent_name.strip():
         raise ScenarioError.single(
-            "extends", "expected a file name relative to this file", value=parent_name, file=str(path)
+            "extends", "expected the parent's file name, relative to this file", value=parent_name,
+            file=shown or str(path),
         )
     parent_path = (path.parent / parent_name).resolve()
     if not parent_path.exists():
         bundled = bundled_scenario_path(parent_name)
-        if bundled.exists():
-            parent_path = bundled
-        else:
+        if not bundled.exists():
             raise ScenarioError.single(
-                "extends", f"parent scenario not found at {parent_path}", value=parent_name, file=str(path)
+                "extends", f"parent scenario not found at {parent_path}", value=parent_name,
+                file=shown or str(path),
             )
+        parent_path = bundled
     parent = resolve_extends(parent_path, (*_chain, path))
     return deep_merge(parent, data)
 
@@ -127,63 +159,88 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     """``"effect.log_hazard_ratio.mean=-0.2"`` -> (["effect", "log_hazard_ratio", "mean"], -0.2).
 
     The value is read as a TOML value (numbers, booleans, quoted strings, arrays, inline
-    tables); anything that is not valid TOML is taken as a bare string.
+    tables); anything that is not valid TOML is taken as a bare string.  List entries are
+    addressed by index: ``contract.mechanisms.0.price_per_day=80``.
     """
     key, sep, value_text = text.partition("=")
-    key = key.strip()
-    if not sep or not key or any(not part for part in key.split(".")):
-        raise ScenarioError.single(
-            "--set", "expected dotted.key=value, e.g. contract.cap=7.2e6", value=text
-        )
+    key, value_text = key.strip(), value_text.strip()
+    parts = [part.strip() for part in key.split(".")]
+    if not sep or not key or not all(parts):
+        raise ScenarioError.single("--set", "expected dotted.key=value, e.g. contract.cap=7.2e6", value=text)
+    if not value_text:
+        raise ScenarioError.single(f"--set {key}", "expected a value after '='", value=text)
     try:
-        value = tomllib.loads(f"v = {value_text.strip()}")["v"]
+        parsed = tomllib.loads(f"v = {value_text}")
     except tomllib.TOMLDecodeError:
-        value = value_text.strip()
-        if not value:
-            raise ScenarioError.single(key, "--set needs a value after '='", value=text) from None
-    return key.split("."), value
+        parsed = {"v": value_text}  # a bare word: contract.netting=cohort
+    except RecursionError:
+        parsed = None
+    if parsed is None or _too_deep(parsed):
+        raise ScenarioError.single(f"--set {key}", _TOO_DEEP)
+    if len(parsed) != 1:
+        raise ScenarioError.single(f"--set {key}", "expected a single value", value=value_text)
+    return parts, parsed["v"]
 
 
 def apply_override(data: dict[str, Any], parts: Sequence[str], value: Any) -> None:
-    """Set ``value`` at the dotted path in nested dicts/lists, creating tables as needed."""
+    """Set ``value`` at the dotted path in nested tables and lists, creating tables as needed.
+
+    A list index may be one past the end, to append.  Setting a key inside a plain number
+    turns it into ``{ value = number }`` first (``x=0.3`` then ``x.source=E5``).
+    """
     node: Any = data
     for depth, part in enumerate(parts[:-1]):
-        node = _step(node, part, parts[: depth + 1], create=True)
-    last = parts[-1]
-    if isinstance(node, list):
-        index = _index(node, last, parts)
-        node[index] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise ScenarioError.single(
-            ".".join(parts[:-1]), "cannot set a key inside a plain value", value=node
-        )
-
-
-def _step(node: Any, part: str, path: Sequence[str], create: bool) -> Any:
-    if isinstance(node, list):
-        return node[_index(node, part, path)]
-    if isinstance(node, dict):
+        where = parts[: depth + 1]
+        if isinstance(node, list):
+            index = _index(node, part, where)
+            if index == len(node):
+                node.append({})
+            node = node[index]
+            continue
         child = node.get(part)
-        if child is None and create:
+        if child is None:
             child = node[part] = {}
+        elif isinstance(child, (int, float)) and not isinstance(child, bool):
+            child = node[part] = {"value": child}
         elif not isinstance(child, (dict, list)):
-            # Setting inside a plain number turns it into a table (e.g. x=0.3 then x.source=...).
-            child = node[part] = {"value": child} if child is not None else {}
-        return child
-    raise ScenarioError.single(".".join(path[:-1]), "cannot set a key inside a plain value", value=node)
+            raise ScenarioError.single(f"--set {dotted(where)}", "cannot set a key inside this plain value",
+                                       value=child)
+        node = child
+    if isinstance(node, list):
+        index = _index(node, parts[-1], parts)
+        if index == len(node):
+            node.append(value)
+        else:
+            node[index] = value
+    else:
+        node[parts[-1]] = value
 
 
-def _index(node: list, part: str, path: Sequence[str]) -> int:
-    try:
-        index = int(part)
-        node[index]
-        return index
-    except (ValueError, IndexError):
+def _index(node: list, part: str, where: Sequence[str]) -> int:
+    index = int(part) if part.isdigit() else -1
+    if not 0 <= index <= len(node):
         raise ScenarioError.single(
-            ".".join(path), f"expected an index from 0 to {len(node) - 1}", value=part
-        ) from None
+            f"--set {dotted(where)}", f"expected a list index from 0 to {len(node) - 1} (or {len(node)} to "
+            "append)", value=part,
+        )
+    return index
+
+
+def check_override_keys(data: dict[str, Any], parts: Sequence[str]) -> list[Problem]:
+    """Problems with the keys of an applied override: unknown keys, with "did you mean"."""
+    path: list[Any] = []
+    node: Any = data
+    for part in parts:
+        choices = field_names_at(path, data, Scenario)
+        key: Any = int(part) if isinstance(node, list) else part
+        if choices and key not in choices:
+            return [Problem(key=f"--set {dotted([*path, key])}", message="unknown key",
+                            suggestion=did_you_mean(part, choices), choices=tuple(choices))]
+        if not choices and not isinstance(node, list):
+            return []  # below a plain value or a free-form table: validation has the last word
+        path.append(key)
+        node = node[key]
+    return []
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -205,9 +262,16 @@ def validate(data: dict[str, Any], file: str | None = None) -> Scenario:
 def load_raw(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """The merged, overridden scenario table (before validation)."""
     data = resolve_extends(Path(path))
-    for text in overrides:
-        parts, value = parse_override(text)
-        apply_override(data, parts, value)
+    try:
+        problems: list[Problem] = []
+        for text in overrides:
+            parts, value = parse_override(text)
+            apply_override(data, parts, value)
+            problems.extend(check_override_keys(data, parts))
+    except ScenarioError as exc:
+        raise ScenarioError(exc.problems, file=str(path)) from None
+    if problems:
+        raise ScenarioError(problems, file=str(path))
     return data
 
 

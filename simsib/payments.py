@@ -118,6 +118,10 @@ def served_outcomes(outcomes: CohortQuarterly, cohort_active: np.ndarray, measur
 
     cohort_active : (n_draws, n_cohorts) bool; measured : (n_quarters,) bool
     """
+    if cohort_active.all():
+        # Nothing to remove (the usual case): outcomes after the measurement end are zero by
+        # construction -- windows and events end there -- and payments apply it again.
+        return outcomes
     keep = cohort_active[:, :, None] & measured[None, None, :]
 
     def cut(a: np.ndarray) -> np.ndarray:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simsib.carepaths import CohortQuarterly, aggregate, simulate_people
+from simsib.carepaths import CohortQuarterly, simulate_aggregates
 from simsib.cashflows import Waterfall, cost_schedule, run_waterfall
 from simsib.metrics import council_metrics, investor_metrics, outcome_metrics
-from simsib.payments import Payments, milestone_needs, outcome_payments, served_outcomes
+from simsib.payments import Payments, measured_quarters, milestone_needs, outcome_payments, served_outcomes
 from simsib.referrals import monthly_starts
 from simsib.sampling import DrawInputs, sample_inputs
 from simsib.scenario import Scenario, per_draw_quantities
@@ -63,17 +63,15 @@ def simulate_outcomes(
     scenario: Scenario, inputs: DrawInputs, chunk: np.random.SeedSequence
 ) -> tuple[CohortQuarterly, np.ndarray]:
     """Referrals and care paths for a chunk: (outcomes by cohort and quarter, monthly starts)."""
-    n = len(next(iter(inputs.values())))
     _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
-    people = simulate_people(scenario, inputs, starts, stream(chunk, "people"))
     blocks, once = milestone_needs(scenario)
-    return aggregate(scenario, people, inputs, n, blocks, once), starts
+    return simulate_aggregates(scenario, inputs, starts, stream(chunk, "people"), blocks, once), starts
 
 
 def settle(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly) -> Settlement:
     """Payments and the cash waterfall, stopping new starts where the SPV runs out of capital."""
     n, n_cohorts, n_quarters = outcomes.child_days.shape
-    measured = np.arange(n_quarters) * 3 < scenario.contract.measurement_end_month
+    measured = measured_quarters(scenario, n_quarters)
     cohorts = np.arange(n_cohorts)
     stop = np.full(n, n_quarters, dtype=np.int64)
     for _ in range(n_quarters + 1):  # monotone: each round moves stops earlier or ends

@@ -1,19 +1,45 @@
 """Referrals and ramp-up: how many young people start MST in each month of each draw.
 
-Model (months from contract start; EVIDENCE E12, E13, E30, E32, E33):
+Months ``m = 0 … service_end_month − 1`` from contract start.  Every parameter below is a
+per-draw input (``DrawInputs``, shape ``(n_draws,)``), named by its scenario key
+``referrals.<name>``; its evidence is in brackets (shared/EVIDENCE.md).
 
-* Team ``j`` starts at ``service_start + delay + j * stagger``; a team is active for the share
-  of each month after its start.
-* Demand ramps linearly from ``ramp_initial_fraction`` of steady state, at the first team's
-  start, to full steady state ``ramp_months`` later.
-* Monthly referrals are negative binomial (a gamma-Poisson mixture) with mean
-  ``referrals_per_month × ramp × active team share`` and size ``referral_dispersion``;
-  each referral converts to a start with probability ``referral_conversion``.
-* Starts are bounded by therapist capacity, ``active teams × therapists × caseload ÷ months per
-  case``, rounded to whole families, and by the optional ``target_young_people`` in total.
-* No one starts at or after ``service_end_month``.  The cash waterfall can stop starts earlier
-  per draw; that is applied later as a mask on quarterly cohorts (see ``simsib.run``), so the
-  random numbers drawn here never depend on it.
+* **Teams** [E11, E13: two teams; E12: both started late; E33: delay ~ Uniform(0, 6)].
+  Team ``j = 0 … teams − 1`` starts at
+  ``s_j = service_start_month + team_start_delay_months + j · team_stagger_months``.
+  The active share of month ``m`` is ``a_m = mean_j |[m, m+1) ∩ [s_j, ∞)|`` (pro rata in a
+  team's first month).
+* **Ramp-up** [E33: initial fraction Beta(2, 4), months to full Triangular(6, 12, 24);
+  E12, E18: year 1 opened 50 cases against 170 planned].  With ``s = min_j s_j``,
+  ``f0 = ramp_initial_fraction`` and ``R = ramp_months``, read at mid-month:
+  ``ramp_m = f0 + (1 − f0) · clip((m + ½ − s) / R, 0, 1)`` (``ramp_m = 1`` when ``R = 0``).
+  The ramp acts on demand; capacity follows only the teams' start dates.
+* **Referrals** [E33: steady state ≈ 5.8 starts a month, i.e. ≈ 9 referrals at E32's
+  conversion; judgement: over-dispersed].  Mean ``μ_m = referrals_per_month · ramp_m · a_m``
+  (0 before ``service_start_month``); counts are negative binomial with size
+  ``k = referral_dispersion``, drawn as a gamma-Poisson mixture
+  ``Λ_m ~ Gamma(k, μ_m / k)``, ``N_m | Λ_m ~ Poisson(Λ_m)``: ``E N_m = μ_m``,
+  ``Var N_m = μ_m + μ_m² / k``.
+* **Conversion** [E32: Beta(13, 7)].  ``C_m ~ Binomial(N_m, referral_conversion)``; binomial
+  thinning keeps the negative binomial: ``C_m ~ NB(mean p·μ_m, size k)``.
+* **Capacity** [E30: caseload 4–6 families, 3–5 months per family; E13].  New families the
+  active therapists can take on, rounded half up to whole families:
+  ``cap_m = round(teams · a_m · therapists_per_team · caseload_per_therapist / months_per_case)``.
+  Starts are ``S_m = min(C_m, cap_m)``; converted referrals above capacity are lost, not
+  queued (there is no waiting list).
+* **Target** [E11: 380 families planned].  Starts stop once ``Σ_{m' ≤ m} S_m'`` reaches
+  ``target_young_people`` (the month that reaches it is cut to the remainder).
+* **Service window** [E4: five operational years].  No one starts at or after
+  ``service_end_month``.  The cash waterfall can stop starts earlier per draw; that is applied
+  later as a mask on quarterly start cohorts (``simsib.pipeline.settle``), so the random
+  numbers drawn here never depend on it.
+
+Random numbers come from the chunk's ``referrals`` stream, one array per variate for all draws
+of the chunk.  Gamma, Poisson and binomial variates use a parameter-dependent number of
+uniforms, so a variant scenario that changes any draw's demand changes the referral counts of
+every draw in the chunk: common random numbers across variants hold for the per-draw inputs,
+and for everything downstream when the starts are equal (e.g. variants of the effect or the
+contract), not for variants of the referral inputs themselves.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ validates the merged table into :class:`Scenario`.  This module only declares th
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
@@ -21,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     model_validator,
 )
 
@@ -34,6 +37,36 @@ MAX_MONEY = 1e10
 MAX_MONTHS = 600
 
 Source = Annotated[str | None, AfterValidator(check_source)]
+
+
+@dataclass(frozen=True)
+class Expects:
+    """What a field takes, in words, for the scenario reference (:mod:`simsib.reference`).
+
+    Annotation metadata only: validation ignores it.  It also widens the field's JSON Schema
+    (``simsib schema``) to the shorthands the validators accept -- ``0.5`` or
+    ``{ value = 0.5, source = "E5" }`` for a quantity, ``{ value = 30, source = "E6" }`` for a
+    whole number -- so that editors checking files against the schema accept valid files.
+    """
+
+    text: str
+    shorthand: Literal["quantity", "whole number"] = "quantity"
+    bounds: tuple[int, int] | None = None  # of a whole number
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        inner = handler(core_schema)
+        if self.shorthand == "quantity":
+            plain = {"type": "number"}
+        else:
+            plain = {**inner, **({"minimum": self.bounds[0], "maximum": self.bounds[1]} if self.bounds else {})}
+        cited = {
+            "type": "object",
+            "properties": {"value": plain, "source": {"type": "string"}},
+            "required": ["value"],
+            "additionalProperties": False,
+        }
+        choices = [plain, cited, inner] if self.shorthand == "quantity" else [plain, cited]
+        return {"anyOf": choices, "description": self.text}
 
 
 def _unwrap_cited(value: Any) -> Any:
@@ -75,7 +108,19 @@ def _structural_int(low: int, high: int, what: str):
             raise ValueError(f"expected {what} between {low} and {high}; got {v}")
         return v
 
-    return Annotated[int, BeforeValidator(_unwrap_cited), AfterValidator(check)]
+    note = Expects(f"whole number from {low:,} to {high:,}: {what}", "whole number", (low, high))
+    return Annotated[int, BeforeValidator(_unwrap_cited), AfterValidator(check), note]
+
+
+def _usable(dist: Any) -> Any:
+    """Refuse parameters so extreme that the family's numerics break down (NaN support)."""
+    low, high = dist.support()
+    if np.isnan(low) or np.isnan(high):
+        raise ValueError(
+            f"this {dist.dist} distribution's parameters are too extreme to compute with "
+            "(its range is undefined); check their magnitudes"
+        )
+    return dist
 
 
 def _plausible(low: float, high: float, what: str):
@@ -89,9 +134,17 @@ def _plausible(low: float, high: float, what: str):
         if dist.is_fixed:
             lo = hi = float(dist.value)
         else:
-            sample = dist.sample(np.random.default_rng(0), 4000)
+            # Absurd parameters (mu = 1000) overflow; that is the finding, not a warning to show.
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sample = dist.sample(np.random.default_rng(0), 4000)
+            if not np.all(np.isfinite(sample)):
+                raise ValueError(
+                    f"expected {what} between {low:g} and {high:g}; this {dist.dist} distribution's "
+                    "parameters are so extreme that its draws overflow or are undefined"
+                )
             lo, hi = np.quantile(sample, [0.001, 0.999])
-        if lo < low or hi > high:
+        if not (lo >= low and hi <= high):
             shown = f"{lo:g}" if lo == hi else f"[{lo:.4g}, {hi:.4g}] (99.8% range)"
             raise ValueError(f"expected {what} between {low:g} and {high:g}; got {shown}")
         return dist
@@ -102,13 +155,19 @@ def _plausible(low: float, high: float, what: str):
 def _bounded(low: float, high: float, what: str):
     """A quantity that cannot be negative when ``low >= 0``, and must be of plausible size."""
     hard = within(0.0, np.inf, f"{what} (never negative)") if low >= 0 else within(-np.inf, np.inf, what)
-    return Annotated[Quantity, hard, _plausible(low, high, what)]
+    sign = "quantity ≥ 0" if low >= 0 else "quantity"
+    note = Expects(f"{sign}, 99.8% of draws in [{low:g}, {high:g}]: {what}")
+    return Annotated[Quantity, AfterValidator(_usable), hard, _plausible(low, high, what), note]
 
 
 StructMonths = _structural_int(0, MAX_MONTHS, "a whole number of months")
-Probability = Annotated[Quantity, within(0.0, 1.0, "a probability")]
+Probability = Annotated[
+    Quantity, AfterValidator(_usable), within(0.0, 1.0, "a probability"), Expects("quantity in [0, 1]: a probability")
+]
 Money = _bounded(0.0, MAX_MONEY, "an amount in £")
 Months = _bounded(0.0, MAX_MONTHS, "a number of months")
+Count = Annotated[int, Strict()]  # TOML integers only: `true` or "100" is a mistake
+Number = Annotated[float, Strict()]  # TOML numbers only
 
 
 class _Section(BaseModel):
@@ -118,20 +177,32 @@ class _Section(BaseModel):
 class Meta(_Section):
     """What the scenario is and where its numbers come from."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-    description: str = ""
-    sources: list[str] = Field(default_factory=list)
-    reference_moic: float | None = Field(
-        default=None, ge=0, le=100, description="A published money multiple to mark in reports."
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = Field(
+        description="Short identifier (letters, digits, '_', '.', '-'; at most 64); names the default "
+        "output folder, reports/<name>."
+    )
+    description: str = Field(default="", description="What the scenario represents, in a sentence or two.")
+    sources: list[str] = Field(
+        default_factory=list, description="EVIDENCE ids the scenario draws on (shared/EVIDENCE.md)."
+    )
+    reference_moic: Number | None = Field(
+        default=None, ge=0, le=100,
+        description="A published money multiple on committed capital to mark in reports (Essex: 1.45).",
     )
 
 
 class Simulation(_Section):
     """Monte Carlo settings."""
 
-    draws: Annotated[int, Field(ge=1, le=100_000_000)] = 10_000
-    chunk_size: Annotated[int, Field(ge=1, le=100_000)] = 1_000
-    quarterly_sample: Annotated[int, Field(ge=100, le=1_000_000)] = Field(
+    draws: Annotated[Count, Field(ge=1, le=100_000_000)] = Field(
+        default=10_000, description="Monte Carlo draws when `--draws` is not given."
+    )
+    chunk_size: Annotated[Count, Field(ge=1, le=100_000)] = Field(
+        default=1_000,
+        description="Draws per chunk: the unit of parallel work and of random streams (results depend on "
+        "it, never on the number of workers).",
+    )
+    quarterly_sample: Annotated[Count, Field(ge=100, le=1_000_000)] = Field(
         default=20_000,
         description="Quarterly percentile bands use the first this-many draws (bounded memory).",
     )
@@ -140,37 +211,66 @@ class Simulation(_Section):
 class Referrals(_Section):
     """Team start, ramp-up, referral demand and therapist capacity (EVIDENCE C)."""
 
-    service_start_month: StructMonths = 0
+    service_start_month: StructMonths = Field(
+        default=0, description="Month, from contract start, in which the service opens; no one starts before it."
+    )
     service_end_month: StructMonths = Field(description="No young person starts at or after this month.")
-    teams: _structural_int(1, 50, "a number of teams") = 1
-    team_start_delay_months: Months = 0.0
-    team_stagger_months: Months = 0.0
-    therapists_per_team: _bounded(0.1, 100, "a number of therapists") = 4.0
-    caseload_per_therapist: _bounded(0.1, 50, "families per therapist at once") = 5.0
-    months_per_case: _bounded(0.25, 36, "months of therapy per family") = 4.0
-    referrals_per_month: _bounded(0.0, 10_000, "referrals a month at full ramp")
-    referral_dispersion: _bounded(1e-3, 1e6, "a negative-binomial size (k > 0)") = 10.0
-    referral_conversion: Probability = 1.0
-    ramp_initial_fraction: Probability = 1.0
-    ramp_months: Months = 0.0
-    target_young_people: _structural_int(1, 1_000_000, "a number of young people") | None = None
+    teams: _structural_int(1, 50, "a number of teams") = Field(default=1, description="Number of MST teams.")
+    team_start_delay_months: Months = Field(
+        default=0.0, description="Months from the service start until the first team takes cases."
+    )
+    team_stagger_months: Months = Field(default=0.0, description="Months between successive teams' starts.")
+    therapists_per_team: _bounded(0.1, 100, "a number of therapists") = Field(
+        default=4.0, description="Therapists in each team."
+    )
+    caseload_per_therapist: _bounded(0.1, 50, "families per therapist at once") = Field(
+        default=5.0, description="Families a therapist works with at once."
+    )
+    months_per_case: _bounded(0.25, 36, "months of therapy per family") = Field(
+        default=4.0,
+        description="Months of therapy per family.  Monthly capacity for new families is teams × "
+        "therapists_per_team × caseload_per_therapist ÷ months_per_case.",
+    )
+    referrals_per_month: _bounded(0.0, 10_000, "referrals a month at full ramp") = Field(
+        description="Mean referrals a month once ramped up, before conversion and the capacity limit."
+    )
+    referral_dispersion: _bounded(1e-3, 1e6, "a negative-binomial size (k > 0)") = Field(
+        default=10.0,
+        description="Negative-binomial size k of monthly referral counts: variance = mean + mean²/k "
+        "(a large k is close to Poisson).",
+    )
+    referral_conversion: Probability = Field(default=1.0, description="Share of referrals that start MST.")
+    ramp_initial_fraction: Probability = Field(
+        default=1.0, description="Referral demand when the first team starts, as a share of full demand."
+    )
+    ramp_months: Months = Field(
+        default=0.0, description="Months from the first team's start to full demand (a linear ramp; 0: none)."
+    )
+    target_young_people: _structural_int(1, 1_000_000, "a number of young people") | None = Field(
+        default=None, description="Starts stop once this many young people have started (none: no limit)."
+    )
 
 
 class Population(_Section):
     """Who is referred, and how likely they are to enter care without MST (EVIDENCE D)."""
 
     age_at_start: Distribution = Field(
-        description="Per-person age in whole years at MST start (categorical over 10-17)."
+        description="Per-person age in whole years at MST start: a distribution table (usually "
+        "categorical) over ages 10-17."
     )
     p30_entry: Probability = Field(
         description="Counterfactual probability of entering care within 30 months of start."
     )
-    weibull_shape: _bounded(0.05, 20, "a Weibull shape") = 1.0
+    weibull_shape: _bounded(0.05, 20, "a Weibull shape") = Field(
+        default=1.0,
+        description="Shape k of the Weibull time to care entry without MST (k < 1: the risk is highest "
+        "soon after referral; 1: constant).",
+    )
 
     @model_validator(mode="after")
     def _ages_are_children(self) -> "Population":
         low, high = self.age_at_start.support()
-        if low < 10 or high > 17:
+        if not (low >= 10 and high <= 17):  # written so that a NaN range fails too
             raise ValueError(
                 "age_at_start: must lie within ages 10-17 (whole years at start); "
                 f"this distribution ranges over [{low:g}, {high:g}]"
@@ -181,62 +281,98 @@ class Population(_Section):
 class Effect(_Section):
     """The causal effect of MST on care entry: a hazard ratio for a while (EVIDENCE B)."""
 
-    log_hazard_ratio: _bounded(-10, 10, "a log hazard ratio")
-    duration_months: Months = 24.0
-    completion_rate: Probability = 1.0
-    non_completer_effect_share: Probability = 0.0
+    log_hazard_ratio: _bounded(-10, 10, "a log hazard ratio") = Field(
+        description="Log hazard ratio of care entry with MST against without, drawn once per draw "
+        "(negative: MST prevents entries; 0: no effect)."
+    )
+    duration_months: Months = Field(
+        default=24.0,
+        description="Months from start during which the hazard ratio applies; the hazard then returns "
+        "to the counterfactual one.",
+    )
+    completion_rate: Probability = Field(default=1.0, description="Share of young people who complete MST.")
+    non_completer_effect_share: Probability = Field(
+        default=0.0, description="Share of the log hazard ratio that non-completers get (0: no effect, 1: all)."
+    )
 
 
 class Care(_Section):
     """Care episode lengths, re-entry and unit costs (EVIDENCE D)."""
 
-    short_stay_share: Probability
-    short_stay_median_months: _bounded(0.01, 240, "a median in months")
-    short_stay_sigma: _bounded(0.01, 5, "a log-scale sigma")
-    long_stay_median_months: _bounded(0.01, 240, "a median in months")
-    long_stay_sigma: _bounded(0.01, 5, "a log-scale sigma")
-    reentry_probability: Probability = 0.0
-    reentry_gap_mean_months: _bounded(0.01, 240, "a mean gap in months") = 12.0
-    la_foster_weekly_cost: Money
-    ifa_foster_weekly_cost: Money
-    residential_weekly_cost: Money
-    residential_share: Probability
-    ifa_share_of_fostering: Probability
+    short_stay_share: Probability = Field(
+        description="Share of care episodes that are short stays; the rest are long stays."
+    )
+    short_stay_median_months: _bounded(0.01, 240, "a median in months") = Field(
+        description="Median length of a short stay, in months (log-normal)."
+    )
+    short_stay_sigma: _bounded(0.01, 5, "a log-scale sigma") = Field(
+        description="Log-scale spread σ of short-stay lengths."
+    )
+    long_stay_median_months: _bounded(0.01, 240, "a median in months") = Field(
+        description="Median length of a long stay, in months (log-normal)."
+    )
+    long_stay_sigma: _bounded(0.01, 5, "a log-scale sigma") = Field(
+        description="Log-scale spread σ of long-stay lengths."
+    )
+    reentry_probability: Probability = Field(
+        default=0.0, description="Probability that a young person leaving care before 18 re-enters (at most once)."
+    )
+    reentry_gap_mean_months: _bounded(0.01, 240, "a mean gap in months") = Field(
+        default=12.0, description="Mean months out of care before a re-entry (exponential)."
+    )
+    la_foster_weekly_cost: Money = Field(description="£ a week for a local-authority foster placement.")
+    ifa_foster_weekly_cost: Money = Field(description="£ a week for an independent fostering agency placement.")
+    residential_weekly_cost: Money = Field(description="£ a week for a residential placement.")
+    residential_share: Probability = Field(description="Share of care days spent in residential care.")
+    ifa_share_of_fostering: Probability = Field(
+        description="Share of fostering days with independent agencies; the rest are with the council's own carers."
+    )
 
 
 class DaysSavedVsBaseline(_Section):
     """Essex: price × (baseline proportion × child-days − care days), netted cumulatively."""
 
-    type: Literal["days_saved_vs_baseline"]
-    price_per_day: Money
-    baseline_care_proportion: Probability
+    type: Literal["days_saved_vs_baseline"] = Field(description="Which mechanism this table describes.")
+    price_per_day: Money = Field(description="£ per care day saved against the baseline.")
+    baseline_care_proportion: Probability = Field(
+        description="Historical share of child-days in care that the contract pays against (Essex: 0.55)."
+    )
 
 
 class DaysOutOfCare(_Section):
     """Norfolk/Suffolk: price × days out of care in the window × (1 − deadweight)."""
 
-    type: Literal["days_out_of_care"]
-    price_per_day: Money
-    deadweight_share: Probability = 0.0
+    type: Literal["days_out_of_care"] = Field(description="Which mechanism this table describes.")
+    price_per_day: Money = Field(description="£ per day out of care in the tracking window.")
+    deadweight_share: Probability = Field(
+        default=0.0, description="Share of days out of care not paid for, as they would have happened anyway."
+    )
 
 
 class Milestone(_Section):
     """PFP/Birmingham: a price per block of N consecutive days out of care (``repeat``), or once
     per young person whose first N days from start are all out of care."""
 
-    type: Literal["milestone"]
-    price: Money
-    block_days: _structural_int(1, 3650, "a number of days")
-    repeat: bool = True
+    type: Literal["milestone"] = Field(description="Which mechanism this table describes.")
+    price: Money = Field(description="£ per block (repeat = true) or per young person reaching the milestone.")
+    block_days: _structural_int(1, 3650, "a number of days") = Field(
+        description="N: the days out of care that make a block or the milestone."
+    )
+    repeat: bool = Field(
+        default=True,
+        description="true: pay for every whole block of N consecutive days out of care; false: pay once per "
+        "young person whose first N days from start are all out of care.",
+    )
 
 
 class Engagement(_Section):
     """A price per young person who starts (or completes) the service."""
 
-    type: Literal["engagement"]
-    price_per_person: Money
-    on: Literal["start", "completion"] = "start"
-
+    type: Literal["engagement"] = Field(description="Which mechanism this table describes.")
+    price_per_person: Money = Field(description="£ per young person.")
+    on: Literal["start", "completion"] = Field(
+        default="start", description="Pay when a young person starts, or when they complete MST."
+    )
 
 Mechanism = Annotated[
     Union[DaysSavedVsBaseline, DaysOutOfCare, Milestone, Engagement], Field(discriminator="type")
@@ -246,52 +382,93 @@ Mechanism = Annotated[
 class Contract(_Section):
     """The outcomes contract: what is measured, how it is priced, and the limits on payment."""
 
-    tracking_months: _structural_int(1, 240, "a tracking window in months")
-    measurement_end_month: StructMonths
-    mechanisms: Annotated[list[Mechanism], Field(min_length=1)]
-    cap: Money | None = None
-    cohort_cap: Money | None = None
-    payment_lag_quarters: _structural_int(0, 20, "a lag in quarters") = 1
-    netting: Literal["contract", "cohort"] = "contract"
-    council_management_cost_per_quarter: Money = 0.0
-    target_care_proportion: Probability | None = None
+    tracking_months: _structural_int(1, 240, "a tracking window in months") = Field(
+        description="Months from each young person's start during which their care days and child-days "
+        "are measured (Essex: 30)."
+    )
+    measurement_end_month: StructMonths = Field(
+        description="Month, from contract start, after which nothing is measured or earned."
+    )
+    mechanisms: Annotated[list[Mechanism], Field(min_length=1)] = Field(
+        description="Payment mechanisms, one [[contract.mechanisms]] table each; several add up."
+    )
+    cap: Money | None = Field(default=None, description="Limit on total outcome payments, £ (none: uncapped).")
+    cohort_cap: Money | None = Field(
+        default=None, description="Limit on each quarterly start cohort's payments, £ (none: no cohort limit)."
+    )
+    payment_lag_quarters: _structural_int(0, 20, "a lag in quarters") = Field(
+        default=1, description="Quarters between a quarter's measurement and its payment."
+    )
+    netting: Literal["contract", "cohort"] = Field(
+        default="contract",
+        description="Net good and bad quarters cumulatively over the whole contract, or within each start cohort.",
+    )
+    council_management_cost_per_quarter: Money = Field(
+        default=0.0, description="The council's own cost of managing the contract, £ a quarter."
+    )
+    target_care_proportion: Probability | None = Field(
+        default=None, description="Care proportion the programme aims for, marked in reports (none: not marked)."
+    )
 
 
 class SPV(_Section):
     """The special-purpose vehicle: capital, costs, fees and distributions."""
 
-    capital_committed: Money
+    capital_committed: Money = Field(description="Investors' committed capital, £.")
     upfront_drawdown_share: Probability = Field(
         default=0.0, description="Share of the commitment drawn at financial close (quarter 0); "
         "the rest is drawn only when cash runs short."
     )
-    team_cost_per_quarter: Money = 0.0
-    cost_per_young_person: Money = 0.0
-    management_fee_per_quarter: Money = 0.0
-    upfront_fees: Money = 0.0
-    reserve: Money = 0.0
-    distributions_from_month: StructMonths = 0
-    discount_rate: _bounded(-0.5, 1.0, "an annual discount rate") = 0.0
-    target_return: float | None = Field(default=None, ge=-1, le=10, description="Annual IRR to mark.")
+    team_cost_per_quarter: Money = Field(default=0.0, description="Cost of one running team, £ a quarter.")
+    cost_per_young_person: Money = Field(default=0.0, description="Cost per young person starting, £.")
+    management_fee_per_quarter: Money = Field(
+        default=0.0, description="SPV management fee while the contract runs, £ a quarter."
+    )
+    upfront_fees: Money = Field(default=0.0, description="Set-up fees (intermediary, legal) paid in quarter 0, £.")
+    reserve: Money = Field(default=0.0, description="Cash kept back when distributing to investors, £.")
+    distributions_from_month: StructMonths = Field(
+        default=0,
+        description="Month from which cash above the reserve is distributed to investors; everything left is "
+        "distributed at the end.",
+    )
+    discount_rate: _bounded(-0.5, 1.0, "an annual discount rate") = Field(
+        default=0.0, description="Annual rate for net present values (0.035 is 3.5%)."
+    )
+    target_return: Number | None = Field(
+        default=None, ge=-1, le=10, description="Annual IRR to mark in reports (0.083 is 8.3%)."
+    )
 
 
 class Correlation(_Section):
     """A rank (Spearman) correlation between two per-draw inputs, named by dotted key."""
 
-    between: Annotated[list[str], Field(min_length=2, max_length=2)]
-    rank: Annotated[float, Field(ge=-0.99, le=0.99)]
-    source: Source = None
+    between: Annotated[list[str], Field(min_length=2, max_length=2)] = Field(
+        description="The two per-draw inputs by dotted key, e.g. [\"referrals.ramp_months\", "
+        "\"effect.completion_rate\"]; a correlation with a fixed input has no effect."
+    )
+    rank: Annotated[Number, Field(ge=-0.99, le=0.99)] = Field(description="Spearman rank correlation.")
+    source: Source = Field(default=None, description="An EVIDENCE id, or 'judgement: ' and the reasoning.")
 
 
 class Stress(_Section):
     """A named stress case: dotted-key overrides applied on top of the scenario."""
 
-    description: str = ""
-    set: dict[str, Any] = Field(min_length=1)
+    description: str = Field(default="", description="What the case represents.")
+    set: dict[str, Any] = Field(min_length=1, description="Overrides, dotted.key = value, as with --set.")
+
+
+def _schema_with_extends(schema: dict[str, Any]) -> None:
+    # The loader resolves `extends` before validation; editors checking files must accept it.
+    schema["properties"] = {
+        "extends": {"type": "string", "description": "Parent scenario file, relative to this file."},
+        **schema["properties"],
+    }
 
 
 class Scenario(_Section):
     """One validated scenario.  Immutable; build variants with ``extends`` or overrides."""
+
+    model_config = ConfigDict(**_CONFIG, json_schema_extra=_schema_with_extends)
 
     meta: Meta
     simulation: Simulation = Simulation()
@@ -301,8 +478,12 @@ class Scenario(_Section):
     care: Care
     contract: Contract
     spv: SPV
-    correlations: list[Correlation] = Field(default_factory=list)
-    stress: dict[str, Stress] = Field(default_factory=dict)
+    correlations: list[Correlation] = Field(
+        default_factory=list, description="Rank correlations between per-draw inputs, one [[correlations]] table each."
+    )
+    stress: dict[str, Stress] = Field(
+        default_factory=dict, description="Named stress cases, one [stress.NAME] table each."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":

@@ -42,7 +42,8 @@ SOBOL_RESAMPLES = 200
 CONF_LEVEL = 0.95
 ROWS_PER_BATCH = 512
 _SOBOL_SPAWN_KEY = 0x5AB0_1D  # a child of the run's SeedSequence no chunk uses
-COLUMNS = ("input", "low_mean", "low_se", "high_mean", "high_se", "rank_correlation",
+# sensitivity.csv; ``metric`` lets simsib.report label the tornado of a run folder.
+COLUMNS = ("metric", "input", "low_mean", "low_se", "high_mean", "high_se", "rank_correlation",
            "S1", "S1_conf", "ST", "ST_conf")
 
 
@@ -231,7 +232,9 @@ def sensitivity(
             table[column] = np.nan
     swing = (table["high_mean"] - table["low_mean"]).abs()
     order = np.lexsort((-swing.fillna(-1).to_numpy(), -table["ST"].fillna(-np.inf).to_numpy()))
-    table = table.iloc[order].reset_index(drop=True)[list(COLUMNS)]
+    table = table.iloc[order].reset_index(drop=True)
+    table.insert(0, "metric", chosen.name)
+    table = table[list(COLUMNS)]
     header = {"scenario": scenario.meta.name, "metric": chosen.name, "draws": n_draws, "seed": seed,
               "seed_entropy": entropy, "chunk_size": scenario.simulation.chunk_size, "sobol_base_samples": sobol_n,
               "sobol_model_runs": sobol_n * (len(keys) + 2), "sobol_conf_level": CONF_LEVEL,
@@ -254,13 +257,13 @@ def markdown_table(result: SensitivityResult) -> str:
     for rank, row in enumerate(result.table.itertuples(index=False), start=1):
         lines.append(
             f"| {rank} | {row.input} | {fmt(row.low_mean)} ± {fmt(row.low_se)} | {fmt(row.high_mean)} ± "
-            f"{fmt(row.high_se)} | {row.rank_correlation:+.2f} | {_index(row.S1, row.S1_conf)} | "
-            f"{_index(row.ST, row.ST_conf)} |"
+            f"{fmt(row.high_se)} | {row.rank_correlation:+.2f} | {format_index(row.S1, row.S1_conf)} | "
+            f"{format_index(row.ST, row.ST_conf)} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def _index(value: float, conf: float) -> str:
+def format_index(value: float, conf: float) -> str:
     return "–" if np.isnan(value) else f"{value:.3f} ± {conf:.3f}"
 
 

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from simsib.finance import IRR_STATUS_TEXT, IrrStatus
+from simsib.metrics import TOTAL_LOSS_MOIC
 
 PERCENTILES = (5, 25, 50, 75, 95)
 TAIL = 0.05
@@ -81,6 +82,8 @@ def expected_shortfall(values: np.ndarray, tail: float = TAIL) -> dict[str, floa
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)]
     n = values.size
+    if n == 0:
+        return {"value": None, "se": None, "var": None, "tail": tail}
     k = max(1, int(np.floor(tail * n)))
     worst = np.partition(values, k - 1)[:k]
     var = float(worst.max())
@@ -100,9 +103,12 @@ def summarise(read: ColumnReader, n_draws: int) -> dict:
     out["investor"]["irr"]["status_shares"] = {
         IRR_STATUS_TEXT[int(code)]: float((status == code).mean()) for code in np.unique(status[undefined])
     }
+    # MOIC on drawn capital is NaN only where nothing was drawn: the investor put nothing at
+    # risk, so that draw is not a loss (NaN < 1 is False).
     moic_drawn = read("moic_drawn")
-    out["investor"]["prob_loss"] = probability(np.nan_to_num(moic_drawn, nan=0.0) < 1.0)
-    out["investor"]["prob_total_loss"] = probability(np.nan_to_num(moic_drawn, nan=0.0) < 0.1)
+    with np.errstate(invalid="ignore"):
+        out["investor"]["prob_loss"] = probability(moic_drawn < 1.0)
+        out["investor"]["prob_total_loss"] = probability(moic_drawn < TOTAL_LOSS_MOIC)
     out["investor"]["es05"] = {**expected_shortfall(read("moic_committed")), "of": "moic_committed"}
     out["council"]["prob_cap_reached"] = probability(read("cap_reached"))
     out["council"]["prob_pays_more_than_saved"] = probability(read("outcome_payments") > read("true_savings"))

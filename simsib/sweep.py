@@ -187,7 +187,7 @@ def markdown_table(result: SweepResult) -> str:
     head = keys + [m.label for m in result.metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(keys) + ["---:"] * len(result.metrics)) + "|"]
     for _, row in result.table.iterrows():
-        cells = [_show(row[k]) for k in keys]
+        cells = [show_value(row[k]) for k in keys]
         for m in result.metrics:
             fmt = FORMATS[m.unit]
             cells.append(f"{fmt(row[m.name])} ± {fmt(row[m.name + '_se'])}")
@@ -195,7 +195,7 @@ def markdown_table(result: SweepResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:.6g}"
     return str(value)
@@ -218,8 +218,8 @@ def plot_metric(result: SweepResult, metric: Metric, ax) -> None:
         rows, cols = result.grids[0].values, result.grids[1].values
         grid = table[metric.name].to_numpy(dtype=float).reshape(len(rows), len(cols))
         image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
-        ax.set_xticks(range(len(cols)), [_show(v) for v in cols], rotation=45, ha="right")
-        ax.set_yticks(range(len(rows)), [_show(v) for v in rows])
+        ax.set_xticks(range(len(cols)), [show_value(v) for v in cols], rotation=45, ha="right")
+        ax.set_yticks(range(len(rows)), [show_value(v) for v in rows])
         ax.set_xlabel(keys[1])
         ax.set_ylabel(keys[0])
         span = np.nanmax(grid) - np.nanmin(grid) if np.isfinite(grid).any() else 0.0

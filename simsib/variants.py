@@ -333,6 +333,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     _column_metric("net_benefit", "net_benefit", "Council net benefit", "money"),
     _column_metric("young_people_started", "young_people_started", "Young people started", "number"),
     _column_metric("care_proportion_treated", "care_proportion_treated", "Care proportion, treated", "percent"),
+    _column_metric("care_proportion_counterfactual", "care_proportion_counterfactual",
+                   "Care proportion, counterfactual", "percent"),
 )}
 
 

@@ -51,7 +51,7 @@ def assert_same_draws(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> Non
 @pytest.fixture(scope="module")
 def scheduler():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
 
 

@@ -1,4 +1,4 @@
-"""Tests for simsib.finance: worked tables, edge cases, agreement with numpy-financial, properties."""
+"""Tests for simsib.finance: worked tables, edge cases, numpy-financial agreement, properties."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simsib import finance
-from simsib.finance import IRR_STATUS_TEXT, IrrStatus, annualise, irr, money_multiple, npv, payback_period
+from simsib.finance import (
+    IRR_STATUS_TEXT,
+    IrrStatus,
+    annualise,
+    irr,
+    money_multiple,
+    npv,
+    payback_period,
+)
 
 # Every function here promises silence on undefined values: NaN, not a RuntimeWarning.
 pytestmark = pytest.mark.filterwarnings("error")
@@ -31,7 +39,8 @@ def conventional_flows(rng: np.random.Generator, n_rows: int, n_periods: int = 4
     for row, length in enumerate(lengths):
         n_drawdowns = rng.integers(1, min(4, length - 1) + 1)
         drawdowns = rng.uniform(0.2, 1.0, n_drawdowns) * 1e6
-        distributions = rng.uniform(0, 1, length - n_drawdowns) * (rng.random(length - n_drawdowns) < 0.8)
+        n_distributions = length - n_drawdowns
+        distributions = rng.uniform(0, 1, n_distributions) * (rng.random(n_distributions) < 0.8)
         if distributions.sum() == 0:
             distributions[-1] = 1.0
         multiple = np.exp(rng.uniform(np.log(0.05), np.log(5)))
@@ -254,8 +263,9 @@ def test_one_sign_change_always_gives_the_unique_root(drawdowns, distributions, 
     rate, status = irr(flows)
     assert status == IrrStatus.OK
     assert abs(npv(rate, flows)) <= npv_tolerance(np.array([rate]), flows[None])[0]
-    # One root only: NPV is negative below it and positive above it never happens twice.
-    assert npv(np.expm1(np.log1p(rate) - 0.01), flows) * npv(np.expm1(np.log1p(rate) + 0.01), flows) < 0
+    # A simple root, as the only root of a one-sign-change row must be: NPV changes sign.
+    below, above = np.expm1(np.log1p(rate) + np.array([-0.01, 0.01]))
+    assert npv(below, flows) * npv(above, flows) < 0
 
 
 def test_irr_rejects_bad_arguments():

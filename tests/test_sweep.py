@@ -1,0 +1,216 @@
+"""Sweeps: grid parsing, unknown keys, common random numbers, care-path reuse, speed paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import simsib
+import simsib.cli_analysis  # noqa: F401 - registers the analysis commands on simsib.cli.app
+from simsib.cli import app
+from simsib.errors import ScenarioError
+from simsib.loader import bundled_scenario_path, load_raw, validate
+from simsib.sweep import Grid, grid_points, parse_grid, sweep, write_sweep
+from simsib.variants import VariantSet, build_variant, reuses_outcomes, run_variants
+
+DRAWS = 120
+OVERRIDES = ["simulation.chunk_size=100"]  # two chunks (100 + 20), so chunking is exercised
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return load_raw(bundled_scenario_path(), OVERRIDES)
+
+
+@pytest.fixture(scope="module")
+def base(raw):
+    return validate(raw)
+
+
+# --- grids --------------------------------------------------------------------------------
+
+
+def test_parse_grid_list_range_and_integers():
+    assert parse_grid("contract.cap=5e6,6e6,7e6") == Grid("contract.cap", (5e6, 6e6, 7e6))
+    assert parse_grid("contract.cap=5e6:9e6:5").values == (5e6, 6e6, 7e6, 8e6, 9e6)
+    assert parse_grid("contract.tracking_months=24:36:3").values == (24, 30, 36)
+    assert all(isinstance(v, int) for v in parse_grid("contract.tracking_months=24:36:3").values)
+    assert parse_grid("contract.netting=contract,cohort").values == ("contract", "cohort")
+    # A TOML table as a value: commas inside braces do not split it.
+    grid = parse_grid('effect.log_hazard_ratio={ dist = "normal", mean = 0, sd = 0.1 },0')
+    assert grid.values == ({"dist": "normal", "mean": 0, "sd": 0.1}, 0)
+
+
+@pytest.mark.parametrize("text", ["contract.cap", "=1,2", "contract.cap=", "contract.cap=1:2:0", "contract.cap=a:b:3"])
+def test_parse_grid_rejects_malformed(text):
+    with pytest.raises(ScenarioError):
+        parse_grid(text)
+
+
+def test_grid_points_form_a_product_first_grid_slowest():
+    points = grid_points([Grid("a", (1, 2)), Grid("b", (10, 20, 30))])
+    assert len(points) == 6
+    assert points[:3] == [{"a": 1, "b": 10}, {"a": 1, "b": 20}, {"a": 1, "b": 30}]
+    with pytest.raises(ScenarioError):
+        grid_points([Grid("a", (1,)), Grid("a", (2,))])
+
+
+def test_unknown_key_is_a_clear_error(raw):
+    with pytest.raises(ScenarioError) as info:
+        sweep(raw, [parse_grid("contract.capp=5e6,6e6")], draws=10, seed=1)
+    problem = info.value.problems[0]
+    assert problem.key == "contract.capp"
+    assert problem.suggestion == "contract.cap"
+    assert "contract.capp" in info.value.render() and "did you mean 'contract.cap'" in info.value.render()
+    with pytest.raises(ScenarioError, match="cannot be varied"):
+        sweep(raw, [parse_grid("simulation.draws=10,20")], draws=10, seed=1)
+
+
+def test_unknown_key_exits_2_through_the_cli():
+    result = CliRunner().invoke(app, ["sweep", "essex", "--grid", "spv.capital_comitted=3e6,4e6", "-n", "10"])
+    assert result.exit_code == 2
+    assert "spv.capital_comitted" in result.output and "spv.capital_committed" in result.output
+
+
+def test_invalid_value_is_a_scenario_error(raw):
+    with pytest.raises(ScenarioError, match="contract.cap"):
+        sweep(raw, [parse_grid("contract.cap=-5")], draws=10, seed=1)
+
+
+def test_unknown_metric_suggests_a_name(raw):
+    with pytest.raises(ScenarioError, match="prob_loss"):
+        sweep(raw, [parse_grid("contract.cap=5e6")], metrics=["prob_los"], draws=10, seed=1)
+
+
+# --- common random numbers and reuse -------------------------------------------------------
+
+
+def test_higher_cap_never_lowers_any_draws_distributions(raw):
+    caps = (1e6, 4e6, 5e6, 7.2e6, 9e6)
+    result = sweep(raw, [Grid("contract.cap", caps)], draws=DRAWS, seed=11, extra_columns=["distributions"])
+    assert result.table["outcomes_reused"].all()
+    distributions = np.array([point["distributions"] for point in result.draws])  # (caps, draws)
+    assert np.all(np.diff(distributions, axis=0) >= -1e-6)
+    assert np.any(np.diff(distributions, axis=0) > 0)  # the cap does bind somewhere
+
+
+def test_crn_differences_are_exactly_zero_where_the_key_does_not_reach(raw, base):
+    costs = (0.0, 10_000.0, 50_000.0)
+    result = sweep(raw, [Grid("contract.council_management_cost_per_quarter", costs)],
+                   metrics=["outcome_payments", "prob_cap_reached", "prob_loss", "median_irr", "net_benefit"],
+                   draws=DRAWS, seed=5)
+    table = result.table
+    for metric in ("outcome_payments", "prob_cap_reached", "prob_loss", "median_irr"):
+        assert (table[metric].diff().dropna() == 0).all(), metric
+        assert (table[f"{metric}_se"].diff().dropna() == 0).all(), metric
+    # The council's own cost moves its net benefit by exactly that cost, in every draw.
+    nb = np.array([p["net_benefit"] for p in result.draws])
+    expected = -(np.asarray(costs)[:, None] - costs[0]) * base.n_quarters
+    np.testing.assert_allclose(nb - nb[0], np.broadcast_to(expected, nb.shape), rtol=0, atol=1e-6)
+
+
+def test_crn_holds_when_care_paths_are_resimulated(raw):
+    result = sweep(raw, [Grid("effect.duration_months", (6.0, 36.0))], metrics=["moic_committed"],
+                   draws=DRAWS, seed=5, extra_columns=["population.p30_entry", "referrals.referrals_per_month"])
+    assert not result.table["outcomes_reused"].any()
+    first, second = result.draws
+    for column in ("population.p30_entry", "referrals.referrals_per_month"):
+        assert np.array_equal(first[column], second[column])
+
+
+MONEY_VARIANTS = [
+    {"contract.cap": 6e6},
+    {"contract.cohort_cap": 1.5e6, "contract.netting": "cohort"},
+    {"contract.council_management_cost_per_quarter": 20_000},
+    {"contract.target_care_proportion": 0.3},
+    {"contract.mechanisms.0.price_per_day": 60},
+    {"contract.mechanisms.0.baseline_care_proportion": {"dist": "beta", "a": 11, "b": 9}},
+    {"spv.capital_committed": 4e6, "spv.reserve": 100_000, "spv.distributions_from_month": 48},
+    {"spv.team_cost_per_quarter": 120_000, "spv.cost_per_young_person": 2_000, "spv.discount_rate": 0.05},
+    {"care.la_foster_weekly_cost": 700, "care.residential_weekly_cost": 3_500},
+    {"care.residential_share": 0.3, "care.ifa_share_of_fostering": {"dist": "uniform", "low": 0.2, "high": 0.6}},
+]
+
+
+def test_money_variants_reuse_care_paths_and_match_a_fresh_simulation(raw, base):
+    """Every money-only key (MONEY_ONLY) reuses care paths -- and gives exactly simsib.simulate's numbers."""
+    variants = [build_variant(raw, overrides) for overrides in MONEY_VARIANTS]
+    vset = VariantSet.of(base, variants)
+    assert all(vset.reuse)
+    results = run_variants(vset, 21, DRAWS)
+    for overrides, variant, columns in zip(MONEY_VARIANTS, variants, results):
+        fresh = simsib.simulate(variant, draws=DRAWS, seed=21).draws
+        assert list(columns) == list(fresh.columns)
+        for name, values in columns.items():
+            assert np.array_equal(values, fresh[name].to_numpy(), equal_nan=True), (overrides, name)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"effect.duration_months": 12},
+    {"contract.tracking_months": 24},
+    {"contract.measurement_end_month": 90},
+    {"contract.payment_lag_quarters": 2},
+    {"referrals.months_per_case": 5},
+    {"contract.mechanisms": [{"type": "milestone", "price": 100.0, "block_days": 28}]},
+])
+def test_model_keys_are_resimulated(raw, base, overrides):
+    assert not reuses_outcomes(base, build_variant(raw, overrides))
+
+
+def test_resimulated_points_match_a_fresh_simulation(raw, base):
+    variant = build_variant(raw, {"effect.log_hazard_ratio": 0})
+    (columns,) = run_variants(VariantSet.of(base, [variant]), 8, DRAWS, columns=["moic_committed", "true_savings"])
+    fresh = simsib.simulate(variant, draws=DRAWS, seed=8).draws
+    assert np.array_equal(columns["moic_committed"], fresh["moic_committed"].to_numpy())
+    assert np.array_equal(columns["true_savings"], fresh["true_savings"].to_numpy())
+
+
+def test_workers_do_not_change_a_number(raw, base):
+    vset = VariantSet.of(base, [build_variant(raw, {"contract.cap": 6e6}), build_variant(raw, {"effect.log_hazard_ratio": -0.5})])
+    one = run_variants(vset, 3, DRAWS, columns=["distributions", "irr"])
+    two = run_variants(vset, 3, DRAWS, columns=["distributions", "irr"], workers=2)
+    for a, b in zip(one, two):
+        for name in a:
+            assert np.array_equal(a[name], b[name], equal_nan=True)
+
+
+# --- outputs ------------------------------------------------------------------------------
+
+
+def test_default_metrics_with_standard_errors(raw):
+    result = sweep(raw, [parse_grid("contract.cap=5e6,7e6")], draws=50, seed=1)
+    for metric in ("outcome_payments", "prob_cap_reached", "prob_loss", "median_irr"):
+        assert {metric, f"{metric}_se"} <= set(result.table.columns)
+        assert (result.table[f"{metric}_se"] >= 0).all()
+
+
+def test_cli_writes_tidy_csv_markdown_and_a_heatmap(tmp_path):
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(app, [
+        "sweep", "essex", "--grid", "contract.cap=5e6,7e6", "--grid", "contract.mechanisms.0.price_per_day=50:100:3",
+        "--metric", "outcome_payments", "-n", "50", "-s", "1", "-o", str(out), "-w", "1",
+    ])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "sweep.csv")
+    assert len(table) == 6
+    assert list(table.columns) == ["contract.cap", "contract.mechanisms.0.price_per_day", "outcomes_reused",
+                                   "outcome_payments", "outcome_payments_se"]
+    assert (out / "sweep_outcome_payments.png").stat().st_size > 0
+    assert "| contract.cap |" in (out / "sweep.md").read_text()
+
+
+def test_one_key_gives_a_line_figure(raw, tmp_path):
+    from matplotlib.figure import Figure
+
+    from simsib.sweep import plot_metric
+
+    result = sweep(raw, [parse_grid("contract.cap=5e6,7e6")], metrics=["outcome_payments"], draws=50, seed=1)
+    figure = Figure()
+    ax = figure.add_subplot()
+    plot_metric(result, result.metrics[0], ax)
+    assert ax.get_xlabel() == "contract.cap" and ax.get_ylabel() == "Council expected payment"
+    assert len(ax.lines) >= 1
+    written = write_sweep(result, tmp_path)
+    assert "sweep_outcome_payments.png" in written
