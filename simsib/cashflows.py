@@ -11,7 +11,8 @@ Each quarter ``q`` (in this order):
    commitment, ``upfront_drawdown_share``, is drawn at financial close in quarter 0);
 4. pay costs from cash; what cannot be paid is *unfunded* (borne by the provider) and marks
    the quarter as short;
-5. from ``distributions_from_month`` on, distribute cash above the reserve to investors; in the
+5. from ``distributions_from_month`` on, distribute cash above the reserve plus the management
+   fees still to come (an SPV does not pay out money it knows it will owe) to investors; in the
    final quarter distribute everything.
 
 Outcome payments are therefore recycled into delivery until distributions begin.  Investor
@@ -134,7 +135,8 @@ def run_waterfall(scenario: Scenario, inputs: DrawInputs, payments: np.ndarray, 
         if q == n_quarters - 1:
             out = cash.copy()
         elif q >= first_distribution:
-            out = np.maximum(cash - reserve, 0.0)
+            fees_to_come = inputs["spv.management_fee_per_quarter"] * (n_quarters - 1 - q)
+            out = np.maximum(cash - reserve - fees_to_come, 0.0)
         else:
             out = np.zeros(n)
         distributed[:, q] = out

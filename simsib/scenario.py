@@ -113,13 +113,20 @@ def _structural_int(low: int, high: int, what: str):
 
 
 def _usable(dist: Any) -> Any:
-    """Refuse parameters so extreme that the family's numerics break down (NaN support)."""
-    low, high = dist.support()
-    if np.isnan(low) or np.isnan(high):
-        raise ValueError(
-            f"this {dist.dist} distribution's parameters are too extreme to compute with "
-            "(its range is undefined); check their magnitudes"
-        )
+    """Refuse parameters so extreme that the family's numerics break down (NaN support).
+
+    Mixture components are checked one by one: min/max over a NaN bound can hide it.
+    """
+    pending = [dist]
+    while pending:
+        part = pending.pop()
+        pending.extend(getattr(part, "components", ()))
+        low, high = part.support()
+        if np.isnan(low) or np.isnan(high):
+            raise ValueError(
+                f"this {part.dist} distribution's parameters are too extreme to compute with "
+                "(its range is undefined); check their magnitudes"
+            )
     return dist
 
 
@@ -254,7 +261,7 @@ class Referrals(_Section):
 class Population(_Section):
     """Who is referred, and how likely they are to enter care without MST (EVIDENCE D)."""
 
-    age_at_start: Distribution = Field(
+    age_at_start: Annotated[Distribution, AfterValidator(_usable)] = Field(
         description="Per-person age in whole years at MST start: a distribution table (usually "
         "categorical) over ages 10-17."
     )

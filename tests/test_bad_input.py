@@ -191,6 +191,9 @@ CASES: list[tuple[str, Writer, list[str], list[str]]] = [
      [], ["referrals.referrals_per_month", "99.8% range"]),
     ("overflowing distribution", edited(("effect.duration_months", {"dist": "lognormal", "mu": 1000, "sigma": 1})),
      [], ["effect.duration_months", "overflow"]),
+    ("undefined range inside a mixture", edited(("population.p30_entry", {"dist": "mixture", "weights": [0.5, 0.5],
+     "components": [{"dist": "beta", "a": 1, "b": 1}, {"dist": "negative_binomial", "mean": 1e300, "dispersion": 1e-300}]})),
+     [], ["population.p30_entry", "too extreme"]),
     ("text that looks like code", edited(("contract.cap", "__import__('os').system('exit 3')")), [],
      ["contract.cap", "__import__"]),
     ("text that looks like a number", edited(("contract.cap", "7.2e6")), [], ["contract.cap", "'7.2e6'"]),
@@ -339,9 +342,12 @@ def test_errors_name_keys_without_pydantic_internals(tmp_path):
 
 
 def test_messages_keep_square_brackets(tmp_path):
-    path = edited(("meta.name", "[bold]x"))(tmp_path)
-    result = invoke(["validate", str(path)])
-    assert "'[bold]x'" in result.output, result.output
+    # The terminal output is rich markup: brackets in a message or a value must not be eaten.
+    path = edited(("meta.name", "[bold]x"), ("meta.[x]", 1))(tmp_path)
+    for command in (["validate", str(path)], ["run", str(path), "--out", str(tmp_path / "out")]):
+        result = invoke(command)
+        assert result.exit_code == 2
+        assert "'[bold]x'" in result.output and 'meta."[x]": unknown key' in result.output, result.output
 
 
 # --- property: mutated scenarios load or raise ScenarioError -----------------------------

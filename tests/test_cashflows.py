@@ -41,12 +41,15 @@ def make_inputs(scenario, n_draws, **overrides):
     return inputs
 
 
-def waterfall(payments, costs, *, committed, reserve=0.0, distributions_from_month=0, upfront_share=0.0):
+def waterfall(payments, costs, *, committed, reserve=0.0, distributions_from_month=0, upfront_share=0.0,
+              management_fee=0.0):
+    """Run the waterfall on explicit costs; ``management_fee`` only sets the fees held back."""
     payments = np.atleast_2d(np.asarray(payments, dtype=float))
     costs = np.atleast_2d(np.asarray(costs, dtype=float))
     scenario = make_scenario(spv={"distributions_from_month": distributions_from_month})
     inputs = make_inputs(scenario, payments.shape[0], spv__capital_committed=committed, spv__reserve=reserve,
-                         spv__upfront_drawdown_share=upfront_share)
+                         spv__upfront_drawdown_share=upfront_share,
+                         spv__management_fee_per_quarter=management_fee)
     return run_waterfall(scenario, inputs, payments, costs)
 
 
@@ -325,3 +328,20 @@ def test_settle_is_a_fixed_point_on_simulated_draws():
     assert costs.per_young_person[quarter >= stop[:, None]].sum() == 0
     assert costs.teams[quarter > stop[:, None]].sum() == 0
     assert_cash_conserved(result.waterfall)
+
+
+# Fees of £10 a quarter are owed to the end; the SPV holds back the fees still to come before it
+# distributes (reserve 0, distributions from quarter 0, committed 0):
+#
+# | q | paid | costs | cash + paid | costs paid | fees to come | dist | cash |
+# |---|------|-------|-------------|------------|--------------|------|------|
+# | 0 |  100 |   10  |     100     |     10     |      30      |  60  |  30  |
+# | 1 |    0 |   10  |      30     |     10     |      20      |   0  |  20  |
+# | 2 |    0 |   10  |      20     |     10     |      10      |   0  |  10  |
+# | 3 |    0 |   10  |      10     |     10     |   (final)    |   0  |   0  |
+def test_waterfall_holds_back_the_management_fees_still_to_come():
+    w = waterfall([100, 0, 0, 0], [10, 10, 10, 10], committed=0.0, management_fee=10.0)
+    np.testing.assert_allclose(w.distributed[0], [60, 0, 0, 0])
+    np.testing.assert_allclose(w.cash[0], [30, 20, 10, 0])
+    np.testing.assert_allclose(w.costs_paid[0], [10, 10, 10, 10])  # nothing left unfunded
+    assert_cash_conserved(w)

@@ -288,15 +288,21 @@ def test_reference_doc_is_up_to_date():
     )
 
 
-def test_reference_names_every_key():
-    text = reference.render_reference()
-    from simsib.scenario import Scenario
+def test_reference_names_every_table_and_key():
+    import simsib.distributions
+    import simsib.scenario
 
-    for section, info in Scenario.model_fields.items():
-        assert section in text
-        model = info.annotation
-        for name in getattr(model, "model_fields", {}):
-            assert f"| `{name}` |" in text, f"{section}.{name}"
+    text = reference.render_reference()
+    tables = [c for c in vars(simsib.scenario).values()
+              if isinstance(c, type) and issubclass(c, simsib.scenario._Section) and c is not simsib.scenario._Section]
+    assert len(tables) >= 14
+    for table in [*tables, *simsib.distributions._FAMILIES]:
+        if table is simsib.scenario.Scenario:
+            continue
+        assert " ".join(table.__doc__.split()[:4]).replace("``", "`") in text, table
+        for name, info in table.model_fields.items():
+            if name != "dist":
+                assert f"| `{info.alias or name}` |" in text, f"{table.__name__}.{name}"
 
 
 def test_reference_examples_make_a_valid_scenario():
