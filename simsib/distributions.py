@@ -672,6 +672,8 @@ class Mixture(_Base):
 
     def support(self) -> tuple[float, float]:
         bounds = [component.support() for component in self.components]
+        if any(math.isnan(x) for pair in bounds for x in pair):
+            return math.nan, math.nan
         return min(low for low, _ in bounds), max(high for _, high in bounds)
 
     def mean(self) -> float:
@@ -745,7 +747,7 @@ def within(low: float, high: float, what: str) -> AfterValidator:
 
     def check(distribution: Distribution) -> Distribution:
         lower, upper = distribution.support()
-        if lower < low or upper > high:
+        if not (lower >= low and upper <= high):  # a NaN bound fails too
             if distribution.is_fixed:
                 actual = f"got {lower:g}"
             else:
