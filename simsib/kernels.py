@@ -104,35 +104,43 @@ def accumulate_paths(
                 _add_event(completions_due, d, c, finish, n_quarters)
 
         # Entry to care: the same Exp(1) variate under both hazards (carepaths.treated_entry).
-        k = shape[d]
+        inv_k = 1.0 / shape[d]
         lam = scale[d]
         e = exp_draw[i]
-        entry0 = lam * e ** (1.0 / k)
+        entry0 = lam * e**inv_k
         hr = math.exp(log_hr[d] * (1.0 if done else non_completer_share[d]))
-        h_eff = (effect_months[d] / lam) ** k
-        if e <= hr * h_eff:
-            entry1 = lam * (e / hr) ** (1.0 / k)
+        if hr == 1.0 or (hr < 1.0 and entry0 >= window):
+            # Same path, or the treated entry is later still (HR < 1) and neither is in the window.
+            entry1 = entry0
         else:
-            entry1 = lam * (e + (1.0 - hr) * h_eff) ** (1.0 / k)
-
-        if short1[i] < short_share[d]:
-            dur1 = short_median[d] * math.exp(short_sigma[d] * z1[i])
-        else:
-            dur1 = long_median[d] * math.exp(long_sigma[d] * z1[i])
-        if short2[i] < short_share[d]:
-            dur2 = short_median[d] * math.exp(short_sigma[d] * z2[i])
-        else:
-            dur2 = long_median[d] * math.exp(long_sigma[d] * z2[i])
-        reenters = reentry_u[i] < reentry_probability[d]
-        gap = gap_exp[i] * reentry_gap_mean[d]
+            h_eff = (effect_months[d] / lam) ** shape[d]
+            if e <= hr * h_eff:
+                entry1 = lam * (e / hr) ** inv_k
+            else:
+                entry1 = lam * (e + (1.0 - hr) * h_eff) ** inv_k
 
         _add_interval(child, d, c, s, s + window, n_quarters, DAYS_PER_MONTH)
-        a1, b1, a2, b2 = _episodes(entry0, dur1, dur2, reenters, gap, to18, window)
-        _add_interval(care_counterfactual, d, c, s + a1, s + b1, n_quarters, DAYS_PER_MONTH)
-        _add_interval(care_counterfactual, d, c, s + a2, s + b2, n_quarters, DAYS_PER_MONTH)
-        a1, b1, a2, b2 = _episodes(entry1, dur1, dur2, reenters, gap, to18, window)
-        _add_interval(care_treated, d, c, s + a1, s + b1, n_quarters, DAYS_PER_MONTH)
-        _add_interval(care_treated, d, c, s + a2, s + b2, n_quarters, DAYS_PER_MONTH)
+        if min(entry0, entry1) >= window:
+            # Neither path enters care inside the window (most young people): no care days,
+            # and the whole window is one out-of-care spell.
+            a1 = b1 = a2 = b2 = window
+        else:
+            if short1[i] < short_share[d]:
+                dur1 = short_median[d] * math.exp(short_sigma[d] * z1[i])
+            else:
+                dur1 = long_median[d] * math.exp(long_sigma[d] * z1[i])
+            if short2[i] < short_share[d]:
+                dur2 = short_median[d] * math.exp(short_sigma[d] * z2[i])
+            else:
+                dur2 = long_median[d] * math.exp(long_sigma[d] * z2[i])
+            reenters = reentry_u[i] < reentry_probability[d]
+            gap = gap_exp[i] * reentry_gap_mean[d]
+            a1, b1, a2, b2 = _episodes(entry0, dur1, dur2, reenters, gap, to18, window)
+            _add_interval(care_counterfactual, d, c, s + a1, s + b1, n_quarters, DAYS_PER_MONTH)
+            _add_interval(care_counterfactual, d, c, s + a2, s + b2, n_quarters, DAYS_PER_MONTH)
+            a1, b1, a2, b2 = _episodes(entry1, dur1, dur2, reenters, gap, to18, window)
+            _add_interval(care_treated, d, c, s + a1, s + b1, n_quarters, DAYS_PER_MONTH)
+            _add_interval(care_treated, d, c, s + a2, s + b2, n_quarters, DAYS_PER_MONTH)
 
         if block_days.shape[0] == 0 and once_days.shape[0] == 0:
             continue
