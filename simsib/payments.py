@@ -151,16 +151,17 @@ def outcome_payments(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQua
     # Outcomes are already cut to measured quarters, except engagement starts: the starts
     # array also drives costs, so the measurement end is applied to every mechanism here.
     measured = measured_quarters(scenario, n_quarters)
+    per_cohort = contract.netting == "cohort" or contract.cohort_cap is not None
     for i, mechanism in enumerate(contract.mechanisms):
         increments, days = entitlement_increments(mechanism, f"contract.mechanisms.{i}", inputs, outcomes)
-        increments = np.where(measured, increments, 0.0)
         counted += days
-        by_mechanism[f"{i}.{mechanism.type}"] = increments.sum(axis=(1, 2))
-        cumulative = np.cumsum(increments, axis=2)
-        if contract.netting == "cohort" or contract.cohort_cap is not None:
-            due_by_cohort += _running_due(cumulative)
+        # Contract netting needs only the sum over cohorts: sum first, it is far cheaper.
+        by_quarter = np.where(measured, increments.sum(axis=1), 0.0)
+        by_mechanism[f"{i}.{mechanism.type}"] = by_quarter.sum(axis=1)
+        if per_cohort:
+            due_by_cohort += _running_due(np.cumsum(np.where(measured, increments, 0.0), axis=2))
         if contract.netting == "contract":
-            due_contract += _running_due(cumulative.sum(axis=1))
+            due_contract += _running_due(np.cumsum(by_quarter, axis=1))
     if contract.cohort_cap is not None:
         due_by_cohort = np.minimum(due_by_cohort, inputs["contract.cohort_cap"][:, None, None])
     if contract.netting == "cohort":
