@@ -184,7 +184,7 @@ def run(
             write_xlsx(staging, staging / XLSX_FILE)
 
     kwargs = dict(draws=draws, seed=seed, workers=workers or default_workers(), executor=executor,
-                  scheduler=scheduler, resume=resume, cashflows=cashflows, command=sys.argv, progress=advance,
+                  scheduler=scheduler, resume=resume, cashflows=cashflows, command=["simsib", *sys.argv[1:]], progress=advance,
                   extra_files=add_report if (report or xlsx) else None)
     if bar is not None:
         with bar:
