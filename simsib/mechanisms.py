@@ -242,12 +242,6 @@ def markdown_table(result: MechanismResult) -> str:
 
 def write_mechanisms(result: MechanismResult, out_dir) -> list[str]:
     """Write mechanisms.csv, mechanisms.md and mechanisms.json into ``out_dir``."""
-    import json
-    from pathlib import Path
+    from simsib.outputs import write_analysis
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(out / "mechanisms.csv", index=False)
-    (out / "mechanisms.md").write_text(markdown_table(result))
-    (out / "mechanisms.json").write_text(json.dumps(result.header, indent=2, default=str) + "\n")
-    return ["mechanisms.csv", "mechanisms.md", "mechanisms.json"]
+    return write_analysis(out_dir, "mechanisms", result.table, markdown_table(result), result.header)

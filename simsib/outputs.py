@@ -178,3 +178,35 @@ def publish(staging: Path, out_dir: Path) -> None:
 def iter_hidden(out_dir: Path) -> Iterator[Path]:
     """Hidden working folders belonging to ``out_dir`` (for tests and cleanup)."""
     yield from out_dir.parent.glob(f".{out_dir.name}.*")
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """Write through ``write(tmp_path)`` and rename over ``path``: readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_analysis(out_dir: Path, stem: str, table, markdown: str, header: dict, figures: dict | None = None) -> list[str]:
+    """Write an analysis's ``STEM.csv``, ``STEM.md``, ``STEM.json`` and figures into ``out_dir``.
+
+    ``table`` is a DataFrame, ``figures`` maps file names to matplotlib figures.  Each file is
+    replaced whole, so an analysis added to an existing run folder never leaves a half-written
+    file.  Returns the file names written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _replace_atomically(out / f"{stem}.csv", lambda p: table.to_csv(p, index=False))
+    _replace_atomically(out / f"{stem}.md", lambda p: p.write_text(markdown))
+    _replace_atomically(out / f"{stem}.json", lambda p: p.write_text(json.dumps(header, indent=2, default=str) + "\n"))
+    written = [f"{stem}.csv", f"{stem}.md", f"{stem}.json"]
+    for name, figure in (figures or {}).items():
+        # The temporary name hides the suffix, so the format is given explicitly.
+        fmt = Path(name).suffix.lstrip(".")
+        _replace_atomically(out / name, lambda p, f=figure, fmt=fmt: f.savefig(p, format=fmt, dpi=120))
+        written.append(name)
+    return written

@@ -288,17 +288,11 @@ def plot_tornado(result: SensitivityResult, ax) -> None:
 
 def write_sensitivity(result: SensitivityResult, out_dir) -> list[str]:
     """Write sensitivity.csv, sensitivity.md, sensitivity.json and tornado.png into ``out_dir``."""
-    import json
-    from pathlib import Path
-
     from matplotlib.figure import Figure
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(out / "sensitivity.csv", index=False)
-    (out / "sensitivity.md").write_text(markdown_table(result))
-    (out / "sensitivity.json").write_text(json.dumps(result.header, indent=2, default=str) + "\n")
+    from simsib.outputs import write_analysis
+
     figure = Figure(figsize=(8, 0.45 * len(result.table) + 1.8), layout="constrained")
     plot_tornado(result, figure.add_subplot())
-    figure.savefig(out / "tornado.png", dpi=120)
-    return ["sensitivity.csv", "sensitivity.md", "sensitivity.json", "tornado.png"]
+    return write_analysis(out_dir, "sensitivity", result.table, markdown_table(result), result.header,
+                          {"tornado.png": figure})

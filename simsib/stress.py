@@ -151,12 +151,6 @@ def signed(fmt, value: float) -> str:
 
 def write_stress(result: StressResult, out_dir) -> list[str]:
     """Write stress.csv, stress.md and stress.json into ``out_dir``."""
-    import json
-    from pathlib import Path
+    from simsib.outputs import write_analysis
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(out / "stress.csv", index=False)
-    (out / "stress.md").write_text(markdown_table(result))
-    (out / "stress.json").write_text(json.dumps(result.header, indent=2, default=str) + "\n")
-    return ["stress.csv", "stress.md", "stress.json"]
+    return write_analysis(out_dir, "stress", result.table, markdown_table(result), result.header)

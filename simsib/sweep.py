@@ -241,22 +241,14 @@ def _numeric(value: Any) -> Any:
 def write_sweep(result: SweepResult, out_dir) -> list[str]:
     """Write sweep.csv, sweep.md, sweep.json and a figure per metric (one or two keys) into
     ``out_dir`` (created); returns the file names written."""
-    import json
-    from pathlib import Path
-
     from matplotlib.figure import Figure
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(out / "sweep.csv", index=False)
-    (out / "sweep.md").write_text(markdown_table(result))
-    (out / "sweep.json").write_text(json.dumps(result.header, indent=2, default=str) + "\n")
-    written = ["sweep.csv", "sweep.md", "sweep.json"]
+    from simsib.outputs import write_analysis
+
+    figures = {}
     if len(result.grids) <= 2:
         for metric in result.metrics:
             figure = Figure(figsize=(7, 5), layout="constrained")
             plot_metric(result, metric, figure.add_subplot())
-            name = f"sweep_{metric.name}.png"
-            figure.savefig(out / name, dpi=120)
-            written.append(name)
-    return written
+            figures[f"sweep_{metric.name}.png"] = figure
+    return write_analysis(out_dir, "sweep", result.table, markdown_table(result), result.header, figures)
