@@ -74,7 +74,6 @@ def cost_schedule(
     starts_by_cohort : (n_draws, n_cohorts) young people starting in each quarter (served only)
     stop_quarter : (n_draws,) int, first quarter with no new starts (n_quarters if none)
     """
-    spv = scenario.spv
     n = starts_by_cohort.shape[0]
     n_quarters = scenario.n_quarters
     edges = np.arange(n_quarters + 1, dtype=float) * MONTHS_PER_QUARTER

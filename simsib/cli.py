@@ -162,7 +162,7 @@ def run(
     quiet: bool = QuietOpt,
 ) -> None:
     """Simulate a scenario and write summary.json, draws.parquet, quarterly.csv, manifest.json."""
-    from simsib.runner import make_plan, run_to_folder
+    from simsib.runner import run_to_folder
 
     path, raw, validated = load(scenario, set_)
     if scheduler and executor != Executor.dask:

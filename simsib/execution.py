@@ -3,8 +3,8 @@
 A run of ``draws`` draws is split into fixed-size chunks (``simulation.chunk_size``); chunk
 ``i`` always uses the i-th child of the run's SeedSequence, so *which* worker runs a chunk,
 and when, never changes a number.  Executors yield results in completion order; callers put
-them back in chunk order.  At most ``2 × workers`` chunks are in flight, so memory is bounded
-by the chunk size, not the number of draws.
+them back in chunk order.  A bounded number of chunks is in flight (one per local worker,
+two per Dask worker), so memory is bounded by the chunk size, not the number of draws.
 
 Failures end the run: a worker process that dies, a Dask scheduler that cannot be reached or
 is lost, or a chunk that fails on the cluster raise :class:`ExecutionError` (exit code 1).
@@ -16,12 +16,14 @@ should close the iterator of :func:`run_chunks` when they stop early (``contextl
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import ctypes
 import multiprocessing
+import multiprocessing.connection
 import os
+import pickle
 import signal
 import socket
+import traceback
 import uuid
 from contextlib import closing
 from dataclasses import dataclass
@@ -149,17 +151,51 @@ def _bounded(submit: Callable, todo: list[tuple], in_flight: int, wait_some: Cal
 
 
 # Local processes ---------------------------------------------------------------------------
+#
+# A small pool of forked processes, one pipe each and one call in flight per worker.  Not
+# concurrent.futures: terminating its workers while one writes a result leaves its manager
+# thread blocked on a half-read message, and the interpreter then hangs at exit.  Here a
+# stopped worker takes nothing down with it: its pipe is simply closed.
 
 
-def _ignore_sigint() -> None:
+def _worker_loop(conn, parent_pid: int, inherited: list) -> None:
     # Ctrl-C reaches the whole foreground process group; the parent alone handles it (and
     # terminates the workers), so workers neither die mid-write nor print tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for other in inherited:  # the parent's ends of earlier workers' pipes, copied by fork
+        other.close()
+    while True:
+        while not conn.poll(1.0):
+            if os.getppid() != parent_pid:  # orphaned: the parent was killed
+                return
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        function, args = task
+        try:
+            reply = (True, function(*args))
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+            reply = (False, _portable(exc))
+        conn.send(reply)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception, or a RuntimeError saying what it was if it cannot be pickled."""
+    note = f"raised in worker process {os.getpid()}:\n" + "".join(traceback.format_exception(exc))
+    try:
+        pickle.dumps(exc)
+    except Exception:  # noqa: BLE001
+        exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+    exc.add_note(note)
+    return exc
 
 
 def _describe_exit(code: int | None) -> str:
     if code is None:
-        return "still running"
+        return "exited"
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
         hint = " (out of memory?)" if -code == signal.SIGKILL else ""
@@ -167,7 +203,7 @@ def _describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _stop(processes: list[multiprocessing.Process]) -> None:
+def _stop(processes: list) -> None:
     """Terminate worker processes and wait for them; kill any that linger."""
     for process in processes:
         if process.is_alive():
@@ -182,50 +218,66 @@ def _stop(processes: list[multiprocessing.Process]) -> None:
 def map_processes(function: Callable[..., T], calls: Sequence[tuple], workers: int) -> Iterator[tuple[int, T]]:
     """``(position, function(*calls[position]))`` for every call, over forked worker processes.
 
-    Results come in completion order.  At most ``2 × workers`` calls are in flight.  A worker
-    that dies raises :class:`ExecutionError` naming how it died; an error in ``function`` is
-    re-raised here; on any early end (an error, Ctrl-C, closing the iterator) the workers are
-    terminated at once rather than left to finish their calls.  ``function`` and its
-    arguments need not be picklable by value (fork), but results must be.
+    Results come in completion order, one call in flight per worker.  A worker that dies
+    raises :class:`ExecutionError` naming how it died; an exception in ``function`` is raised
+    here (with the worker's traceback as a note); on any early end (an error, Ctrl-C, closing
+    the iterator) the workers are terminated at once.  Calls and results must pickle.
     """
     # fork shares the imported modules with the workers, so they start in milliseconds.
     context = multiprocessing.get_context("fork")
-    workers = max(1, min(workers, len(calls)))
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_sigint)
-    processes: dict[int, multiprocessing.Process] = {}
-    positions: dict[cf.Future, int] = {}
-
-    def submit(position: int) -> cf.Future:
-        future = pool.submit(function, *calls[position])
-        positions[future] = position
-        # Remember every worker ever started, to report how one died and to stop them all.
-        processes.update(getattr(pool, "_processes", None) or {})
-        return future
-
-    def wait_some(pending):
-        done, rest = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-        return list(done), list(rest)
-
+    todo = iter(range(len(calls)))
+    pool: list[tuple] = []  # (process, connection)
+    busy: dict = {}  # connection -> position of the call it is running
     finished = False
     try:
-        try:
-            for future in _bounded(submit, [(i,) for i in range(len(calls))], 2 * workers, wait_some):
-                yield positions.pop(future), future.result()
-        except cf.process.BrokenProcessPool:
-            _stop(list(processes.values()))
-            dead = [f"pid {p.pid}: {_describe_exit(p.exitcode)}" for p in processes.values()
-                    if p.exitcode not in (None, -signal.SIGTERM)]
-            detail = "; ".join(dead) or "a worker exited unexpectedly"
-            raise ExecutionError(
-                f"a worker process died ({detail}); the run was stopped and no outputs were written"
-            ) from None
+        for _ in range(max(1, min(workers, len(calls)))):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_worker_loop, daemon=True, name="simsib-worker",
+                                      args=(theirs, os.getpid(), [conn for _, conn in pool]))
+            process.start()
+            theirs.close()
+            pool.append((process, ours))
+        for process, conn in pool:
+            _give(conn, function, calls, todo, busy)
+        owner = {conn: process for process, conn in pool}
+        while busy:
+            ready = multiprocessing.connection.wait([*busy, *(owner[c].sentinel for c in busy)])
+            conn = next((r for r in ready if r in busy), None)
+            if conn is None:  # a worker ended: recv gives its last reply, or EOF if it died
+                conn = next(c for c in busy if owner[c].sentinel in ready)
+            try:
+                ok, value = conn.recv()
+            except (EOFError, OSError):
+                process = owner[conn]
+                process.join(TERMINATE_SECONDS)
+                raise ExecutionError(
+                    f"a worker process died (pid {process.pid}: {_describe_exit(process.exitcode)}); "
+                    "the run was stopped and no outputs were written"
+                ) from None
+            position = busy.pop(conn)
+            if not ok:
+                raise value
+            _give(conn, function, calls, todo, busy)
+            yield position, value
         finished = True
     finally:
-        if finished:
-            pool.shutdown(wait=True)
-        else:
-            pool.shutdown(wait=False, cancel_futures=True)
-            _stop(list(processes.values()))
+        if finished:  # all idle: ask them to exit
+            for process, conn in pool:
+                conn.send(None)
+                process.join(TERMINATE_SECONDS)
+        # An error, Ctrl-C or an abandoned iterator: stop the workers now rather than let them
+        # finish their calls.
+        _stop([process for process, _ in pool])
+        for _, conn in pool:
+            conn.close()
+
+
+def _give(conn, function: Callable, calls: Sequence[tuple], todo: Iterator[int], busy: dict) -> None:
+    """Send ``conn``'s worker the next call, if any is left."""
+    position = next(todo, None)
+    if position is not None:
+        conn.send((function, calls[position]))
+        busy[conn] = position
 
 
 def _run_processes(plan: RunPlan, todo: list[tuple[int, int]], workers: int) -> Iterator[ChunkResult]:

@@ -19,7 +19,6 @@ from typing import Any, Iterator
 import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 
 from simsib import distributions
 from simsib.loader import MAX_EXTENDS_DEPTH, MAX_FILE_BYTES

@@ -9,36 +9,20 @@ which each test checks too.
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import pytest
 
 from simsib.carepaths import CohortQuarterly
 from simsib.cashflows import cost_schedule, run_waterfall
-from simsib.loader import bundled_scenario_path, load_raw, validate
+from simsib.loader import bundled_scenario_path, load_raw
 from simsib.payments import measured_quarters, outcome_payments, served_outcomes
 from simsib.pipeline import settle, simulate_outcomes
 from simsib.sampling import sample_inputs
 from simsib.streams import chunk_seed
+from helpers import make_inputs, make_scenario
 
 ESSEX_RAW = load_raw(bundled_scenario_path())
-
-
-def make_scenario(*, spv=None, referrals=None, contract=None):
-    """The Essex scenario with some settings replaced (plain numbers are fixed values)."""
-    raw = copy.deepcopy(ESSEX_RAW)
-    for section, values in (("spv", spv), ("referrals", referrals), ("contract", contract)):
-        raw[section].update(values or {})
-    return validate(raw)
-
-
-def make_inputs(scenario, n_draws, **overrides):
-    """Per-draw inputs; ``overrides`` set dotted keys (``__`` for ``.``) to fixed values."""
-    inputs = sample_inputs(scenario, np.random.SeedSequence(0), n_draws)
-    for key, value in overrides.items():
-        inputs[key.replace("__", ".")] = np.broadcast_to(np.asarray(value, dtype=float), (n_draws,)).copy()
-    return inputs
 
 
 def waterfall(payments, costs, *, committed, reserve=0.0, distributions_from_month=0, upfront_share=0.0,

@@ -16,8 +16,6 @@ from simsib.distributions import (
     Beta,
     Distribution,
     Fixed,
-    Mixture,
-    Normal,
     Probability,
     Quantity,
     as_distribution,

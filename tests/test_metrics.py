@@ -6,7 +6,6 @@ and the summary's standard errors against brute-force computations.
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import numpy_financial as npf
@@ -15,29 +14,16 @@ import pytest
 from simsib.carepaths import CohortQuarterly
 from simsib.cashflows import Waterfall
 from simsib.finance import IrrStatus, npv
-from simsib.loader import bundled_scenario_path, load_raw, validate
+from simsib.loader import bundled_scenario_path, load_raw
 from simsib.metrics import council_metrics, daily_care_cost, investor_metrics, outcome_metrics
 from simsib.payments import Payments
 from simsib.pipeline import draw_columns, settle, simulate_outcomes
 from simsib.sampling import sample_inputs
 from simsib.streams import chunk_seed
 from simsib.summary import DISTRIBUTIONS, distribution, expected_shortfall, probability, summarise
+from helpers import make_inputs, make_scenario
 
 ESSEX_RAW = load_raw(bundled_scenario_path())
-
-
-def make_scenario(**sections):
-    raw = copy.deepcopy(ESSEX_RAW)
-    for section, values in sections.items():
-        raw[section].update(values)
-    return validate(raw)
-
-
-def make_inputs(scenario, n_draws, **overrides):
-    inputs = sample_inputs(scenario, np.random.SeedSequence(0), n_draws)
-    for key, value in overrides.items():
-        inputs[key.replace("__", ".")] = np.broadcast_to(np.asarray(value, dtype=float), (n_draws,)).copy()
-    return inputs
 
 
 # --- investor metrics, by hand ------------------------------------------------------------------

@@ -21,7 +21,7 @@ import pytest
 from simsib.carepaths import CohortQuarterly, People, aggregate
 from simsib.loader import bundled_scenario_path, load_raw, validate
 from simsib.payments import measured_quarters, milestone_needs, outcome_payments, served_outcomes
-from simsib.sampling import sample_inputs
+from helpers import make_inputs
 
 ESSEX_RAW = load_raw(bundled_scenario_path())
 
@@ -43,14 +43,6 @@ def make_scenario(mechanisms, *, cap=None, cohort_cap=None, lag=0, netting="cont
         contract["cohort_cap"] = cohort_cap
     raw["referrals"]["service_end_month"] = service_end
     return validate(raw)
-
-
-def make_inputs(scenario, n_draws, **overrides):
-    """Per-draw inputs of the scenario; ``overrides`` set dotted keys (``__`` for ``.``)."""
-    inputs = sample_inputs(scenario, np.random.SeedSequence(0), n_draws)
-    for key, value in overrides.items():
-        inputs[key.replace("__", ".")] = np.broadcast_to(np.asarray(value, dtype=float), (n_draws,)).copy()
-    return inputs
 
 
 def outcomes(child, care, *, care0=None, completions=None, blocks=None, people=None, starts=None):
