@@ -263,7 +263,10 @@ def map_processes(function: Callable[..., T], calls: Sequence[tuple], workers: i
     finally:
         if finished:  # all idle: ask them to exit
             for process, conn in pool:
-                conn.send(None)
+                try:
+                    conn.send(None)
+                except OSError:
+                    continue
                 process.join(TERMINATE_SECONDS)
         # An error, Ctrl-C or an abandoned iterator: stop the workers now rather than let them
         # finish their calls.
