@@ -189,11 +189,13 @@ def simulate_aggregates(
     out = kernels.empty_outputs(n_draws, scenario.n_cohorts, scenario.n_quarters,
                                 len(milestone_blocks), len(milestone_once))
     shape = inputs["population.weibull_shape"]
+    scale = weibull_scale(inputs["population.p30_entry"], shape)
     kernels.accumulate_paths(
         v.draw, v.start, v.age, v.completed, v.exp_draw, v.short1, v.z1, v.reentry_u, v.gap_exp,
         v.short2, v.z2,
-        weibull_scale(inputs["population.p30_entry"], shape), shape, inputs["effect.log_hazard_ratio"],
-        inputs["effect.non_completer_effect_share"], inputs["effect.duration_months"],
+        scale, shape, *kernels.per_draw_hazards(scale, shape, inputs["effect.log_hazard_ratio"],
+                                                inputs["effect.non_completer_effect_share"],
+                                                inputs["effect.duration_months"]),
         inputs["care.short_stay_share"], inputs["care.short_stay_median_months"], inputs["care.short_stay_sigma"],
         inputs["care.long_stay_median_months"], inputs["care.long_stay_sigma"],
         inputs["care.reentry_probability"], inputs["care.reentry_gap_mean_months"],

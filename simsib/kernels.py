@@ -32,7 +32,7 @@ def _add_interval(out, d, c, begin, end, n_quarters, weight):
         end = horizon
     if end <= begin:
         return
-    q = int(begin // MONTHS_PER_QUARTER)
+    q = int(math.floor(begin / MONTHS_PER_QUARTER))  # float // compiles to a slow fmod-based floor
     while q < n_quarters:
         lo = q * MONTHS_PER_QUARTER
         hi = lo + MONTHS_PER_QUARTER
@@ -47,7 +47,7 @@ def _add_interval(out, d, c, begin, end, n_quarters, weight):
 
 @njit(cache=True, inline="always")
 def _add_event(out, d, c, time, n_quarters):
-    q = int(time // MONTHS_PER_QUARTER)
+    q = int(math.floor(time / MONTHS_PER_QUARTER))
     if 0 <= q < n_quarters:
         out[d, c, q] += 1.0
 
@@ -71,7 +71,7 @@ def _episodes(entry, d1, d2, reenters, gap, to18, window):
 @njit(cache=True)
 def accumulate_paths(
     draw, start, age, completed, exp_draw, short1, z1, reentry_u, gap_exp, short2, z2,
-    scale, shape, log_hr, non_completer_share, effect_months,
+    scale, shape, hr_completed, hr_not_completed, h_effect_end,
     short_share, short_median, short_sigma, long_median, long_sigma,
     reentry_probability, reentry_gap_mean, months_per_case,
     tracking_months, measurement_end, block_days, once_days,
@@ -81,7 +81,7 @@ def accumulate_paths(
 
     Per person (N,): ``draw``, ``start`` (calendar months), ``age`` (years), ``completed``
     (bool) and the person's variates.  Per draw (n_draws,): the model parameters, with the
-    Weibull ``scale`` already set from p30.  Outputs are added to in place: ``child``,
+    Weibull ``scale`` already set from p30 and the hazards from :func:`per_draw_hazards`.  Outputs are added to in place: ``child``,
     ``care_treated``, ``care_counterfactual``, ``completions_due`` (n, C, Q) in days or counts;
     ``blocks`` (len(block_days), n, C, Q) whole-block days; ``once`` (len(once_days), n, C, Q)
     counts; ``starts``, ``completions`` (n, C).
@@ -90,7 +90,7 @@ def accumulate_paths(
     for i in range(draw.shape[0]):
         d = draw[i]
         s = start[i]
-        c = int(s // MONTHS_PER_QUARTER)
+        c = int(math.floor(s / MONTHS_PER_QUARTER))
         to18 = (18.0 - age[i]) * 12.0
         window = min(min(tracking_months, to18), measurement_end - s)
         if window < 0.0:
@@ -108,12 +108,12 @@ def accumulate_paths(
         lam = scale[d]
         e = exp_draw[i]
         entry0 = lam * e**inv_k
-        hr = math.exp(log_hr[d] * (1.0 if done else non_completer_share[d]))
+        hr = hr_completed[d] if done else hr_not_completed[d]
         if hr == 1.0 or (hr < 1.0 and entry0 >= window):
             # Same path, or the treated entry is later still (HR < 1) and neither is in the window.
             entry1 = entry0
         else:
-            h_eff = (effect_months[d] / lam) ** shape[d]
+            h_eff = h_effect_end[d]
             if e <= hr * h_eff:
                 entry1 = lam * (e / hr) ** inv_k
             else:
@@ -158,6 +158,21 @@ def accumulate_paths(
             reach = once_days[j] / DAYS_PER_MONTH
             if a1 >= reach - 1e-9:  # the first spell, [0, a1), lasts N days
                 _add_event(once[j], d, c, s + reach, n_quarters)
+
+
+@njit(cache=True)
+def per_draw_hazards(scale, shape, log_hr, non_completer_share, effect_months):
+    """Per draw: hazard ratio for completers and non-completers, and H0 at the effect's end.
+
+    Compiled so that the values come from the same maths library as the kernel's own.
+    """
+    n = scale.shape[0]
+    hr_completed, hr_not_completed, h_effect_end = np.empty(n), np.empty(n), np.empty(n)
+    for d in range(n):
+        hr_completed[d] = math.exp(log_hr[d])
+        hr_not_completed[d] = math.exp(log_hr[d] * non_completer_share[d])
+        h_effect_end[d] = (effect_months[d] / scale[d]) ** shape[d]
+    return hr_completed, hr_not_completed, h_effect_end
 
 
 def empty_outputs(n_draws: int, n_cohorts: int, n_quarters: int, n_blocks: int, n_once: int):

@@ -166,6 +166,7 @@ def run_to_folder(
     header = run_header(plan, seed)
     identity = {k: header[k] for k in ("draws", "seed_entropy", "chunk_size", "simsib_version", "scenario_sha256")}
     identity["cashflows"] = cashflows
+    identity["partial_format"] = "arrow-ipc-1"  # chunks stored by another simsib are not reused
     partial = PartialRun(out_dir, identity, resume)
     done = partial.completed()
     if progress and done:

@@ -18,9 +18,8 @@ The inputs ranked are the scenario's uncertain per-draw quantities
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
 import warnings
+from contextlib import closing
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Sequence
 
@@ -30,11 +29,19 @@ from scipy import stats
 
 from simsib.carepaths import CohortQuarterly
 from simsib.errors import ScenarioError
+from simsib.execution import map_processes
 from simsib.pipeline import draw_columns, settle, simulate_outcomes
 from simsib.sampling import DrawInputs
 from simsib.scenario import Scenario, all_quantities, per_draw_quantities
 from simsib.streams import new_entropy
-from simsib.variants import Metric, VariantSet, estimate, probe_columns, resolve_metric, run_variants
+from simsib.variants import (
+    Metric,
+    VariantSet,
+    estimate,
+    probe_columns,
+    resolve_metric,
+    run_variants,
+)
 
 DECILE = 0.10
 SOBOL_N = 512  # base samples; SALib wants a power of two
@@ -157,9 +164,10 @@ def sobol_indices(
     batches = [design[i: i + ROWS_PER_BATCH] for i in range(0, len(design), ROWS_PER_BATCH)]
     args = (metric.name, list(available), model_seed)
     if workers > 1 and len(batches) > 1:
-        context = multiprocessing.get_context("fork")
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            parts = list(pool.map(_evaluate_batch, [scenario] * len(batches), batches, *[[a] * len(batches) for a in args]))
+        parts = [None] * len(batches)
+        with closing(map_processes(_evaluate_batch, [(scenario, b, *args) for b in batches], workers)) as results:
+            for position, part in results:
+                parts[position] = part
     else:
         parts = [_evaluate_batch(scenario, batch, *args) for batch in batches]
     y = np.concatenate(parts)

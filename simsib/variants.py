@@ -18,16 +18,16 @@ but never wrong; and each chunk checks again that the model's inputs really are 
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import copy
 import difflib
-import multiprocessing
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from simsib.errors import Problem, ScenarioError, did_you_mean
+from simsib.execution import map_processes
 from simsib.loader import apply_override, validate
 from simsib.payments import milestone_needs
 from simsib.pipeline import draw_columns, run_chunk, settle, simulate_outcomes
@@ -259,13 +259,12 @@ def run_variants(
             if progress:
                 progress(size)
     else:
-        # fork shares the imported modules with the workers, so they start in milliseconds.
-        context = multiprocessing.get_context("fork")
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(run_variant_chunk, vset, entropy, i, n, columns): (i, n) for i, n in plan}
-            for future in cf.as_completed(futures):
-                index, size = futures[future]
-                parts[index] = future.result()
+        # The run's own process pool: a dead worker or Ctrl-C ends the sweep promptly.
+        calls = [(vset, entropy, i, n, columns) for i, n in plan]
+        with closing(map_processes(run_variant_chunk, calls, workers)) as results:
+            for position, part in results:
+                index, size = plan[position]
+                parts[index] = part
                 if progress:
                     progress(size)
     ordered = [parts[i] for i, _ in plan]

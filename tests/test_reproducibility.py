@@ -1,10 +1,11 @@
-"""Same scenario and seed ⇒ bit-identical outputs, however the chunks are run.
+"""Same scenario and seed ⇒ bit-identical outputs for any number of local workers.
 
-(Local vs Dask: tests/test_dask.py; after --resume: tests/test_resume.py.)  Compared exactly: summary.json (it holds nothing time-dependent; timings live in
+Compared exactly: summary.json (it holds nothing time-dependent; timings live in
 manifest.json), quarterly.csv, scenario.toml, and draws.parquet as tables -- same schema and,
 column by column, the same bytes (so NaNs must match too).  A small run: 900 draws in chunks
 of 200 (the last one short), quarterly percentiles from the first 300 draws (so the sample
-crosses a chunk boundary).
+crosses a chunk boundary).  Local vs Dask: tests/test_dask.py; after ``--resume``:
+tests/test_resume.py.
 """
 
 from __future__ import annotations

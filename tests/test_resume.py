@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from simsib.cli import app
 from simsib.loader import bundled_scenario_path, load_raw, validate
-from simsib.outputs import iter_hidden
+from simsib.outputs import CHUNK_SUFFIX, iter_hidden
 from simsib.runner import run_to_folder
 
 SEED = 1913
@@ -77,7 +77,7 @@ def test_resume_after_interruption_is_bit_identical(scenario, uninterrupted, tmp
     with pytest.raises(KeyboardInterrupt):
         run_to_folder(validated, raw, out, draws=DRAWS, seed=SEED, workers=workers, progress=Interrupt(after))
     assert not out.exists(), "an interrupted run must not publish an output folder"
-    saved = sorted(p.name for p in partial_folder(out).glob("*.draws.parquet"))
+    saved = sorted(p.name for p in partial_folder(out).glob(f"*{CHUNK_SUFFIX}"))
     assert len(saved) == after
     assert [p.name for p in iter_hidden(out)] == [partial_folder(out).name]
 
@@ -119,7 +119,7 @@ def test_interrupted_cli_run_exits_130_and_keeps_chunks(tmp_path, monkeypatch):
     assert result.exit_code == 130
     assert "interrupted" in result.output and "--resume" in result.output
     assert not out.exists()
-    assert len(list(partial_folder(out).glob("*.draws.parquet"))) == 2
+    assert len(list(partial_folder(out).glob(f"*{CHUNK_SUFFIX}"))) == 2
 
 
 def test_resume_of_a_different_plan_starts_afresh(scenario, uninterrupted, tmp_path):
