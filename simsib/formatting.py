@@ -22,13 +22,18 @@ def money(value: float | None) -> str:
     return f"{sign}£{value:.0f}"
 
 
+def _minus(text: str) -> str:
+    # A typographic minus, as in money(): the same sign everywhere in tables and reports.
+    return text.replace("-", "−")
+
+
 def percent(value: float | None, digits: int = 1) -> str:
-    return "–" if _missing(value) else f"{100 * value:.{digits}f}%"
+    return "–" if _missing(value) else _minus(f"{100 * value:.{digits}f}%")
 
 
 def multiple(value: float | None) -> str:
-    return "–" if _missing(value) else f"{value:.2f}×"
+    return "–" if _missing(value) else _minus(f"{value:.2f}×")
 
 
 def number(value: float | None, digits: int = 0) -> str:
-    return "–" if _missing(value) else f"{value:,.{digits}f}"
+    return "–" if _missing(value) else _minus(f"{value:,.{digits}f}")
