@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from dask import (
+    distributed,  # a hard dependency: a broken install fails here, never skips
+)
 from typer.testing import CliRunner
 
 import simsib
 from simsib.cli import app
 from simsib.execution import Executor, run_chunks
 from simsib.runner import make_plan
-
-distributed = pytest.importorskip("dask.distributed")
 
 OVERRIDES = ["simulation.chunk_size=200", "simulation.quarterly_sample=300"]
 RUN_ARGS = ["run", "--draws", "600", "--seed", "86", "--quiet",

@@ -169,5 +169,3 @@ def test_zero_effect_and_a_matching_baseline_give_no_contract_savings():
     saved = test["care_days_saved_contract"]
     se = np.hypot(saved.std(ddof=1) / np.sqrt(len(saved)), ratio_se * test["child_days"].mean())
     assert abs(saved.mean()) < 4 * se
-    # ... and that is small: under 2% of the baseline's care days.
-    assert abs(saved.mean()) < 0.02 * baseline * test["child_days"].mean()

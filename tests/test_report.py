@@ -75,13 +75,19 @@ def test_html_shows_headlines_with_standard_errors(run_dir, html):
 
 
 def test_assumptions_carry_their_evidence(html, run_dir):
-    rows = {r["key"]: r for r in report.assumption_rows(report.read_run(run_dir).scenario,
-                                                         report.read_run(run_dir).raw_scenario)}
+    run = report.read_run(run_dir)
+    rows = {r["key"]: r for r in report.assumption_rows(run.scenario, run.raw_scenario)}
     assert rows["effect.log_hazard_ratio"]["kind"] == "uncertain"
-    assert {"E26", "E20", "E22"} <= set(rows["effect.log_hazard_ratio"]["evidence"].split(", "))
+    raw_effect_ids = set(re.findall(r"\bE\d+\b", str(run.raw_scenario["effect"]["log_hazard_ratio"])))
+    assert raw_effect_ids  # the bundled scenario cites evidence for its central assumption
+    assert raw_effect_ids <= set(rows["effect.log_hazard_ratio"]["evidence"].split(", "))
+    # A structural setting: value from the loaded scenario, source and evidence ids from the raw TOML.
+    raw_end = run.raw_scenario["referrals"]["service_end_month"]
+    assert run.scenario.referrals.service_end_month == raw_end["value"]
     assert rows["referrals.service_end_month"] == {
-        "key": "referrals.service_end_month", "value": "60", "kind": "structural",
-        "source": "E4: planned as 5 years operational", "evidence": "E4"}
+        "key": "referrals.service_end_month", "value": f"{run.scenario.referrals.service_end_month:,}",
+        "kind": "structural", "source": raw_end["source"],
+        "evidence": ", ".join(dict.fromkeys(re.findall(r"\bE\d+\b", raw_end["source"])))}
     assert rows["population.age_at_start"]["kind"] == "per person"
     assert rows["contract.cap"]["kind"] == "fixed"
     assert "effect.log_hazard_ratio" in html and "E26" in html
@@ -106,15 +112,23 @@ def test_markdown_links_existing_figures(run_dir, html_path):
 
 
 def test_plan_line_spreads_target_over_service(run_dir):
-    scenario = report.read_run(run_dir).scenario
-    months, starts = report.plan_line(scenario, 102)
-    assert months == [0.0, 0.0, 60.0, 102]
-    assert starts == [0.0, 0.0, 380.0, 380.0]
+    run = report.read_run(run_dir)
+    r, raw = run.scenario.referrals, run.raw_scenario["referrals"]
+    start, end, target = (raw[k]["value"] for k in ("service_start_month", "service_end_month",
+                                                    "target_young_people"))
+    assert (r.service_start_month, r.service_end_month, r.target_young_people) == (start, end, target)
+    last = end + 42  # a horizon past the service window: the plan stays flat at the target
+    months, starts = report.plan_line(run.scenario, last)
+    assert months == [0.0, float(start), float(end), last]
+    assert starts == [0.0, 0.0, float(target), float(target)]
+    months, _ = report.plan_line(run.scenario, end - 1)  # a horizon inside the window is extended
+    assert months[-1] == end
 
 
-def test_interrupted_report_leaves_previous_output(run_dir, tmp_path, monkeypatch):
+def test_interrupted_report_leaves_previous_output(run_dir, html_path, tmp_path, monkeypatch):
     copy = tmp_path / "run"
-    shutil.copytree(run_dir, copy)
+    shutil.copytree(run_dir, copy)  # html_path: the run folder already holds a finished report
+    assert (copy / html_path.name).is_file()
     before = (copy / "index.html").read_bytes()
 
     def broken(*args, **kwargs):

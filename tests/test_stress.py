@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import re
+import tomllib
 
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
-import simsib.cli_analysis  # noqa: F401 - registers the analysis commands on simsib.cli.app
+import simsib
+import simsib.cli_analysis  # registers the analysis commands on simsib.cli.app
 from simsib.cli import app
 from simsib.errors import ScenarioError
 from simsib.loader import bundled_scenario_path, load_raw, validate
@@ -38,11 +42,32 @@ def test_essex_declares_the_issue_cases_and_each_is_valid(raw, base):
     names = {c.name for c in cases}
     assert {"referrals_half", "no_effect", "start_evidence", "care_costs_up_30", "team_start_year_late"} <= names
     by_name = {c.name: c.scenario for c in cases}
-    assert by_name["referrals_half"].referrals.referrals_per_month.median == 4.5
-    assert by_name["no_effect"].effect.log_hazard_ratio.value == 0
-    assert by_name["start_evidence"].effect.log_hazard_ratio.mean() == pytest.approx(0.223)
-    assert by_name["team_start_year_late"].referrals.team_start_delay_months.low == 12
-    assert by_name["care_costs_up_30"].care.residential_weekly_cost.value == pytest.approx(1.3 * 3000)
+    # Plumbing: every key a case sets in the raw TOML reaches that case's scenario, value for value.
+    declared = tomllib.loads(bundled_scenario_path().read_text())["stress"]
+    assert names == set(declared)
+    for name, case in declared.items():
+        for dotted, value in case["set"].items():
+            node = by_name[name]
+            for part in dotted.split("."):
+                node = getattr(node, part)
+            got = node.model_dump(by_alias=True) if isinstance(node, BaseModel) else node
+            if isinstance(value, dict):  # a distribution: every field given in the TOML
+                assert {k: got[k] for k in value} == value, (name, dotted)
+            elif isinstance(got, dict):  # a plain number: a fixed quantity
+                assert (got["dist"], got["value"]) == ("fixed", value), (name, dotted)
+            else:
+                assert got == value, (name, dotted)
+    # Cases described relative to the base agree with the base scenario.
+    base_rate = base.referrals.referrals_per_month.median
+    assert by_name["referrals_half"].referrals.referrals_per_month.median == pytest.approx(base_rate / 2, rel=1e-12)
+    factor = 1 + int(re.fullmatch(r"care_costs_up_(\d+)", "care_costs_up_30").group(1)) / 100  # +30%
+    for cost in ("la_foster_weekly_cost", "ifa_foster_weekly_cost", "residential_weekly_cost"):
+        assert getattr(by_name["care_costs_up_30"].care, cost).value == pytest.approx(
+            factor * getattr(base.care, cost).value, rel=1e-12)
+    months_per_year = 12
+    late, planned = by_name["team_start_year_late"].referrals, base.referrals
+    assert late.team_start_delay_months.low == planned.team_start_delay_months.low + months_per_year
+    assert late.team_start_delay_months.high == planned.team_start_delay_months.high + months_per_year
 
 
 def test_one_row_per_case_and_headline_figure(result):
@@ -66,15 +91,31 @@ def test_a_money_only_case_changes_only_what_it_reaches(result):
     assert rows.loc["true_savings", "change"] == pytest.approx(0.3 * rows.loc["true_savings", "base"], rel=1e-9)
 
 
-def test_changes_are_paired(result):
+def test_changes_are_paired(result, base):
     rows = result.table[result.table["case"] == "no_effect"].set_index("metric")
     assert not rows["outcomes_reused"].any()
     # No effect: the council's true savings vanish.
     assert rows.loc["true_savings", "stressed"] == pytest.approx(0.0, abs=1e-6)
-    # Common random numbers make the change far more precise than the runs themselves.
+    # The change and its standard error are those of the per-draw differences, recomputed from
+    # fresh simulations of the base and the case on the same seed and draws.
+    (case,) = [c.scenario for c in result.cases if c.name == "no_effect"]
+    before = simsib.simulate(base, draws=DRAWS, seed=9).draws
+    after = simsib.simulate(case, draws=DRAWS, seed=9).draws
     for metric in ("moic_committed", "outcome_payments"):
+        a, b = before[metric].to_numpy(dtype=float), after[metric].to_numpy(dtype=float)
+        diff = b - a
+        assert rows.loc[metric, "base"] == pytest.approx(a.mean(), rel=1e-12)
+        assert rows.loc[metric, "stressed"] == pytest.approx(b.mean(), rel=1e-12)
+        assert rows.loc[metric, "change"] == pytest.approx(diff.mean(), rel=1e-12)
+        assert rows.loc[metric, "change_se"] == pytest.approx(diff.std(ddof=1) / np.sqrt(DRAWS), rel=1e-12)
+        # Common random numbers correlate the runs draw by draw, and by exactly that correlation
+        # the paired error is below the unpaired one: var(b − a) = var a + var b − 2ρ·sd a·sd b.
+        rho = np.corrcoef(a, b)[0, 1]
+        sa, sb = a.std(ddof=1), b.std(ddof=1)
         unpaired = np.hypot(rows.loc[metric, "base_se"], rows.loc[metric, "stressed_se"])
-        assert rows.loc[metric, "change_se"] < 0.6 * unpaired
+        assert rows.loc[metric, "change_se"] / unpaired == pytest.approx(
+            np.sqrt(1 - 2 * rho * sa * sb / (sa**2 + sb**2)), rel=1e-9)
+        assert rho > 0 and rows.loc[metric, "change_se"] < unpaired
     # The counterfactual does not depend on the effect; it moves only through service stops.
     assert abs(rows.loc["care_proportion_counterfactual", "change"]) <= 4 * rows.loc[
         "care_proportion_counterfactual", "change_se"] + 1e-12

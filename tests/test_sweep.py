@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 from typer.testing import CliRunner
 
 import simsib
@@ -180,10 +181,35 @@ def test_workers_do_not_change_a_number(raw, base):
 
 
 def test_default_metrics_with_standard_errors(raw):
-    result = sweep(raw, [parse_grid("contract.cap=5e6,7e6")], draws=50, seed=1)
+    n = 50
+    result = sweep(raw, [parse_grid("contract.cap=5e6,7e6")], draws=n, seed=1)
     for metric in ("outcome_payments", "prob_cap_reached", "prob_loss", "median_irr"):
         assert {metric, f"{metric}_se"} <= set(result.table.columns)
-        assert (result.table[f"{metric}_se"] >= 0).all()
+    # The per-draw data behind each point is the simulation itself (same seed, same draws) ...
+    fresh = simsib.simulate(build_variant(raw, {"contract.cap": 7e6}), draws=n, seed=1).draws
+    for column in ("outcome_payments", "cap_reached", "moic_drawn", "irr"):
+        assert np.array_equal(result.draws[-1][column], fresh[column].to_numpy(), equal_nan=True)
+    # ... and each value and standard error is recomputed from it by its textbook formula.
+    z = norm.ppf(0.975)
+    for (_, row), cols in zip(result.table.iterrows(), result.draws):
+        payments = np.asarray(cols["outcome_payments"], dtype=float)
+        assert len(payments) == n
+        assert row["outcome_payments"] == pytest.approx(payments.mean(), rel=1e-12)
+        assert row["outcome_payments_se"] == pytest.approx(payments.std(ddof=1) / np.sqrt(n), rel=1e-12)
+        lost = np.nan_to_num(np.asarray(cols["moic_drawn"], dtype=float), nan=0.0) < 1.0
+        for name, event in (("prob_cap_reached", np.asarray(cols["cap_reached"], dtype=bool)),
+                            ("prob_loss", lost)):
+            p_hat = event.mean()
+            assert row[name] == pytest.approx(p_hat, rel=1e-12, abs=0)
+            assert row[f"{name}_se"] == pytest.approx(np.sqrt(p_hat * (1 - p_hat) / n), rel=1e-12, abs=0)
+        # Median: the distribution-free 95% interval between order statistics n/2 ± z·√n/2.
+        irr = np.sort(np.asarray(cols["irr"], dtype=float))
+        irr = irr[~np.isnan(irr)]
+        m = irr.size
+        lo = max(int(np.floor(m / 2 - z * np.sqrt(m) / 2)), 0)
+        hi = min(int(np.ceil(m / 2 + z * np.sqrt(m) / 2)), m - 1)
+        assert row["median_irr"] == pytest.approx(np.median(irr), rel=1e-12)
+        assert row["median_irr_se"] == pytest.approx((irr[hi] - irr[lo]) / (2 * z), rel=1e-12)
 
 
 def test_cli_writes_tidy_csv_markdown_and_a_heatmap(tmp_path):
