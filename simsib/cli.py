@@ -7,6 +7,7 @@ errors).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -198,6 +199,27 @@ def run(
         out_console.print(f"outputs in {out_dir}/")
 
 
+def check_stress_cases(path: Path, raw: dict, scenario) -> None:
+    """Validate every ``[stress.*]`` case as a variant; raise one ScenarioError with all problems.
+
+    A typo in a stress case must not wait for ``simsib stress`` to surface.
+    """
+    from simsib.stress import stress_cases
+
+    problems = []
+    for name in scenario.stress:
+        try:
+            stress_cases(raw, scenario, names=[name], file=str(path))
+        except ScenarioError as exc:
+            prefix = f"stress.{name}.set"
+            for p in exc.problems:
+                message = p.message.removeprefix(f"{prefix}: ")
+                key = p.key if p.key.startswith(prefix) else f"{prefix}.{p.key}"
+                problems.append(dataclasses.replace(p, key=key, message=message))
+    if problems:
+        raise ScenarioError(problems, file=str(path))
+
+
 @app.command("validate")
 @guarded
 def validate_cmd(
@@ -209,7 +231,8 @@ def validate_cmd(
     results = []
     for name in files:
         try:
-            path, _, scenario = load(name, set_)
+            path, raw, scenario = load(name, set_)
+            check_stress_cases(path, raw, scenario)
             results.append({"file": str(path), "valid": True, "name": scenario.meta.name})
         except ScenarioError as exc:
             results.append({"file": name, "valid": False, "problems": [p.render(None) for p in exc.problems],

@@ -351,7 +351,11 @@ class Normal(_Base):
 
     def _ppf(self, q: np.ndarray) -> np.ndarray:
         if self._truncated:
-            return self._frozen().ppf(q)
+            # scipy's truncnorm.ppf overflows to inf near q = 1 (outside the support); the
+            # survival-function inverse is accurate in the upper tail, so use it there.
+            frozen = _cached_frozen(self)
+            values = np.where(q > 0.5, frozen.isf(1.0 - q), frozen.ppf(q))
+            return np.clip(values, *self.support())
         return self.mean_ + self.sd * special.ndtri(q)
 
     def describe(self) -> str:

@@ -128,3 +128,19 @@ def test_unseeded_run_records_its_entropy(tmp_path):
                     "--workers", "1", "--quiet"])
     assert rerun.exit_code == 0, rerun.output
     pd.testing.assert_frame_equal(pd.read_parquet(out / "draws.parquet"), pd.read_parquet(again / "draws.parquet"))
+
+
+def test_validate_checks_the_stress_cases(tmp_path):
+    """A misspelt key or an impossible value in a [stress.*] case is caught by validate."""
+    essex = bundled_scenario_path("essex")
+    child = tmp_path / "typo.toml"
+    child.write_text(
+        f'extends = "{essex.as_posix()}"\n\n'
+        '[stress.typo]\nset = { "effect.log_hazard_rato" = 0 }\n\n'
+        '[stress.impossible]\nset = { "effect.completion_rate" = 1.5 }\n'
+    )
+    result = CliRunner().invoke(app, ["validate", str(child)])
+    assert result.exit_code == 2
+    assert "stress.typo.set" in result.output and "log_hazard_ratio" in result.output
+    assert "completion_rate" in result.output
+    assert "Traceback" not in result.output

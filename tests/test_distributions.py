@@ -418,3 +418,12 @@ families = st.one_of(
 def test_from_uniforms_is_monotone_in_u(table: dict[str, Any], u: list[float]) -> None:
     draws = as_distribution(table).from_uniforms(np.sort(np.array(u + [0.0, 1.0]))[:, None])
     assert np.all(np.diff(draws) >= 0)
+
+
+def test_truncated_normal_stays_finite_and_inside_its_bounds_at_the_extremes():
+    # Found by hypothesis: scipy's truncnorm.ppf overflowed to inf at u = 1 - 2**-53.
+    dist = as_distribution({"dist": "normal", "mean": 0.0, "sd": 1.0, "low": -0.0625, "high": 8.9375})
+    draws = dist.from_uniforms(np.array([[0.0], [0.5], [1.0 - 1e-15], [1.0]]))
+    assert np.all(np.isfinite(draws))
+    assert np.all((draws >= -0.0625) & (draws <= 8.9375))
+    assert np.all(np.diff(draws) >= 0)
