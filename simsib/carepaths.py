@@ -90,7 +90,10 @@ class People:
 
     def care_months(self, which: str) -> np.ndarray:
         """Care months inside the window per person, (N,)."""
-        care = self.care_treated if which == "treated" else self.care_counterfactual
+        paths = {"treated": self.care_treated, "counterfactual": self.care_counterfactual}
+        if which not in paths:
+            raise ValueError(f"which must be 'treated' or 'counterfactual', not {which!r}")
+        care = paths[which]
         return (care[:, :, 1] - care[:, :, 0]).sum(axis=1)
 
 

@@ -59,10 +59,6 @@ class PartialRun:
         self.path.mkdir(parents=True)
         plan_file.write_text(json.dumps(identity, indent=2, sort_keys=True))
 
-    @staticmethod
-    def identity_of(plan_fields: dict[str, Any]) -> dict[str, Any]:
-        return dict(sorted(plan_fields.items()))
-
     def completed(self) -> set[int]:
         return {int(p.name.split(".")[0]) for p in self.chunk_files()}
 

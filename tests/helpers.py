@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from simsib.finance import npv
 from simsib.loader import bundled_scenario_path, load_raw, validate
@@ -46,3 +48,13 @@ def npv_tolerance(rate: np.ndarray, flows: np.ndarray) -> np.ndarray:
     n_periods = flows.shape[1]
     relative = n_periods * (1e-12 + 8 * EPS) + n_periods * 4 * EPS * np.abs(rate) / (1 + rate)
     return relative * discounted_gross(rate, flows) + np.finfo(np.float64).tiny
+
+
+def assert_same_outputs(a: Path, b: Path) -> None:
+    """Bit-identical results: summary, quarterly bands, scenario, and every draws column."""
+    for name in ("summary.json", "quarterly.csv", "scenario.toml"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), f"{name} differs"
+    left, right = pq.read_table(a / "draws.parquet"), pq.read_table(b / "draws.parquet")
+    assert left.schema == right.schema and left.num_rows == right.num_rows
+    for name in left.column_names:
+        assert left.column(name).to_numpy().tobytes() == right.column(name).to_numpy().tobytes(), name

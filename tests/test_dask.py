@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 from dask import (
     distributed,  # a hard dependency: a broken install fails here, never skips
@@ -22,6 +21,7 @@ import simsib
 from simsib.cli import app
 from simsib.execution import Executor, run_chunks
 from simsib.runner import make_plan
+from helpers import assert_same_outputs
 
 OVERRIDES = ["simulation.chunk_size=200", "simulation.quarterly_sample=300"]
 RUN_ARGS = ["run", "--draws", "600", "--seed", "86", "--quiet",
@@ -33,14 +33,6 @@ def simsib_cli(*args: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-def assert_same_outputs(a: Path, b: Path) -> None:
-    """Bit-identical results: summary, quarterly bands, scenario, and every draws column."""
-    for name in ("summary.json", "quarterly.csv", "scenario.toml"):
-        assert (a / name).read_bytes() == (b / name).read_bytes(), f"{name} differs"
-    left, right = pq.read_table(a / "draws.parquet"), pq.read_table(b / "draws.parquet")
-    assert left.schema == right.schema and left.num_rows == right.num_rows
-    for name in left.column_names:
-        assert left.column(name).to_numpy().tobytes() == right.column(name).to_numpy().tobytes(), name
 
 
 def assert_same_draws(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:

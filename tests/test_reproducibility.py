@@ -20,34 +20,15 @@ from typer.testing import CliRunner
 
 from simsib.cli import app
 from simsib.execution import default_workers
+from helpers import assert_same_outputs
 
 RUN_ARGS = ["run", "--draws", "900", "--seed", "20130401", "--quiet",
             "--set", "simulation.chunk_size=200", "--set", "simulation.quarterly_sample=300"]
-COMPARED_FILES = ("summary.json", "quarterly.csv", "scenario.toml")
-
-
 def simsib(*args: str) -> str:
     """Run the CLI in-process; fail the test with its output unless it exits 0."""
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def assert_same_draws(a: Path, b: Path) -> None:
-    left, right = pq.read_table(a), pq.read_table(b)
-    assert left.schema == right.schema
-    assert left.num_rows == right.num_rows
-    for name in left.column_names:
-        x, y = left.column(name).to_numpy(), right.column(name).to_numpy()
-        assert x.dtype == y.dtype, name
-        assert x.tobytes() == y.tobytes(), f"draws.parquet column {name!r} differs"
-
-
-def assert_same_outputs(a: Path, b: Path) -> None:
-    """Two run folders hold bit-identical results (manifest.json aside)."""
-    for name in COMPARED_FILES:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), f"{name} differs"
-    assert_same_draws(a / "draws.parquet", b / "draws.parquet")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -17,6 +16,7 @@ from simsib.cli import app
 from simsib.loader import bundled_scenario_path, load_raw, validate
 from simsib.outputs import CHUNK_SUFFIX, iter_hidden
 from simsib.runner import run_to_folder
+from helpers import assert_same_outputs
 
 SEED = 1913
 DRAWS = 1000  # five chunks of 200
@@ -29,14 +29,6 @@ def simsib_cli(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-def assert_same_outputs(a: Path, b: Path) -> None:
-    """Bit-identical results: summary, quarterly bands, scenario, and every draws column."""
-    for name in ("summary.json", "quarterly.csv", "scenario.toml"):
-        assert (a / name).read_bytes() == (b / name).read_bytes(), f"{name} differs"
-    left, right = pq.read_table(a / "draws.parquet"), pq.read_table(b / "draws.parquet")
-    assert left.schema == right.schema and left.num_rows == right.num_rows
-    for name in left.column_names:
-        assert left.column(name).to_numpy().tobytes() == right.column(name).to_numpy().tobytes(), name
 
 
 class Interrupt:
