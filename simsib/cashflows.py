@@ -107,41 +107,36 @@ def run_waterfall(scenario: Scenario, inputs: DrawInputs, payments: np.ndarray, 
     n, n_quarters = payments.shape
     committed = inputs["spv.capital_committed"]
     reserve = inputs["spv.reserve"]
+    fee = inputs["spv.management_fee_per_quarter"]
     first_distribution = -(-scenario.spv.distributions_from_month // MONTHS_PER_QUARTER)
-    drawn = np.zeros((n, n_quarters))
-    paid_costs = np.zeros((n, n_quarters))
-    distributed = np.zeros((n, n_quarters))
-    cash_end = np.zeros((n, n_quarters))
-    first_short = np.full(n, n_quarters, dtype=np.int64)
+    # Quarter-major work arrays, (n_quarters, n): each step reads and writes contiguous rows.
+    received, owed = payments.T.copy(), costs.T.copy()
+    drawn, paid_costs, distributed, cash_end = (np.zeros((n_quarters, n)) for _ in range(4))
     cash = np.zeros(n)
     drawn_total = np.zeros(n)
     upfront = inputs["spv.upfront_drawdown_share"] * committed
     for q in range(n_quarters):
-        cash = cash + payments[:, q]
+        cash = cash + received[q]
         if q == 0:  # capital called at financial close, before any cost is due
             cash += upfront
-            drawn[:, 0] += upfront
+            drawn[0] += upfront
             drawn_total += upfront
-        draw = np.minimum(np.maximum(costs[:, q] - cash, 0.0), committed - drawn_total)
-        drawn[:, q] += draw
+        draw = np.minimum(np.maximum(owed[q] - cash, 0.0), committed - drawn_total)
+        drawn[q] += draw
         drawn_total += draw
         cash += draw
-        pay = np.minimum(costs[:, q], cash)
-        paid_costs[:, q] = pay
-        cash -= pay
-        short = (costs[:, q] - pay > 1e-6) & (first_short == n_quarters)
-        first_short[short] = q
+        np.minimum(owed[q], cash, out=paid_costs[q])
+        cash -= paid_costs[q]
         if q == n_quarters - 1:
-            out = cash.copy()
+            distributed[q] = cash
         elif q >= first_distribution:
-            fees_to_come = inputs["spv.management_fee_per_quarter"] * (n_quarters - 1 - q)
-            out = np.maximum(cash - reserve - fees_to_come, 0.0)
-        else:
-            out = np.zeros(n)
-        distributed[:, q] = out
-        cash -= out
-        cash_end[:, q] = cash
+            fees_to_come = fee * (n_quarters - 1 - q)
+            np.maximum(cash - reserve - fees_to_come, 0.0, out=distributed[q])
+        cash -= distributed[q]  # zero before distributions begin
+        cash_end[q] = cash
+    short = owed - paid_costs > 1e-6
+    first_short = np.where(short.any(axis=0), short.argmax(axis=0), n_quarters)
     return Waterfall(
-        payments=payments, drawn=drawn, costs_owed=costs, costs_paid=paid_costs,
-        distributed=distributed, cash=cash_end, first_short_quarter=first_short,
+        payments=payments, drawn=drawn.T.copy(), costs_owed=costs, costs_paid=paid_costs.T.copy(),
+        distributed=distributed.T.copy(), cash=cash_end.T.copy(), first_short_quarter=first_short,
     )

@@ -271,8 +271,7 @@ def _unique_root(coef: np.ndarray, lowest: np.ndarray, tol: float, max_iter: int
     guess = np.clip((np.log(total_in) - np.log(total_out)) / gap, lowest, _MAX_LOG_RATE)
     coef_by_period = np.ascontiguousarray(coef.T)
     highest = np.full_like(lowest, _MAX_LOG_RATE)
-    f_lowest, _ = _npv_and_slope(coef_by_period, lowest)
-    f_highest, _ = _npv_and_slope(coef_by_period, highest)
+    f_lowest, f_highest = _npv(coef_by_period, np.stack([lowest, highest]))
     # Same sign at both ends: the root lies beyond the search range.
     inside = np.sign(f_lowest) != np.sign(f_highest)
     if inside.all():
@@ -338,6 +337,17 @@ def _nearest_root(coef: np.ndarray, lowest: np.ndarray, tol: float, max_iter: in
     log_rate[at_zero == 0] = 0.0
     log_rate[failed] = np.nan
     return log_rate
+
+
+def _npv(coef_by_period: np.ndarray, log_rate: np.ndarray) -> np.ndarray:
+    """NPV alone, as :func:`_npv_and_slope` computes it; ``log_rate`` has shape (P,) or (k, P),
+    k rates per column evaluated in one pass."""
+    x = np.exp(-log_rate)
+    value = np.broadcast_to(coef_by_period[-1], x.shape).copy()
+    for coefficient in coef_by_period[-2::-1]:
+        value *= x
+        value += coefficient
+    return value
 
 
 def _npv_and_slope(

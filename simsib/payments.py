@@ -70,36 +70,59 @@ def _start_quarter_diagonal(starts: np.ndarray, n_quarters: int) -> np.ndarray:
     return out
 
 
+def _sum_over_cohorts(cube: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``Σ_c weights[n, c] · cube[n, c, q]``, shape (n, Q).
+
+    A batched matrix product, about 4x faster than ``cube.sum(axis=1)`` (a reduction along a
+    strided axis); each product is small, so BLAS stays on one thread.
+    """
+    return np.matmul(weights[:, None, :], cube)[:, 0, :]
+
+
 def entitlement_increments(
-    mechanism, key: str, inputs: DrawInputs, outcomes: CohortQuarterly
+    mechanism, key: str, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(£ increments (n, C, Q), counted days (n,)) for one mechanism at scenario key ``key``."""
+    """(£ increments, counted days (n,)) for one mechanism at scenario key ``key``.
+
+    Increments have shape (n, C, Q); or, given ``cohort_weights`` (n, C), they are summed over
+    cohorts with those weights, shape (n, Q) -- all that contract netting without a cohort cap
+    needs.  Every mechanism is linear in the outcomes with per-draw coefficients, so the
+    outcomes are summed first: one pass over each cube instead of several.
+    """
+    by_cohort = cohort_weights is None
 
     def param(name: str) -> np.ndarray:
-        return inputs[f"{key}.{name}"][:, None, None]
+        value = inputs[f"{key}.{name}"]
+        return value[:, None, None] if by_cohort else value[:, None]
 
-    child, care = outcomes.child_days, outcomes.care_days_treated
-    n_quarters = child.shape[2]
+    def measure(cube: np.ndarray) -> np.ndarray:
+        return cube if by_cohort else _sum_over_cohorts(cube, cohort_weights)
+
+    def total(days: np.ndarray) -> np.ndarray:
+        return days.sum(axis=tuple(range(1, days.ndim)))
+
     if isinstance(mechanism, DaysSavedVsBaseline):
+        child, care = measure(outcomes.child_days), measure(outcomes.care_days_treated)
         days = param("baseline_care_proportion") * child - care
-        return param("price_per_day") * days, days.sum(axis=(1, 2))
+        return param("price_per_day") * days, total(days)
     if isinstance(mechanism, DaysOutOfCare):
+        child, care = measure(outcomes.child_days), measure(outcomes.care_days_treated)
         days = (child - care) * (1.0 - param("deadweight_share"))
-        return param("price_per_day") * days, days.sum(axis=(1, 2))
+        return param("price_per_day") * days, total(days)
     if isinstance(mechanism, Milestone):
         n_days = mechanism.block_days
         if mechanism.repeat:
-            block_days = outcomes.milestone_block_days[n_days]
+            block_days = measure(outcomes.milestone_block_days[n_days])
             # Block-days accrue continuously; a block of N days earns one price.
-            return param("price") * block_days / n_days, block_days.sum(axis=(1, 2))
-        people = outcomes.milestone_people[n_days]
-        return param("price") * people, people.sum(axis=(1, 2)) * n_days
+            return param("price") * block_days / n_days, total(block_days)
+        people = measure(outcomes.milestone_people[n_days])
+        return param("price") * people, total(people) * n_days
     if isinstance(mechanism, Engagement):
         if mechanism.on == "start":
-            count = _start_quarter_diagonal(outcomes.starts, n_quarters)
+            count = measure(_start_quarter_diagonal(outcomes.starts, outcomes.child_days.shape[2]))
         else:
-            count = outcomes.completions_due
-        return param("price_per_person") * count, np.zeros(child.shape[0])
+            count = measure(outcomes.completions_due)
+        return param("price_per_person") * count, np.zeros(len(count))
     raise TypeError(f"unknown mechanism {type(mechanism).__name__}")  # pragma: no cover
 
 
@@ -139,24 +162,32 @@ def served_outcomes(outcomes: CohortQuarterly, cohort_active: np.ndarray, measur
     )
 
 
-def outcome_payments(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly) -> Payments:
-    """Payments per draw and quarter for outcomes already cut to served cohorts
-    (see :func:`served_outcomes`)."""
+def outcome_payments(
+    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None
+) -> Payments:
+    """Payments per draw and quarter for the outcomes of served cohorts: ``outcomes`` already cut
+    to them (see :func:`served_outcomes`), or as simulated, with ``cohort_served`` ((n, C) bool)
+    marking the served cohorts -- cheaper, as contract netting then needs no cut cubes."""
     contract = scenario.contract
     n, n_cohorts, n_quarters = outcomes.child_days.shape
-    due_by_cohort = np.zeros((n, n_cohorts, n_quarters))
+    # Outcomes are zero after the measurement end (windows and events end there), except
+    # engagement starts: the starts array also drives costs, so the measurement end is applied
+    # to every mechanism here.
+    measured = measured_quarters(scenario, n_quarters)
+    served = np.ones((n, n_cohorts), dtype=bool) if cohort_served is None else cohort_served
+    per_cohort = contract.netting == "cohort" or contract.cohort_cap is not None
+    if per_cohort:  # netting or capping cohort by cohort needs the cut cubes themselves
+        outcomes = served_outcomes(outcomes, served, measured)
+    cohort_weights = None if per_cohort else served.astype(float)
+    due_by_cohort = np.zeros((n, n_cohorts, n_quarters)) if per_cohort else None
     due_contract = np.zeros((n, n_quarters))
     counted = np.zeros(n)
     by_mechanism: dict[str, np.ndarray] = {}
-    # Outcomes are already cut to measured quarters, except engagement starts: the starts
-    # array also drives costs, so the measurement end is applied to every mechanism here.
-    measured = measured_quarters(scenario, n_quarters)
-    per_cohort = contract.netting == "cohort" or contract.cohort_cap is not None
     for i, mechanism in enumerate(contract.mechanisms):
-        increments, days = entitlement_increments(mechanism, f"contract.mechanisms.{i}", inputs, outcomes)
+        increments, days = entitlement_increments(mechanism, f"contract.mechanisms.{i}", inputs, outcomes,
+                                                  cohort_weights)
         counted += days
-        # Contract netting needs only the sum over cohorts: sum first, it is far cheaper.
-        by_quarter = np.where(measured, increments.sum(axis=1), 0.0)
+        by_quarter = np.where(measured, increments.sum(axis=1) if per_cohort else increments, 0.0)
         by_mechanism[f"{i}.{mechanism.type}"] = by_quarter.sum(axis=1)
         if per_cohort:
             due_by_cohort += _running_due(np.cumsum(np.where(measured, increments, 0.0), axis=2))
@@ -172,7 +203,9 @@ def outcome_payments(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQua
         # netted and capped one by one.  Both are non-decreasing, so their minimum is too, and
         # a cohort cap that never binds changes nothing.
         due_contract = np.minimum(due_contract, due_by_cohort.sum(axis=1))
-    due = _running_due(due_contract)
+    # Already a running maximum floored at zero: sums and minimums of running maxima of
+    # amounts >= 0 (and float addition and min are monotone).
+    due = due_contract
 
     lag = contract.payment_lag_quarters
     if contract.cap is not None:

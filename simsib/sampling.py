@@ -9,6 +9,8 @@ sampled values within a chunk: every marginal distribution is left exactly as dr
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import stats
 
@@ -92,7 +94,7 @@ def iman_conover(samples: np.ndarray, target: np.ndarray, rng: np.random.Generat
     target : ndarray, shape (k, k), positive definite rank-correlation matrix
     """
     n, k = samples.shape
-    base = stats.norm.ppf(np.arange(1, n + 1) / (n + 1))
+    base = _van_der_waerden_scores(n)
     scores = np.column_stack([rng.permutation(base) for _ in range(k)])
     # Remove the scores' chance correlation, then impose the target (Cholesky both ways).  In a
     # very small chunk (a short last chunk of 3-5 draws) two random permutations can be exactly
@@ -105,6 +107,17 @@ def iman_conover(samples: np.ndarray, target: np.ndarray, rng: np.random.Generat
     scores = scores @ np.linalg.inv(chance).T @ wanted.T
     out = np.empty_like(samples)
     for j in range(k):
-        ranks = np.argsort(np.argsort(scores[:, j]))
-        out[:, j] = np.sort(samples[:, j])[ranks]
+        # The draw with the r-th smallest score gets the r-th smallest sample.
+        out[np.argsort(scores[:, j]), j] = np.sort(samples[:, j])
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _van_der_waerden_scores(n: int) -> np.ndarray:
+    """Normal quantiles at i / (n + 1), i = 1..n; the same for every chunk of n draws.
+
+    Read-only, as it is shared between chunks.
+    """
+    scores = stats.norm.ppf(np.arange(1, n + 1) / (n + 1))
+    scores.flags.writeable = False
+    return scores

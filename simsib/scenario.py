@@ -12,6 +12,7 @@ validates the merged table into :class:`Scenario`.  This module only declares th
 from __future__ import annotations
 
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
@@ -585,11 +586,39 @@ def per_draw_quantities(scenario: Scenario) -> dict[str, Any]:
     These are the systematic inputs that the sampling stage draws once per Monte Carlo draw,
     that correlations may couple, and that sensitivity analysis ranks.
     """
-    return {k: d for k, d in all_quantities(scenario).items() if not d.is_fixed}
+    return dict(_quantities(scenario)[1])
 
 
 def all_quantities(scenario: Scenario) -> dict[str, Any]:
     """Every per-draw quantity (fixed or not), by dotted key, in declaration order."""
+    return dict(_quantities(scenario)[0])
+
+
+# id(scenario) -> (weak reference to it, all quantities, per-draw quantities).  Walking the
+# scenario's model tree costs a few hundred microseconds and every chunk asks several times.  A
+# scenario is immutable, so its walk can be kept as long as it lives; the weak reference drops
+# the entry when the scenario dies, before its id can be reused.  (Not a private attribute: that
+# would count in ``==`` and be carried, stale, into a ``model_copy(update=...)``.)
+_WALKED: dict[int, tuple[weakref.ref, dict[str, Any], dict[str, Any]]] = {}
+
+
+def _quantities(scenario: Scenario) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(all, per-draw)`` quantities of ``scenario``, cached; callers get copies (see above)."""
+    key = id(scenario)
+    entry = _WALKED.get(key)
+    if entry is None or entry[0]() is not scenario:
+        found = _walk_quantities(scenario)
+
+        def forget(ref: weakref.ref) -> None:
+            if _WALKED.get(key, (None,))[0] is ref:
+                del _WALKED[key]
+
+        entry = (weakref.ref(scenario, forget), found, {k: d for k, d in found.items() if not d.is_fixed})
+        _WALKED[key] = entry
+    return entry[1], entry[2]
+
+
+def _walk_quantities(scenario: Scenario) -> dict[str, Any]:
     found: dict[str, Any] = {}
 
     def walk(node: Any, prefix: str) -> None:
