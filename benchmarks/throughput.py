@@ -7,9 +7,9 @@ process (what ``--workers 1`` does, without the output files) and prints:
 * person-paths per second per core (young people simulated, with both their care paths);
 * the ratio of simsib's time to the **RNG floor**: the time numpy needs, in this process, just
   to generate the random variates the run consumes -- per young person the 11 variates
-  ``carepaths.simulate_people`` draws (7 uniform, 2 exponential, 2 normal), per draw-month the
-  gamma, Poisson and binomial variates of the referrals (with the run's own parameters), and
-  per draw one uniform per uncertain input.
+  ``carepaths.draw_person_variates`` draws (7 uniform, 2 exponential, 2 normal), per
+  draw-month the gamma and Poisson variates of the converted referrals (with the run's own
+  parameters), and per draw one uniform per uncertain input.
 
 Times are wall-clock and CPU (``time.process_time``); on a shared machine CPU time is the
 steadier figure, and the targets are checked against it.  Targets: 100,000 Essex draws in
@@ -107,7 +107,7 @@ class Consumption:
 
     @property
     def variates(self) -> int:
-        return 11 * self.people + 3 * self.draw_months + self.input_variates
+        return 11 * self.people + 2 * self.draw_months + self.input_variates
 
 
 def rng_floor(plan: RunPlan) -> Consumption:
@@ -124,9 +124,8 @@ def rng_floor(plan: RunPlan) -> Consumption:
         chunk = chunk_seed(plan.entropy, index)
         inputs = sample_inputs(scenario, chunk, size)
         _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
-        mean = expected_referrals(scenario, inputs)
+        mean = expected_referrals(scenario, inputs) * inputs["referrals.referral_conversion"][:, None]
         dispersion = np.broadcast_to(inputs["referrals.referral_dispersion"][:, None], mean.shape)
-        conversion = inputs["referrals.referral_conversion"][:, None]
         n_people = int(starts.sum())
         used.people += n_people
         used.draw_months += starts.size
@@ -135,8 +134,7 @@ def rng_floor(plan: RunPlan) -> Consumption:
         with Clock(used.floor):
             for _ in range(uncertain):
                 rng.random(size)
-            referrals = rng.poisson(rng.gamma(dispersion, mean / dispersion))
-            rng.binomial(referrals, conversion)
+            rng.poisson(rng.gamma(dispersion, mean / dispersion))
             for method, count in PERSON_VARIATES.items():
                 for _ in range(count):
                     getattr(rng, method)(n_people)
@@ -203,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"simsib (run_chunk loop)     {kernel.wall:9.2f} s {kernel.cpu:9.2f} s")
     print(f"RNG floor                   {floor.wall:9.2f} s {floor.cpu:9.2f} s   "
           f"({used.variates / 1e6:,.0f} M variates: {used.people:,} people x 11, "
-          f"{used.draw_months:,} draw-months x 3, {used.input_variates:,} input draws)")
+          f"{used.draw_months:,} draw-months x 2, {used.input_variates:,} input draws)")
     print(f"draws per second            {args.draws / kernel.wall:9,.0f}   {args.draws / kernel.cpu:9,.0f}")
     print(f"person-paths/s per core     {used.people / kernel.wall / 1e6:9.2f} M {used.people / kernel.cpu / 1e6:9.2f} M"
           f"   ({used.people / args.draws:,.0f} people per draw)")

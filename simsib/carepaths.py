@@ -134,12 +134,15 @@ def _episodes(entry, d1, d2, reenters, gap, to18, window) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PersonVariates:
-    """Every random number a chunk's young people use, shape (N,) each, in drawing order."""
+    """Every random number a chunk's young people use, shape (N,) each, in drawing order.
 
-    draw: np.ndarray  # int64 draw index
-    start: np.ndarray  # calendar months: start month + uniform
+    People are listed draw by draw and month by month, as ``starts.ravel()`` counts them
+    (:func:`person_cells` gives each one's draw and start month).
+    """
+
+    start_u: np.ndarray  # uniform: start time within the start month
     age: np.ndarray  # years at start: whole years + uniform
-    completed: np.ndarray  # bool
+    completion_u: np.ndarray  # uniform: completes if below the draw's completion rate
     exp_draw: np.ndarray  # Exp(1): care entry, shared by both paths
     short1: np.ndarray  # uniform: short or long first episode
     z1: np.ndarray  # standard normal: first episode length
@@ -149,24 +152,24 @@ class PersonVariates:
     z2: np.ndarray
 
 
-def draw_person_variates(
-    scenario: Scenario, inputs: DrawInputs, starts: np.ndarray, rng: np.random.Generator
-) -> PersonVariates:
+def person_cells(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(draw, start month) of each person, int64 (N,), in :class:`PersonVariates` order."""
+    n_months = starts.shape[1]
+    cell = np.repeat(np.arange(starts.size), starts.ravel())
+    return cell // n_months, cell % n_months
+
+
+def draw_person_variates(scenario: Scenario, starts: np.ndarray, rng: np.random.Generator) -> PersonVariates:
     """Draw the per-person random numbers of a chunk, one array at a time in a fixed order.
 
     Both the reference model (:func:`simulate_people`) and the compiled kernel
     (:func:`simulate_aggregates`) consume exactly these, so they share one stream layout.
     """
-    n_draws, n_months = starts.shape
-    cell = np.repeat(np.arange(starts.size), starts.ravel())
-    draw = cell // n_months
-    n = cell.size
-    start = (cell % n_months) + rng.random(n)
+    n = int(starts.sum())
+    start_u = rng.random(n)
     whole_age = scenario.population.age_at_start.from_uniforms(rng.random((n, 1)))
-    age = whole_age + rng.random(n)
-    completed = rng.random(n) < inputs["effect.completion_rate"][draw]
     return PersonVariates(
-        draw=draw, start=start, age=age, completed=completed,
+        start_u=start_u, age=whole_age + rng.random(n), completion_u=rng.random(n),
         exp_draw=rng.standard_exponential(n), short1=rng.random(n), z1=rng.standard_normal(n),
         reentry_u=rng.random(n), gap_exp=rng.standard_exponential(n), short2=rng.random(n),
         z2=rng.standard_normal(n),
@@ -188,33 +191,37 @@ def simulate_aggregates(
     from simsib import kernels
 
     n_draws = starts.shape[0]
-    v = draw_person_variates(scenario, inputs, starts, rng)
+    v = draw_person_variates(scenario, starts, rng)
     out = kernels.empty_outputs(n_draws, scenario.n_cohorts, scenario.n_quarters,
                                 len(milestone_blocks), len(milestone_once))
     shape = inputs["population.weibull_shape"]
     scale = weibull_scale(inputs["population.p30_entry"], shape)
+    # Counterfactual entry times as in simulate_people, vectorised: numpy's SIMD power costs
+    # a tenth of a scalar pow per person inside the kernel.
+    people_per_draw = starts.sum(axis=1)
+    entry_counterfactual = np.repeat(scale, people_per_draw) * v.exp_draw ** np.repeat(1.0 / shape, people_per_draw)
     kernels.accumulate_paths(
-        v.draw, v.start, v.age, v.completed, v.exp_draw, v.short1, v.z1, v.reentry_u, v.gap_exp,
-        v.short2, v.z2,
-        scale, shape, *kernels.per_draw_hazards(scale, shape, inputs["effect.log_hazard_ratio"],
-                                                inputs["effect.non_completer_effect_share"],
-                                                inputs["effect.duration_months"]),
+        starts, v.start_u, v.age, v.completion_u, entry_counterfactual, v.exp_draw, v.short1, v.z1,
+        v.reentry_u, v.gap_exp, v.short2, v.z2,
+        inputs["effect.completion_rate"], scale, shape,
+        *kernels.per_draw_hazards(scale, shape, inputs["effect.log_hazard_ratio"],
+                                  inputs["effect.non_completer_effect_share"], inputs["effect.duration_months"]),
         inputs["care.short_stay_share"], inputs["care.short_stay_median_months"], inputs["care.short_stay_sigma"],
         inputs["care.long_stay_median_months"], inputs["care.long_stay_sigma"],
         inputs["care.reentry_probability"], inputs["care.reentry_gap_mean_months"],
         inputs["referrals.months_per_case"],
         float(scenario.contract.tracking_months), float(scenario.contract.measurement_end_month),
         np.asarray(milestone_blocks, dtype=np.float64), np.asarray(milestone_once, dtype=np.float64),
-        out["child"], out["care_treated"], out["care_counterfactual"], out["completions_due"],
-        out["blocks"], out["once"], out["starts"], out["completions"],
+        out["days"], out["counts"], out["starts"], out["completions"],
     )
+    days, counts = out["days"], out["counts"]
     return CohortQuarterly(
-        child_days=out["child"],
-        care_days_treated=out["care_treated"],
-        care_days_counterfactual=out["care_counterfactual"],
-        completions_due=out["completions_due"],
-        milestone_block_days={n: out["blocks"][j] for j, n in enumerate(milestone_blocks)},
-        milestone_people={n: out["once"][j] for j, n in enumerate(milestone_once)},
+        child_days=days[kernels.CHILD],
+        care_days_treated=days[kernels.CARE_TREATED],
+        care_days_counterfactual=days[kernels.CARE_COUNTERFACTUAL],
+        completions_due=counts[kernels.COMPLETIONS_DUE],
+        milestone_block_days={n: days[kernels.FIRST_BLOCK + j] for j, n in enumerate(milestone_blocks)},
+        milestone_people={n: counts[kernels.FIRST_ONCE + j] for j, n in enumerate(milestone_once)},
         starts=out["starts"],
         completed=out["completions"],
     )
@@ -232,8 +239,11 @@ def simulate_people(
     rng : Generator
         The chunk's ``people`` stream.  Variates are drawn in a fixed order, one array each.
     """
-    v = draw_person_variates(scenario, inputs, starts, rng)
-    draw, start, age, completed = v.draw, v.start, v.age, v.completed
+    v = draw_person_variates(scenario, starts, rng)
+    draw, month = person_cells(starts)
+    start = month + v.start_u
+    age = v.age
+    completed = v.completion_u < inputs["effect.completion_rate"][draw]
     exp_draw, short1, z1, reentry_u, gap_exp, short2, z2 = (
         v.exp_draw, v.short1, v.z1, v.reentry_u, v.gap_exp, v.short2, v.z2)
 

@@ -20,8 +20,12 @@ per-draw input (``DrawInputs``, shape ``(n_draws,)``), named by its scenario key
   ``k = referral_dispersion``, drawn as a gamma-Poisson mixture
   ``Λ_m ~ Gamma(k, μ_m / k)``, ``N_m | Λ_m ~ Poisson(Λ_m)``: ``E N_m = μ_m``,
   ``Var N_m = μ_m + μ_m² / k``.
-* **Conversion** [E32: Beta(13, 7)].  ``C_m ~ Binomial(N_m, referral_conversion)``; binomial
-  thinning keeps the negative binomial: ``C_m ~ NB(mean p·μ_m, size k)``.
+* **Conversion** [E32: Beta(13, 7)].  Each referral converts with probability
+  ``p = referral_conversion``: ``C_m ~ Binomial(N_m, p)``.  Binomial thinning keeps the negative
+  binomial, ``C_m ~ NB(mean p·μ_m, size k)``, so converted referrals are drawn directly as
+  ``Gamma(k, p·μ_m / k)``-Poisson: the same distribution as drawing ``N_m`` and thinning it,
+  without a binomial variate per month (a third of the referral stage's time).  The
+  unconverted referrals ``N_m`` themselves are never needed.
 * **Capacity** [E30: caseload 4–6 families, 3–5 months per family; E13].  New families the
   active therapists can take on, rounded half up to whole families:
   ``cap_m = round(teams · a_m · therapists_per_team · caseload_per_therapist / months_per_case)``.
@@ -68,17 +72,21 @@ def active_team_share(team_starts: np.ndarray, month_edges: np.ndarray) -> np.nd
     return (np.minimum(overlap, (hi - lo)[None, None, :]) / (hi - lo)).mean(axis=1)
 
 
-def expected_referrals(scenario: Scenario, inputs: DrawInputs) -> np.ndarray:
-    """Mean referrals in each service month, shape (n_draws, service_end_month)."""
+def expected_referrals(scenario: Scenario, inputs: DrawInputs, active: np.ndarray | None = None) -> np.ndarray:
+    """Mean referrals in each service month, shape (n_draws, service_end_month).
+
+    ``active`` is :func:`monthly_active_share`, when the caller has it already.
+    """
     r = scenario.referrals
-    months = np.arange(r.service_end_month + 1, dtype=float)
+    months = np.arange(r.service_end_month, dtype=float)
     starts = team_start_months(scenario, inputs)
-    active = active_team_share(starts, months)
+    if active is None:
+        active = monthly_active_share(scenario, inputs)
     first = starts.min(axis=1)[:, None]
     initial = inputs["referrals.ramp_initial_fraction"][:, None]
     ramp_months = inputs["referrals.ramp_months"][:, None]
     # Progress through the ramp at mid-month; a zero-length ramp is full from the start.
-    progress = np.clip((months[None, :-1] + 0.5 - first) / np.maximum(ramp_months, 1e-9), 0.0, 1.0)
+    progress = np.clip((months[None, :] + 0.5 - first) / np.maximum(ramp_months, 1e-9), 0.0, 1.0)
     progress = np.where(ramp_months > 0, progress, 1.0)
     ramp = initial + (1.0 - initial) * progress
     mean = inputs["referrals.referrals_per_month"][:, None] * ramp * active
@@ -86,36 +94,46 @@ def expected_referrals(scenario: Scenario, inputs: DrawInputs) -> np.ndarray:
     return mean
 
 
-def monthly_capacity(scenario: Scenario, inputs: DrawInputs) -> np.ndarray:
-    """Whole families the active therapists can take on each month, (n_draws, service_end_month)."""
-    r = scenario.referrals
-    months = np.arange(r.service_end_month + 1, dtype=float)
-    active = active_team_share(team_start_months(scenario, inputs), months) * r.teams
+def monthly_active_share(scenario: Scenario, inputs: DrawInputs) -> np.ndarray:
+    """Mean share of the teams active in each service month, (n_draws, service_end_month)."""
+    months = np.arange(scenario.referrals.service_end_month + 1, dtype=float)
+    return active_team_share(team_start_months(scenario, inputs), months)
+
+
+def monthly_capacity(scenario: Scenario, inputs: DrawInputs, active: np.ndarray | None = None) -> np.ndarray:
+    """Whole families the active therapists can take on each month, (n_draws, service_end_month).
+
+    ``active`` is :func:`monthly_active_share`, when the caller has it already.
+    """
+    if active is None:
+        active = monthly_active_share(scenario, inputs)
     per_team = (
         inputs["referrals.therapists_per_team"]
         * inputs["referrals.caseload_per_therapist"]
         / inputs["referrals.months_per_case"]
     )
-    return np.floor(active * per_team[:, None] + 0.5)
+    return np.floor(active * scenario.referrals.teams * per_team[:, None] + 0.5)
 
 
 def monthly_starts(
     scenario: Scenario, inputs: DrawInputs, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Referrals and starts per month.
+    """Converted referrals and starts per month.
 
     Returns
     -------
-    referrals, starts : ndarray of int64, shape (n_draws, service_end_month)
+    converted, starts : ndarray of int64, shape (n_draws, service_end_month)
+        Referrals that convert (demand for a place), and those that start within capacity and
+        the target.
     """
-    mean = expected_referrals(scenario, inputs)
+    active = monthly_active_share(scenario, inputs)
     k = inputs["referrals.referral_dispersion"][:, None]
-    # Gamma-Poisson mixture = negative binomial with mean `mean` and size `k`.
-    intensity = rng.gamma(np.broadcast_to(k, mean.shape), mean / k)
-    referrals = rng.poisson(intensity)
-    converted = rng.binomial(referrals, inputs["referrals.referral_conversion"][:, None])
-    starts = np.minimum(converted, monthly_capacity(scenario, inputs).astype(np.int64))
+    converted_mean = expected_referrals(scenario, inputs, active) * inputs["referrals.referral_conversion"][:, None]
+    # Gamma-Poisson mixture = negative binomial with mean `converted_mean` and size `k`.
+    intensity = rng.gamma(np.broadcast_to(k, converted_mean.shape), converted_mean / k)
+    converted = rng.poisson(intensity)
+    starts = np.minimum(converted, monthly_capacity(scenario, inputs, active).astype(np.int64))
     target = scenario.referrals.target_young_people
     if target is not None:
         starts = np.diff(np.minimum(np.cumsum(starts, axis=1), target), axis=1, prepend=0)
-    return referrals, starts
+    return converted, starts
