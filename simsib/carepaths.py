@@ -56,7 +56,7 @@ summed with one cumulative sum, so memory grows with draws × cohorts × quarter
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -203,7 +203,7 @@ def simulate_aggregates(
     kernels.accumulate_paths(
         starts, v.start_u, v.age, v.completion_u, entry_counterfactual, v.exp_draw, v.short1, v.z1,
         v.reentry_u, v.gap_exp, v.short2, v.z2,
-        inputs["effect.completion_rate"], scale, shape,
+        inputs["effect.completion_rate"], scale, shape, inputs["effect.duration_months"],
         *kernels.per_draw_hazards(scale, shape, inputs["effect.log_hazard_ratio"],
                                   inputs["effect.non_completer_effect_share"], inputs["effect.duration_months"]),
         inputs["care.short_stay_share"], inputs["care.short_stay_median_months"], inputs["care.short_stay_sigma"],
@@ -212,9 +212,9 @@ def simulate_aggregates(
         inputs["referrals.months_per_case"],
         float(scenario.contract.tracking_months), float(scenario.contract.measurement_end_month),
         np.asarray(milestone_blocks, dtype=np.float64), np.asarray(milestone_once, dtype=np.float64),
-        out["days"], out["counts"], out["starts"], out["completions"],
+        out["days"], out["day_totals"], out["counts"], out["starts"], out["completions"],
     )
-    days, counts = out["days"], out["counts"]
+    days, totals, counts = out["days"], out["day_totals"], out["counts"]
     return CohortQuarterly(
         child_days=days[kernels.CHILD],
         care_days_treated=days[kernels.CARE_TREATED],
@@ -224,6 +224,8 @@ def simulate_aggregates(
         milestone_people={n: counts[kernels.FIRST_ONCE + j] for j, n in enumerate(milestone_once)},
         starts=out["starts"],
         completed=out["completions"],
+        days_by_cohort={"child_days": totals[kernels.CHILD], "care_days_treated": totals[kernels.CARE_TREATED],
+                        "care_days_counterfactual": totals[kernels.CARE_COUNTERFACTUAL]},
     )
 
 
@@ -292,7 +294,8 @@ class CohortQuarterly:
     """Sums per draw, start cohort and calendar quarter, shape (n_draws, n_cohorts, n_quarters).
 
     Days are calendar days (months × 365.25/12).  ``starts``/``completed`` are per cohort,
-    shape (n_draws, n_cohorts).
+    shape (n_draws, n_cohorts).  Every tracking window ends by the measurement end, so days and
+    events after it are zero by construction.
     """
 
     child_days: np.ndarray
@@ -303,6 +306,14 @@ class CohortQuarterly:
     milestone_people: dict[int, np.ndarray]  # N -> people whose first N days are out of care
     starts: np.ndarray
     completed: np.ndarray
+    # Cube name -> its totals over quarters (n_draws, n_cohorts), where the simulation summed
+    # them on the way (the compiled kernel does, at no cost); see by_cohort.
+    days_by_cohort: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def by_cohort(self, name: str) -> np.ndarray:
+        """Totals over quarters of the cube ``name``, shape (n_draws, n_cohorts)."""
+        total = self.days_by_cohort.get(name)
+        return getattr(self, name).sum(axis=2) if total is None else total
 
 
 class _QuarterBinner:

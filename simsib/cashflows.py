@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from simsib.carepaths import MONTHS_PER_QUARTER
 from simsib.referrals import team_start_months
@@ -98,45 +99,61 @@ def cost_schedule(
 
 
 def run_waterfall(scenario: Scenario, inputs: DrawInputs, payments: np.ndarray, costs: np.ndarray) -> Waterfall:
-    """Run the quarterly waterfall for all draws at once (a loop over quarters only).
+    """Run the quarterly waterfall of every draw (compiled: a loop over draws and quarters).
 
     Parameters
     ----------
     payments, costs : (n_draws, n_quarters) £ received and owed each quarter
     """
     n, n_quarters = payments.shape
-    committed = inputs["spv.capital_committed"]
-    reserve = inputs["spv.reserve"]
-    fee = inputs["spv.management_fee_per_quarter"]
-    first_distribution = -(-scenario.spv.distributions_from_month // MONTHS_PER_QUARTER)
-    # Quarter-major work arrays, (n_quarters, n): each step reads and writes contiguous rows.
-    received, owed = payments.T.copy(), costs.T.copy()
-    drawn, paid_costs, distributed, cash_end = (np.zeros((n_quarters, n)) for _ in range(4))
-    cash = np.zeros(n)
-    drawn_total = np.zeros(n)
-    upfront = inputs["spv.upfront_drawdown_share"] * committed
-    for q in range(n_quarters):
-        cash = cash + received[q]
-        if q == 0:  # capital called at financial close, before any cost is due
-            cash += upfront
-            drawn[0] += upfront
-            drawn_total += upfront
-        draw = np.minimum(np.maximum(owed[q] - cash, 0.0), committed - drawn_total)
-        drawn[q] += draw
-        drawn_total += draw
-        cash += draw
-        np.minimum(owed[q], cash, out=paid_costs[q])
-        cash -= paid_costs[q]
-        if q == n_quarters - 1:
-            distributed[q] = cash
-        elif q >= first_distribution:
-            fees_to_come = fee * (n_quarters - 1 - q)
-            np.maximum(cash - reserve - fees_to_come, 0.0, out=distributed[q])
-        cash -= distributed[q]  # zero before distributions begin
-        cash_end[q] = cash
-    short = owed - paid_costs > 1e-6
-    first_short = np.where(short.any(axis=0), short.argmax(axis=0), n_quarters)
-    return Waterfall(
-        payments=payments, drawn=drawn.T.copy(), costs_owed=costs, costs_paid=paid_costs.T.copy(),
-        distributed=distributed.T.copy(), cash=cash_end.T.copy(), first_short_quarter=first_short,
+    drawn, paid_costs, distributed, cash_end = (np.zeros((n, n_quarters)) for _ in range(4))
+    first_short = np.full(n, n_quarters, dtype=np.int64)
+    _waterfall(
+        np.ascontiguousarray(payments, dtype=float), np.ascontiguousarray(costs, dtype=float),
+        inputs["spv.capital_committed"], inputs["spv.upfront_drawdown_share"], inputs["spv.reserve"],
+        inputs["spv.management_fee_per_quarter"],
+        -(-scenario.spv.distributions_from_month // MONTHS_PER_QUARTER),
+        drawn, paid_costs, distributed, cash_end, first_short,
     )
+    return Waterfall(
+        payments=payments, drawn=drawn, costs_owed=costs, costs_paid=paid_costs,
+        distributed=distributed, cash=cash_end, first_short_quarter=first_short,
+    )
+
+
+@njit(cache=True)
+def _waterfall(received, owed, committed, upfront_share, reserve, fee, first_distribution,
+               drawn, paid_costs, distributed, cash_end, first_short):
+    """The steps of the module docstring, draw by draw and quarter by quarter, into the
+    zeroed outputs; ``first_short`` starts at n_quarters.  Compiled: the quarters of a draw
+    are sequential, so numpy could only loop over them in Python (34 passes a chunk)."""
+    n, n_quarters = received.shape
+    for d in range(n):
+        cash = 0.0
+        drawn_total = 0.0
+        for q in range(n_quarters):
+            cash = cash + received[d, q]
+            if q == 0:  # capital called at financial close, before any cost is due
+                upfront = upfront_share[d] * committed[d]
+                cash += upfront
+                drawn[d, 0] += upfront
+                drawn_total += upfront
+            draw = min(max(owed[d, q] - cash, 0.0), committed[d] - drawn_total)
+            drawn[d, q] += draw
+            drawn_total += draw
+            cash += draw
+            pay = min(owed[d, q], cash)
+            paid_costs[d, q] = pay
+            cash -= pay
+            if owed[d, q] - pay > 1e-6 and first_short[d] == n_quarters:
+                first_short[d] = q
+            if q == n_quarters - 1:
+                out = cash
+            elif q >= first_distribution:
+                fees_to_come = fee[d] * (n_quarters - 1 - q)
+                out = max(cash - reserve[d] - fees_to_come, 0.0)
+            else:
+                out = 0.0
+            distributed[d, q] = out
+            cash -= out
+            cash_end[d, q] = cash

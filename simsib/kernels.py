@@ -57,8 +57,9 @@ def _interval_terms(begin, end, horizon):
 
 
 @njit(cache=True)
-def _flush_draw(partial, slope, events, days, counts, d):
-    """Write one draw's rows into ``days[:, d]`` and ``counts[:, d]``, and clear them.
+def _flush_draw(partial, slope, events, days, day_totals, counts, d):
+    """Write one draw's rows into ``days[:, d]``, ``day_totals[:, d]`` and ``counts[:, d]``,
+    and clear them.
 
     Months in quarter q = partial[q] + 3 × Σ_{q' ≤ q} slope[q'], converted to days.  The two
     spare quarters take the steps of intervals that end at the horizon; they are only cleared.
@@ -67,9 +68,13 @@ def _flush_draw(partial, slope, events, days, counts, d):
     for k in range(partial.shape[0]):
         for c in range(partial.shape[1]):
             running = 0.0
+            total = 0.0
             for q in range(n_quarters):
                 running += slope[k, c, q]
-                days[k, d, c, q] = (partial[k, c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
+                value = (partial[k, c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
+                days[k, d, c, q] = value
+                total += value
+            day_totals[k, d, c] = total
             for q in range(partial.shape[2]):  # a loop, not a slice: a slice is a counted reference
                 partial[k, c, q] = 0.0
                 slope[k, c, q] = 0.0
@@ -122,11 +127,11 @@ COMPLETIONS_DUE, FIRST_ONCE = 0, 1
 def accumulate_paths(
     monthly_starts, start_u, age, completion_u, entry_counterfactual, exp_draw, short1, z1, reentry_u, gap_exp,
     short2, z2,
-    completion_rate, scale, shape, hr_completed, hr_not_completed, h_effect_end, speedup_completed,
+    completion_rate, scale, shape, effect_months, hr_completed, hr_not_completed, h_effect_end, speedup_completed,
     speedup_not_completed, short_share, short_median, short_sigma, long_median, long_sigma,
     reentry_probability, reentry_gap_mean, months_per_case,
     tracking_months, measurement_end, block_days, once_days,
-    days, counts, starts, completions,
+    days, day_totals, counts, starts, completions,
 ):
     """Simulate both care paths of every person and sum them by draw, cohort and quarter.
 
@@ -138,7 +143,8 @@ def accumulate_paths(
     and speed-ups from :func:`per_draw_hazards`.
 
     Outputs, overwritten: ``days`` (3 + len(block_days), n, C, Q) -- child, treated care,
-    counterfactual care and whole-block days (rows :data:`CHILD` …) -- and ``counts``
+    counterfactual care and whole-block days (rows :data:`CHILD` …) -- with their totals over
+    quarters ``day_totals`` (3 + len(block_days), n, C), and ``counts``
     (1 + len(once_days), n, C, Q) -- completions due, then people whose first spell out of care
     reaches each milestone (rows :data:`COMPLETIONS_DUE` …).  Added to: ``starts`` and
     ``completions`` (n, C).
@@ -158,6 +164,7 @@ def accumulate_paths(
         rate = completion_rate[d]
         case_months = months_per_case[d]
         lam, inv_k = scale[d], 1.0 / shape[d]
+        effect_end = effect_months[d]
         hr_c, hr_n, h_eff = hr_completed[d], hr_not_completed[d], h_effect_end[d]
         speed_c, speed_n = speedup_completed[d], speedup_not_completed[d]
         p_short, short_med, short_sig = short_share[d], short_median[d], short_sigma[d]
@@ -188,6 +195,10 @@ def accumulate_paths(
                     e = exp_draw[i]
                     if e <= hr * h_eff:  # entry while the effect lasts: the whole clock runs at HR
                         entry1 = entry0 * (speed_c if done else speed_n)
+                    elif effect_end >= window:
+                        # Entry after the effect ends, so after the window: the path has no
+                        # care in it, whatever the exact time (and no pow to pay for it).
+                        entry1 = math.inf
                     else:
                         entry1 = lam * (e + (1.0 - hr) * h_eff) ** inv_k
 
@@ -240,7 +251,7 @@ def accumulate_paths(
                     if a1 >= reach - 1e-9 and 0 <= q < n_quarters:  # the first spell lasts N days
                         events[FIRST_ONCE + j, c, q] += 1.0
                 i += 1
-        _flush_draw(partial, slope, events, days, counts, d)
+        _flush_draw(partial, slope, events, days, day_totals, counts, d)
 
 
 @njit(cache=True)
@@ -267,11 +278,13 @@ def per_draw_hazards(scale, shape, log_hr, non_completer_share, effect_months):
 def empty_outputs(n_draws: int, n_cohorts: int, n_quarters: int, n_blocks: int, n_once: int):
     """Output arrays for :func:`accumulate_paths`.
 
-    ``days`` and ``counts`` are written whole, draw by draw, so they need no zeroing (zeroing
-    fresh pages was a tenth of the kernel's time); ``starts`` and ``completions`` are summed.
+    ``days``, ``day_totals`` and ``counts`` are written whole, draw by draw, so they need no
+    zeroing (zeroing fresh pages was a tenth of the kernel's time); ``starts`` and
+    ``completions`` are summed.
     """
     cube = (n_draws, n_cohorts, n_quarters)
     return dict(
-        days=np.empty((FIRST_BLOCK + n_blocks, *cube)), counts=np.empty((FIRST_ONCE + n_once, *cube)),
+        days=np.empty((FIRST_BLOCK + n_blocks, *cube)), day_totals=np.empty((FIRST_BLOCK + n_blocks, n_draws, n_cohorts)),
+        counts=np.empty((FIRST_ONCE + n_once, *cube)),
         starts=np.zeros((n_draws, n_cohorts)), completions=np.zeros((n_draws, n_cohorts)),
     )

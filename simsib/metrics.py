@@ -35,25 +35,20 @@ class OutcomeTotals:
     completed: np.ndarray
 
     @classmethod
-    def of(
-        cls, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None, measured: np.ndarray | None = None
-    ) -> OutcomeTotals:
-        """Totals of the outcomes of the ``cohort_served`` ((n, C) bool, default all) in the
-        ``measured`` quarters ((Q,) bool, default all): the totals of
-        :func:`simsib.payments.served_outcomes`, in one pass over each cube, cutting none."""
-        n, n_cohorts, n_quarters = outcomes.child_days.shape
+    def of(cls, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None) -> OutcomeTotals:
+        """Totals of the outcomes of the ``cohort_served`` ((n, C) bool, default all): the totals
+        of :func:`simsib.payments.served_outcomes`, cutting no cube.  (Quarters after the
+        measurement end hold nothing to cut: see :class:`CohortQuarterly`.)"""
+        n, n_cohorts = outcomes.starts.shape
         cohorts = np.ones((n, n_cohorts)) if cohort_served is None else cohort_served.astype(float)
-        quarters = np.ones(n_quarters) if measured is None else measured.astype(float)
 
-        def total(cube: np.ndarray) -> np.ndarray:
-            # (n, C, Q) @ (Q,): one small product per draw, far faster than a sum over the
-            # quarter axis, and on one BLAS thread.
-            return (np.matmul(cube, quarters) * cohorts).sum(axis=1)
+        def total(name: str) -> np.ndarray:
+            return (outcomes.by_cohort(name) * cohorts).sum(axis=1)
 
         return cls(
-            child_days=total(outcomes.child_days),
-            care_days_treated=total(outcomes.care_days_treated),
-            care_days_counterfactual=total(outcomes.care_days_counterfactual),
+            child_days=total("child_days"),
+            care_days_treated=total("care_days_treated"),
+            care_days_counterfactual=total("care_days_counterfactual"),
             starts=(outcomes.starts * cohorts).sum(axis=1),
             completed=(outcomes.completed * cohorts).sum(axis=1),
         )

@@ -160,7 +160,7 @@ def draw_columns(
     """All per-draw columns: the uncertain inputs (dotted keys), then every metric."""
     columns = {key: inputs[key] for key in per_draw_quantities(scenario)}
     columns.update(investor_metrics(scenario, inputs, settlement.waterfall))
-    totals = OutcomeTotals.of(settlement.simulated, settlement.cohort_served, settlement.measured)
+    totals = OutcomeTotals.of(settlement.simulated, settlement.cohort_served)
     columns.update(council_metrics(scenario, inputs, totals, settlement.payments))
     columns.update(outcome_metrics(scenario, inputs, totals, monthly, settlement.stop_quarter))
     short = settlement.waterfall.first_short_quarter

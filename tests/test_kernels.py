@@ -8,6 +8,7 @@ import pytest
 import simsib
 from simsib.carepaths import aggregate, simulate_aggregates, simulate_people
 from simsib.loader import bundled_scenario_path, load_scenario
+from simsib.payments import measured_quarters
 from simsib.referrals import monthly_starts
 from simsib.sampling import sample_inputs
 from simsib.streams import chunk_seed, stream
@@ -45,6 +46,16 @@ def test_kernel_matches_reference(name, overrides):
                                    rtol=0, atol=1e-7)
     for n_days in (91, 364):
         np.testing.assert_array_equal(fast.milestone_people[n_days], reference.milestone_people[n_days])
+    # The totals the kernel sums on the way are the cubes' totals over quarters ...
+    assert set(fast.days_by_cohort) == {"child_days", "care_days_treated", "care_days_counterfactual"}
+    for field, totals in fast.days_by_cohort.items():
+        np.testing.assert_allclose(totals, getattr(reference, field).sum(axis=2), rtol=0, atol=1e-7, err_msg=field)
+    # ... and nothing falls after the measurement end, so totals need no quarter mask.
+    scenario = load_scenario(bundled_scenario_path(name), overrides)
+    unmeasured = ~measured_quarters(scenario, scenario.n_quarters)
+    for cube in (fast.child_days, fast.care_days_treated, fast.care_days_counterfactual, fast.completions_due,
+                 *fast.milestone_block_days.values(), *fast.milestone_people.values()):
+        assert not cube[:, :, unmeasured].any()
 
 
 def test_kernel_results_do_not_depend_on_chunking_or_workers():
