@@ -1,6 +1,6 @@
 """Single-core throughput of the simulation kernel, against the RNG floor.
 
-Runs every chunk of an ``--draws`` run through :func:`simsib.pipeline.run_chunk` in this one
+Runs every chunk of an ``--draws`` run through :func:`simsib.run.pipeline.run_chunk` in this one
 process (what ``--workers 1`` does, without the output files) and prints:
 
 * draws per second;
@@ -37,13 +37,13 @@ from dataclasses import dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from simsib.execution import RunPlan, tune_allocator  # noqa: E402
-from simsib.loader import load_scenario  # noqa: E402
-from simsib.pipeline import run_chunk  # noqa: E402
-from simsib.referrals import expected_referrals, monthly_starts  # noqa: E402
-from simsib.sampling import sample_inputs  # noqa: E402
-from simsib.scenario import Scenario, all_quantities  # noqa: E402
-from simsib.streams import chunk_seed, stream  # noqa: E402
+from simsib.run.execution import RunPlan, tune_allocator  # noqa: E402
+from simsib.scenario.loader import load_scenario  # noqa: E402
+from simsib.run.pipeline import run_chunk  # noqa: E402
+from simsib.model.referrals import expected_referrals, monthly_starts  # noqa: E402
+from simsib.model.inputs import sample_inputs  # noqa: E402
+from simsib.scenario.format import Scenario, all_quantities  # noqa: E402
+from simsib.model.streams import chunk_seed, stream  # noqa: E402
 
 TARGET_SECONDS_PER_100K = 15.0
 TARGET_PATHS_PER_CORE = 5e6

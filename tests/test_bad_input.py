@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from simsib.cli import app
-from simsib.errors import ScenarioError
-from simsib.loader import bundled_scenario_path, load_scenario, validate
+from simsib.cli.main import app
+from simsib.scenario.errors import ScenarioError
+from simsib.scenario.loader import bundled_scenario_path, load_scenario, validate
 
 ESSEX_PATH = bundled_scenario_path("essex")
 ESSEX: dict[str, Any] = tomllib.loads(ESSEX_PATH.read_text(encoding="utf-8"))

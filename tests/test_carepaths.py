@@ -1,4 +1,4 @@
-"""Tests for simsib.carepaths: care entry, the MST effect, episodes, windows and aggregation.
+"""Tests for simsib.model.care_paths: care entry, the MST effect, episodes, windows and aggregation.
 
 Stochastic checks compare an empirical share with its exact value and allow 4 standard errors,
 ``4 * sqrt(p (1 - p) / n)``; with the fixed seeds used here they are deterministic, and a
@@ -13,19 +13,11 @@ import pytest
 from scipy import stats
 
 import simsib
-from simsib.carepaths import (
-    DAYS_PER_MONTH,
-    People,
-    _episodes,
-    _QuarterBinner,
-    aggregate,
-    simulate_people,
-    treated_entry,
-    weibull_scale,
-)
-from simsib.loader import load_scenario
-from simsib.sampling import sample_inputs
-from simsib.streams import chunk_seed, stream
+from simsib.model.outcomes import DAYS_PER_MONTH
+from simsib.model.care_paths import People, _episodes, _QuarterBinner, aggregate, simulate_people, treated_entry, weibull_scale
+from simsib.scenario.loader import load_scenario
+from simsib.model.inputs import sample_inputs
+from simsib.model.streams import chunk_seed, stream
 
 N_SE = 4.0
 

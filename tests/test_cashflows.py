@@ -13,13 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simsib.carepaths import CohortQuarterly
-from simsib.cashflows import cost_schedule, run_waterfall
-from simsib.loader import bundled_scenario_path, load_raw
-from simsib.payments import measured_quarters, outcome_payments, served_outcomes
-from simsib.pipeline import settle, simulate_outcomes
-from simsib.sampling import sample_inputs
-from simsib.streams import chunk_seed
+from simsib.model.outcomes import CohortQuarterly
+from simsib.contract.costs import cost_schedule
+from simsib.contract.waterfall import run_waterfall
+from simsib.scenario.loader import bundled_scenario_path, load_raw
+from simsib.contract.payments import measured_quarters, outcome_payments, served_outcomes
+from simsib.run.pipeline import settle, simulate_outcomes
+from simsib.model.inputs import sample_inputs
+from simsib.model.streams import chunk_seed
 from helpers import make_inputs, make_scenario
 
 ESSEX_RAW = load_raw(bundled_scenario_path())

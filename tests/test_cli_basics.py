@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 import simsib
-from simsib.cli import app
-from simsib.loader import bundled_scenario_path, load_raw, load_scenario, scenario_sha256
+from simsib.cli.main import app
+from simsib.scenario.loader import bundled_scenario_path, load_raw, load_scenario, scenario_sha256
 
 runner = CliRunner()
 ESSEX_PATH = bundled_scenario_path("essex")

@@ -1,4 +1,4 @@
-"""Tests for simsib.compare and ``simsib compare``: paired differences on common random numbers."""
+"""Tests for simsib.analysis.compare and ``simsib compare``: paired differences on common random numbers."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import simsib.cli_report  # noqa: F401  (registers `report` and `compare` on the app)
-from simsib.cli import app
-from simsib.compare import COMPARE_METRICS, compare, comparison_figure, paired_difference
-from simsib.loader import load_scenario
-from simsib.scenario import per_draw_quantities
+import simsib.cli.report  # noqa: F401  (registers `report` and `compare` on the app)
+from simsib.cli.main import app
+from simsib.analysis.compare import COMPARE_METRICS, compare, comparison_figure, paired_difference
+from simsib.scenario.loader import load_scenario
+from simsib.scenario.format import per_draw_quantities
 
 DRAWS = 300
 runner = CliRunner()

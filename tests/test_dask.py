@@ -18,9 +18,9 @@ from dask import (
 from typer.testing import CliRunner
 
 import simsib
-from simsib.cli import app
-from simsib.execution import Executor, run_chunks
-from simsib.runner import make_plan
+from simsib.cli.main import app
+from simsib.run.execution import Executor, run_chunks
+from simsib.run.runner import make_plan
 from helpers import assert_same_outputs
 
 OVERRIDES = ["simulation.chunk_size=200", "simulation.quarterly_sample=300"]

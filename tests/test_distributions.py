@@ -1,4 +1,4 @@
-"""Tests for simsib.distributions: inverse-CDF sampling, moments, support and validation."""
+"""Tests for simsib.scenario.distributions: inverse-CDF sampling, moments, support and validation."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 from scipy import stats
 
-from simsib.distributions import (
+from simsib.scenario.distributions import (
     Beta,
     Distribution,
     Fixed,

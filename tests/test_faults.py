@@ -1,7 +1,7 @@
 """Faults end a run cleanly: exit code 1 (130 for Ctrl-C), one clear message, no output folder,
 no worker left running.
 
-Faults are injected by substituting ``simsib.execution.run_chunk`` (forked local workers and
+Faults are injected by substituting ``simsib.run.execution.run_chunk`` (forked local workers and
 in-process Dask worker threads see the substitute) -- nothing in simsib knows it is tested.
 """
 
@@ -22,13 +22,13 @@ from dask import (
 )
 from typer.testing import CliRunner
 
-import simsib.execution
-from simsib.cli import app
-from simsib.execution import ExecutionError, Executor
-from simsib.loader import bundled_scenario_path, load_raw, validate
-from simsib.outputs import iter_hidden
-from simsib.pipeline import run_chunk
-from simsib.runner import run_to_folder
+import simsib.run.execution
+from simsib.cli.main import app
+from simsib.run.execution import ExecutionError, Executor
+from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
+from simsib.run.outputs import iter_hidden
+from simsib.run.pipeline import run_chunk
+from simsib.run.runner import run_to_folder
 
 OVERRIDES = ["simulation.chunk_size=200"]
 RUN_ARGS = ["run", "--draws", "1000", "--seed", "4", "--quiet", "--set", OVERRIDES[0]]
@@ -66,7 +66,7 @@ def crash() -> None:
 
 
 def test_a_dead_worker_ends_the_run_with_exit_1(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(simsib.execution, "run_chunk", failing_on(1, die))
+    monkeypatch.setattr(simsib.run.execution, "run_chunk", failing_on(1, die))
     before = live_children()
     out = tmp_path / "run"
     result = simsib_cli(*RUN_ARGS, "--workers", "2", "--out", str(out))
@@ -79,7 +79,7 @@ def test_a_dead_worker_ends_the_run_with_exit_1(tmp_path: Path, monkeypatch):
 
 
 def test_an_error_in_a_worker_stops_the_others(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(simsib.execution, "run_chunk", failing_on(1, crash))
+    monkeypatch.setattr(simsib.run.execution, "run_chunk", failing_on(1, crash))
     before = live_children()
     out = tmp_path / "run"
     result = simsib_cli(*RUN_ARGS, "--workers", "2", "--out", str(out))
@@ -90,15 +90,15 @@ def test_an_error_in_a_worker_stops_the_others(tmp_path: Path, monkeypatch):
 
 
 # Wall-clock bounds below are generous so that a loaded CI machine does not flake: they allow
-# for the configured timeouts of simsib.execution plus this much for interpreter start-up or
+# for the configured timeouts of simsib.run.execution plus this much for interpreter start-up or
 # shut-down, imports and scheduling delays.  They still fail if simsib waits out work (chunks
 # that sleep ten minutes) or a timeout it should not reach.
 SLACK_SECONDS = 20.0
 
 SLOW_CHUNKS = (  # simsib whose chunks take ten minutes: workers must be stopped, not awaited
-    "import sys, time, simsib.execution as e\n"
+    "import sys, time, simsib.run.execution as e\n"
     "e.run_chunk = lambda *args, **kwargs: time.sleep(600)\n"
-    "from simsib.cli import entry\n"
+    "from simsib.cli.main import entry\n"
     "sys.argv[0] = 'simsib'\n"
     "entry()\n"
 )
@@ -109,10 +109,10 @@ def test_ctrl_c_terminates_workers_promptly(tmp_path: Path):
     neither die mid-write nor print tracebacks); simsib must terminate them itself."""
     out = tmp_path / "run"
     workers = 2
-    # Worst designed path of simsib.execution._stop: each worker is given TERMINATE_SECONDS after
+    # Worst designed path of simsib.run.execution._stop: each worker is given TERMINATE_SECONDS after
     # SIGTERM before it is killed; plus slack for the interpreter to shut down.  Far below the
     # 600 s a worker would take if it were awaited rather than stopped.
-    stop_bound = workers * simsib.execution.TERMINATE_SECONDS + SLACK_SECONDS
+    stop_bound = workers * simsib.run.execution.TERMINATE_SECONDS + SLACK_SECONDS
     command = [sys.executable, "-c", SLOW_CHUNKS, *RUN_ARGS, "--workers", str(workers), "--out", str(out)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, env={**os.environ, "CI": "1"})
@@ -160,12 +160,12 @@ def test_unreachable_scheduler_fails_fast(tmp_path: Path, monkeypatch):
     # "Fast" means without waiting out the connect timeout (Dask retries a refused connection
     # until it expires).  Make that timeout far longer than the slack allowed for the in-process
     # CLI run, so the bound is generous yet still tells the two apart.
-    monkeypatch.setattr(simsib.execution, "DASK_CONNECT_SECONDS", 3 * SLACK_SECONDS)
+    monkeypatch.setattr(simsib.run.execution, "DASK_CONNECT_SECONDS", 3 * SLACK_SECONDS)
     out = tmp_path / "run"
     address = f"tcp://127.0.0.1:{closed_port()}"
     started = time.monotonic()
     result = simsib_cli(*RUN_ARGS, "--executor", "dask", "--scheduler", address, "--out", str(out))
-    assert time.monotonic() - started < SLACK_SECONDS < simsib.execution.DASK_CONNECT_SECONDS
+    assert time.monotonic() - started < SLACK_SECONDS < simsib.run.execution.DASK_CONNECT_SECONDS
     assert result.exit_code == 1
     assert f"cannot reach the Dask scheduler at {address}" in result.output
     assert "Traceback" not in result.output
@@ -173,7 +173,7 @@ def test_unreachable_scheduler_fails_fast(tmp_path: Path, monkeypatch):
 
 
 def test_a_chunk_failing_on_the_cluster_ends_the_run(tmp_path: Path, monkeypatch, thread_cluster):
-    monkeypatch.setattr(simsib.execution, "run_chunk", failing_on(1, crash))
+    monkeypatch.setattr(simsib.run.execution, "run_chunk", failing_on(1, crash))
     out = tmp_path / "run"
     result = simsib_cli(*RUN_ARGS, "--executor", "dask", "--scheduler", thread_cluster.scheduler_address,
                         "--out", str(out))
@@ -198,7 +198,7 @@ def test_a_lost_scheduler_ends_the_run(tmp_path: Path, thread_cluster):
 
 
 def test_a_scheduler_without_workers_is_reported(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(simsib.execution, "DASK_WORKERS_SECONDS", 0.5)
+    monkeypatch.setattr(simsib.run.execution, "DASK_WORKERS_SECONDS", 0.5)
     with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
         result = simsib_cli(*RUN_ARGS, "--executor", "dask", "--scheduler", cluster.scheduler_address,
                             "--out", str(tmp_path / "run"))

@@ -1,4 +1,4 @@
-"""Tests for simsib.figures: each figure function draws the data it is given, labelled, marked."""
+"""Tests for simsib.report.figures: each figure function draws the data it is given, labelled, marked."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simsib import figures
+from simsib.report import figures
 
 
 @pytest.fixture

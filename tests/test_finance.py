@@ -1,4 +1,4 @@
-"""Tests for simsib.finance: worked tables, edge cases, numpy-financial agreement, properties."""
+"""Tests for simsib.contract.finance: worked tables, edge cases, numpy-financial agreement, properties."""
 
 from __future__ import annotations
 
@@ -12,16 +12,10 @@ from helpers import npv_tolerance
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simsib import finance
-from simsib.finance import (
-    IRR_STATUS_TEXT,
-    IrrStatus,
-    annualise,
-    irr,
-    money_multiple,
-    npv,
-    payback_period,
-)
+from simsib.contract import finance
+from simsib.contract import irr as irr_module
+from simsib.contract.irr import IRR_STATUS_TEXT, IrrStatus, irr
+from simsib.contract.finance import annualise, money_multiple, npv, payback_period
 
 # Every function here promises silence on undefined values: NaN, not a RuntimeWarning.
 pytestmark = pytest.mark.filterwarnings("error")
@@ -206,7 +200,7 @@ def test_irr_does_not_depend_on_row_order_scale_or_block_size(monkeypatch):
     np.testing.assert_array_equal(statuses_scaled, statuses)
     np.testing.assert_allclose(rates_scaled, rates, rtol=0, atol=1e-12)
 
-    monkeypatch.setattr(finance, "_ROWS_PER_BLOCK", 7)
+    monkeypatch.setattr(irr_module, "_ROWS_PER_BLOCK", 7)
     rates_blocked, statuses_blocked = irr(flows)
     np.testing.assert_array_equal(statuses_blocked, statuses)
     np.testing.assert_allclose(rates_blocked, rates, rtol=0, atol=1e-12)
@@ -330,6 +324,7 @@ def test_money_multiple():
 # ------------------------------------------------------------------------------- docstrings
 
 
-def test_docstring_examples_run():
-    failures, tried = doctest.testmod(finance, raise_on_error=False)
+@pytest.mark.parametrize("module", [finance, irr_module], ids=lambda m: m.__name__)
+def test_docstring_examples_run(module):
+    failures, tried = doctest.testmod(module, raise_on_error=False)
     assert tried > 0 and failures == 0

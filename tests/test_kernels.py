@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 import simsib
-from simsib.carepaths import aggregate, simulate_aggregates, simulate_people
-from simsib.loader import bundled_scenario_path, load_scenario
-from simsib.payments import measured_quarters
-from simsib.referrals import monthly_starts
-from simsib.sampling import sample_inputs
-from simsib.streams import chunk_seed, stream
+from simsib.model.care_paths import aggregate, simulate_people
+from simsib.model.processes import simulate_aggregates
+from simsib.scenario.loader import bundled_scenario_path, load_scenario
+from simsib.contract.payments import measured_quarters
+from simsib.model.referrals import monthly_starts
+from simsib.model.inputs import sample_inputs
+from simsib.model.streams import chunk_seed, stream
 
 CASES = [
     ("essex", []),

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import simsib
-from simsib import reference
-from simsib.distributions import as_distribution
-from simsib.errors import Problem, ScenarioError, dotted
-from simsib.loader import (
+from simsib.scenario import reference
+from simsib.scenario.distributions import as_distribution
+from simsib.scenario.errors import Problem, ScenarioError, dotted
+from simsib.scenario.loader import (
     MAX_EXTENDS_DEPTH,
     bundled_scenario_path,
     deep_merge,
@@ -249,9 +249,10 @@ def test_code_in_a_scenario_stays_text(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("module", ["loader", "scenario", "distributions", "errors"])
+@pytest.mark.parametrize("module", sorted(p.relative_to(ROOT / "simsib" / "scenario").as_posix()
+                                         for p in (ROOT / "simsib" / "scenario").rglob("*.py")))
 def test_loading_modules_never_evaluate_or_import_by_name(module):
-    tree = ast.parse((ROOT / "simsib" / f"{module}.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "simsib" / "scenario" / module).read_text(encoding="utf-8"))
     calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert not calls & {"eval", "exec", "compile", "__import__"}
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
@@ -289,15 +290,21 @@ def test_reference_doc_is_up_to_date():
 
 
 def test_reference_names_every_table_and_key():
-    import simsib.distributions
-    import simsib.scenario
+    import simsib.scenario.distributions
+    import simsib.scenario.format
 
     text = reference.render_reference()
-    tables = [c for c in vars(simsib.scenario).values()
-              if isinstance(c, type) and issubclass(c, simsib.scenario._Section) and c is not simsib.scenario._Section]
+    from simsib.scenario.format.fields import Section
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    tables = [c for c in subclasses(Section) if c.__module__.startswith("simsib.scenario.format")]
     assert len(tables) >= 14
-    for table in [*tables, *simsib.distributions._FAMILIES]:
-        if table is simsib.scenario.Scenario:
+    for table in [*tables, *simsib.scenario.distributions._FAMILIES]:
+        if table is simsib.scenario.format.Scenario:
             continue
         assert " ".join(table.__doc__.split()[:4]).replace("``", "`") in text, table
         for name, info in table.model_fields.items():
@@ -318,7 +325,7 @@ def test_reference_examples_make_a_valid_scenario():
 
 
 def test_reference_family_examples_are_valid():
-    from simsib.distributions import _FAMILIES, _tag
+    from simsib.scenario.distributions import _FAMILIES, _tag
 
     assert set(reference.FAMILY_EXAMPLES) == {_tag(f) for f in _FAMILIES}
     for tag, examples in reference.FAMILY_EXAMPLES.items():

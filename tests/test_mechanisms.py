@@ -8,14 +8,14 @@ import pytest
 from typer.testing import CliRunner
 
 import simsib
-import simsib.cli_analysis  # noqa: F401 - registers the analysis commands on simsib.cli.app
-from simsib.cli import app
-from simsib.loader import bundled_scenario_path, load_raw, validate
-from simsib.mechanisms import ALTERNATIVES, compare_mechanisms, solve_scale
+import simsib.cli.analysis  # noqa: F401 - registers the analysis commands on simsib.cli.app
+from simsib.cli.main import app
+from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
+from simsib.analysis.mechanism_comparison import ALTERNATIVES, compare_mechanisms, solve_scale
 
 # Pricing promises each alternative's expected payment within 1e-6 of the target, relative: a
 # millionth of a multi-million-pound payment is pennies, far below the Monte Carlo error of any
-# figure compared.  Fixed here rather than read from simsib.mechanisms, so loosening the solver
+# figure compared.  Fixed here rather than read from simsib.analysis.mechanism_comparison, so loosening the solver
 # fails these tests.  The table recomputes each payment from the priced scenario, which adds
 # only rounding (~1e-15 relative), well inside this.
 PRICING_RTOL = 1e-6

@@ -12,16 +12,17 @@ import numpy_financial as npf
 import pytest
 from scipy.stats import norm
 
-from simsib.carepaths import CohortQuarterly
-from simsib.cashflows import Waterfall
-from simsib.finance import IrrStatus, npv
-from simsib.loader import bundled_scenario_path, load_raw
-from simsib.metrics import council_metrics, daily_care_cost, investor_metrics, outcome_metrics
-from simsib.payments import Payments
-from simsib.pipeline import draw_columns, settle, simulate_outcomes
-from simsib.sampling import sample_inputs
-from simsib.streams import chunk_seed
-from simsib.summary import DISTRIBUTIONS, distribution, expected_shortfall, probability, summarise
+from simsib.model.outcomes import CohortQuarterly
+from simsib.contract.waterfall import Waterfall
+from simsib.contract.irr import IrrStatus
+from simsib.contract.finance import npv
+from simsib.scenario.loader import bundled_scenario_path, load_raw
+from simsib.contract.metrics import council_metrics, daily_care_cost, investor_metrics, outcome_metrics
+from simsib.contract.payments import Payments
+from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
+from simsib.model.inputs import sample_inputs
+from simsib.model.streams import chunk_seed
+from simsib.run.summary import DISTRIBUTIONS, distribution, expected_shortfall, probability, summarise
 from helpers import EPS, discounted_gross, make_inputs, make_scenario, npv_tolerance
 
 ESSEX_RAW = load_raw(bundled_scenario_path())

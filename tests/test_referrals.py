@@ -1,4 +1,4 @@
-"""Tests for simsib.referrals: team starts, ramp-up, negative-binomial demand, capacity, target.
+"""Tests for simsib.model.referrals: team starts, ramp-up, negative-binomial demand, capacity, target.
 
 Hand-worked expected means first; then Monte Carlo checks of the simulated counts against
 them, each within 4 standard errors of the negative-binomial mean
@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simsib.carepaths import simulate_people
-from simsib.loader import load_scenario
-from simsib.referrals import expected_referrals, monthly_capacity, monthly_starts
-from simsib.sampling import sample_inputs
-from simsib.streams import chunk_seed, stream
+from simsib.model.care_paths import simulate_people
+from simsib.scenario.loader import load_scenario
+from simsib.model.referrals import expected_referrals, monthly_capacity, monthly_starts
+from simsib.model.inputs import sample_inputs
+from simsib.model.streams import chunk_seed, stream
 
 N_SE = 4.0
 

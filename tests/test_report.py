@@ -1,4 +1,4 @@
-"""Tests for simsib.report and ``simsib report``: every section, self-contained, atomic, xlsx."""
+"""Tests for simsib.report.document and ``simsib report``: every section, self-contained, atomic, xlsx."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import simsib.cli_report  # noqa: F401  (registers `report` and `compare` on the app)
-from simsib import figures, report
-from simsib.cli import app
-from simsib.errors import ScenarioError
+import simsib.cli.report  # noqa: F401  (registers `report` and `compare` on the app)
+from simsib.report import document as report
+from simsib.report import figures
+from simsib.cli.main import app
+from simsib.scenario.errors import ScenarioError
 
 DRAWS = 300
 FIGURES = ("moic", "irr", "cash_position", "payments_vs_savings", "deadweight", "starts", "care_proportion")

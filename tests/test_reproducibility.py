@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from simsib.cli import app
-from simsib.execution import default_workers
+from simsib.cli.main import app
+from simsib.run.execution import default_workers
 from helpers import assert_same_outputs
 
 RUN_ARGS = ["run", "--draws", "900", "--seed", "20130401", "--quiet",

@@ -1,4 +1,4 @@
-"""Tests for simsib.sampling and simsib.streams: per-draw inputs, rank correlations, seeds.
+"""Tests for simsib.model.inputs and simsib.model.streams: per-draw inputs, rank correlations, seeds.
 
 Achieved rank correlations are averaged over independent chunks and compared with the target
 within 4 standard errors of that average (the SE estimated from the chunk-to-chunk spread).
@@ -11,12 +11,12 @@ import pytest
 from scipy import stats
 
 import simsib
-from simsib.errors import ScenarioError
-from simsib.loader import load_scenario
-from simsib.pipeline import run_chunk
-from simsib.sampling import correlation_matrix, iman_conover, normal_score_correlation, sample_inputs
-from simsib.scenario import Correlation, per_draw_quantities
-from simsib.streams import STREAM_NAMES, chunk_seed, input_stream, stream
+from simsib.scenario.errors import ScenarioError
+from simsib.scenario.loader import load_scenario
+from simsib.run.pipeline import run_chunk
+from simsib.model.inputs import correlation_matrix, iman_conover, normal_score_correlation, sample_inputs
+from simsib.scenario.format import Correlation, per_draw_quantities
+from simsib.model.streams import STREAM_NAMES, chunk_seed, input_stream, stream
 
 N_SE = 4.0
 ESSEX = simsib.load_scenario()

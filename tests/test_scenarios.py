@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import simsib
-from simsib.backtest import TARGETS, run_backtest
-from simsib.loader import SCENARIO_DIR, load_scenario
+from simsib.analysis.backtest import TARGETS, run_backtest
+from simsib.scenario.loader import SCENARIO_DIR, load_scenario
 
 BUNDLED = sorted(SCENARIO_DIR.glob("*.toml"))
 REQUIRED = {"essex", "essex-launch", "essex-realised", "essex-no-effect", "start-evidence",

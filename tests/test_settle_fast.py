@@ -13,12 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simsib.cashflows import cost_schedule, run_waterfall
-from simsib.metrics import council_metrics, outcome_metrics
-from simsib.payments import measured_quarters, outcome_payments, served_outcomes
-from simsib.pipeline import draw_columns, settle, simulate_outcomes
-from simsib.sampling import sample_inputs
-from simsib.streams import chunk_seed
+from simsib.contract.costs import cost_schedule
+from simsib.contract.waterfall import run_waterfall
+from simsib.contract.metrics import council_metrics, outcome_metrics
+from simsib.contract.payments import measured_quarters, outcome_payments, served_outcomes
+from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
+from simsib.model.inputs import sample_inputs
+from simsib.model.streams import chunk_seed
 from helpers import make_scenario
 
 DRAWS = 300

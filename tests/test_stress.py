@@ -13,11 +13,11 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 import simsib
-import simsib.cli_analysis  # registers the analysis commands on simsib.cli.app
-from simsib.cli import app
-from simsib.errors import ScenarioError
-from simsib.loader import bundled_scenario_path, load_raw, validate
-from simsib.stress import HEADLINE_METRICS, stress_cases, stress_test
+import simsib.cli.analysis  # registers the analysis commands on simsib.cli.app
+from simsib.cli.main import app
+from simsib.scenario.errors import ScenarioError
+from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
+from simsib.analysis.stress import HEADLINE_METRICS, stress_cases, stress_test
 
 DRAWS = 150
 

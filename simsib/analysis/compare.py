@@ -1,0 +1,260 @@
+"""Two scenarios side by side on common random numbers: paired differences of the headlines.
+
+Both scenarios are simulated with the same entropy and the same chunk size.  Every random
+stream is keyed by chunk index and component (per-draw inputs by their dotted name; see
+:mod:`simsib.model.streams`), so draw *i* of A and draw *i* of B share every random number that their
+scenarios have in common: an input the variant leaves alone takes identical values in both.
+Differences are therefore measured draw by draw, and their standard errors are those of the
+*paired* differences -- far smaller than comparing two independent runs.  A scenario compared
+with itself gives differences of exactly zero.
+
+"Better" is stated per metric, from the point of view of whoever the metric matters to:
+higher is better for the investors' MOIC, IRR and NPV, for the council's true savings and net
+benefit and for young people started; lower is better for the investors' chance of a loss, the
+council's outcome payments and deadweight share, and the treated care proportion.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from simsib.report import figures
+from simsib.report.formatting import money, multiple, number, percent
+from simsib.scenario.loader import load_scenario, scenario_sha256
+from simsib.run.runner import simulate
+from simsib.scenario.format import Scenario
+from simsib.model.streams import new_entropy
+
+
+class CompareMetric(NamedTuple):
+    label: str
+    column: str  # a draws column, or "loss" (MOIC on drawn < 1, as in summary.json)
+    kind: str  # multiple / percent / money / number / prob
+    better: str  # "higher" or "lower"
+    who: str  # whose point of view "better" takes
+
+
+COMPARE_METRICS = (
+    CompareMetric("MOIC on committed capital", "moic_committed", "multiple", "higher", "investors"),
+    CompareMetric("MOIC on drawn capital", "moic_drawn", "multiple", "higher", "investors"),
+    CompareMetric("IRR (annual)", "irr", "percent", "higher", "investors"),
+    CompareMetric("Loss: MOIC on drawn < 1", "loss", "prob", "lower", "investors"),
+    CompareMetric("NPV to investors", "npv", "money", "higher", "investors"),
+    CompareMetric("Outcome payments", "outcome_payments", "money", "lower", "council"),
+    CompareMetric("True savings (care avoided)", "true_savings", "money", "higher", "council"),
+    CompareMetric("Deadweight share of paid days", "deadweight_share", "percent", "lower", "council"),
+    CompareMetric("Council net benefit", "net_benefit", "money", "higher", "council"),
+    CompareMetric("Young people started", "young_people_started", "number", "higher", "outcomes"),
+    CompareMetric("Care proportion, treated", "care_proportion_treated", "percent", "lower", "outcomes"),
+)
+
+# Panels of the overlaid-distributions figure: (draws column, x label, tick kind).
+FIGURE_PANELS = (
+    ("moic_committed", "MOIC on committed capital (×)", "multiple"),
+    ("irr", "IRR (annual, %)", "percent"),
+    ("outcome_payments", "Outcome payments by the council (£m)", "money"),
+    ("net_benefit", "Council net benefit (£m)", "money"),
+)
+
+_FORMAT = {"multiple": multiple, "percent": percent, "money": money, "number": number, "prob": percent}
+
+
+def metric_values(draws: pd.DataFrame, column: str) -> np.ndarray:
+    """One comparison metric per draw, shape (n_draws,), float (NaN where undefined)."""
+    if column == "loss":
+        return (np.nan_to_num(draws["moic_drawn"].to_numpy(dtype=float), nan=0.0) < 1.0).astype(float)
+    return draws[column].to_numpy(dtype=float)
+
+
+def paired_difference(values_a: np.ndarray, values_b: np.ndarray, better: str) -> dict[str, float]:
+    """Mean difference B − A over draws where both are defined, with paired standard errors.
+
+    Returns ``mean_a``, ``mean_b``, ``difference``, ``difference_se`` (sd of the per-draw
+    differences ÷ √n), ``p_b_better`` and ``p_b_worse`` (shares of draws where B is strictly
+    better / worse, in the direction ``better`` = "higher" or "lower") with binomial standard
+    errors, and ``n``.  Ties count as neither, so a scenario against itself has both at 0.
+    """
+    a, b = np.asarray(values_a, dtype=float), np.asarray(values_b, dtype=float)
+    both = np.isfinite(a) & np.isfinite(b)
+    n = int(both.sum())
+    if n == 0:
+        return {"mean_a": None, "mean_b": None, "difference": None, "difference_se": None,
+                "p_b_better": None, "p_b_better_se": None, "p_b_worse": None, "p_b_worse_se": None, "n": 0}
+    diff = b[both] - a[both]
+    direction = 1.0 if better == "higher" else -1.0
+    improved = float(np.mean(direction * diff > 0))
+    worsened = float(np.mean(direction * diff < 0))
+    return {
+        "mean_a": float(a[both].mean()),
+        "mean_b": float(b[both].mean()),
+        "difference": float(diff.mean()),
+        "difference_se": float(diff.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+        "p_b_better": improved,
+        "p_b_better_se": float(np.sqrt(improved * (1.0 - improved) / n)),
+        "p_b_worse": worsened,
+        "p_b_worse_se": float(np.sqrt(worsened * (1.0 - worsened) / n)),
+        "n": n,
+    }
+
+
+@dataclass
+class Comparison:
+    """Result of :func:`compare`: one row per metric in ``table``, and both runs' draws."""
+
+    label_a: str
+    label_b: str
+    draws: int
+    seed: int | None
+    seed_entropy: int
+    chunk_size: int
+    sha256_a: str
+    sha256_b: str
+    table: pd.DataFrame
+    draws_a: pd.DataFrame
+    draws_b: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: run identity and one record per metric (NaN written as null)."""
+        records = self.table.astype(object).where(self.table.notna(), None).to_dict(orient="records")
+        return {
+            "a": self.label_a, "b": self.label_b, "draws": self.draws, "seed": self.seed,
+            "seed_entropy": self.seed_entropy, "chunk_size": self.chunk_size,
+            "scenario_sha256_a": self.sha256_a, "scenario_sha256_b": self.sha256_b,
+            "common_random_numbers": True,
+            "difference": "B − A, mean over draws where both are defined; se of the paired differences",
+            "metrics": records,
+        }
+
+    def formatted_rows(self) -> list[list[str]]:
+        """Rows for a table: metric, A, B, B − A ± se, P(B better) ± se, better when."""
+        rows = []
+        for r in self.table.itertuples(index=False):
+            fmt = _FORMAT[r.kind]
+            if r.kind in ("prob", "percent"):  # differences of shares are in percentage points
+                diff = f"{_signed(100 * r.difference, 1)} pp ± {100 * r.difference_se:.1f} pp" \
+                    if r.n else "–"
+            else:
+                diff = f"{_signed_fmt(fmt, r.difference)} ± {fmt(r.difference_se)}" if r.n else "–"
+            better = f"{percent(r.p_b_better)} ± {percent(r.p_b_better_se)}" if r.n else "–"
+            rows.append([r.label, fmt(r.mean_a), fmt(r.mean_b), diff, better, f"{r.better} ({r.who})"])
+        return rows
+
+    def markdown(self) -> str:
+        header = ["metric", f"A: {self.label_a}", f"B: {self.label_b}", "B − A ± se", "P(B better) ± se",
+                  "better when"]
+        lines = [f"# simsib compare: {self.label_a} vs {self.label_b}", "",
+                 f"{self.draws:,} draws on common random numbers, seed {self.seed_entropy}. Differences are "
+                 "B − A, with standard errors of the paired per-draw differences; P(B better) is the share "
+                 "of draws in which B is strictly better, from the point of view in the last column.", "",
+                 "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in self.formatted_rows()]
+        return "\n".join(lines) + "\n"
+
+
+def _signed(value: float, digits: int) -> str:
+    return f"{value:+.{digits}f}".replace("-", "−")
+
+
+def _signed_fmt(fmt, value: float | None) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    text = fmt(value)
+    return "−" + text[1:] if text.startswith("-") else text if text.startswith("−") else "+" + text
+
+
+def _as_scenario(scenario: Scenario | str | Path) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+
+
+def compare(
+    scenario_a: Scenario | str | Path,
+    scenario_b: Scenario | str | Path,
+    draws: int | None = None,
+    seed: int | None = None,
+    *,
+    workers: int = 1,
+    label_a: str | None = None,
+    label_b: str | None = None,
+) -> Comparison:
+    """Simulate A and B on common random numbers and compare their headline metrics.
+
+    Parameters
+    ----------
+    scenario_a, scenario_b : Scenario or path
+        B is run with A's chunk size (the chunking is part of the random-number layout).
+    draws : int, optional
+        Draws for both [default: A's ``simulation.draws``].
+    seed : int, optional
+        Shared seed; without one, fresh entropy is drawn once and used for both.
+
+    Returns
+    -------
+    Comparison
+        ``table`` has one row per metric of :data:`COMPARE_METRICS`: label, column, kind,
+        better, who, mean_a, mean_b, difference (B − A), difference_se, p_b_better(_se),
+        p_b_worse(_se), n.
+
+    Examples
+    --------
+    >>> import simsib
+    >>> essex = simsib.load_scenario()
+    >>> same = compare(essex, essex, draws=100, seed=3)
+    >>> float(same.table["difference"].abs().max())
+    0.0
+    """
+    a, b = _as_scenario(scenario_a), _as_scenario(scenario_b)
+    chunk_size = a.simulation.chunk_size
+    if b.simulation.chunk_size != chunk_size:
+        b = b.model_copy(update={"simulation": b.simulation.model_copy(update={"chunk_size": chunk_size})})
+    n_draws = int(draws if draws is not None else a.simulation.draws)
+    entropy = int(seed) if seed is not None else new_entropy()
+    run_a = simulate(a, draws=n_draws, seed=entropy, workers=workers)
+    run_b = simulate(b, draws=n_draws, seed=entropy, workers=workers)
+    rows = []
+    for metric in COMPARE_METRICS:
+        stats = paired_difference(metric_values(run_a.draws, metric.column),
+                                  metric_values(run_b.draws, metric.column), metric.better)
+        rows.append({**metric._asdict(), **stats})
+    name_a, name_b = label_a or a.meta.name, label_b or b.meta.name
+    if name_a == name_b and scenario_sha256(a) != scenario_sha256(b):
+        name_b += " (variant)"
+    return Comparison(name_a, name_b, n_draws, seed, entropy, chunk_size, scenario_sha256(a),
+                      scenario_sha256(b), pd.DataFrame(rows), run_a.draws, run_b.draws)
+
+
+def comparison_figure(comparison: Comparison):
+    """Overlaid distributions of A and B for the key metrics, one panel each: a ``Figure``."""
+    with figures.style():
+        fig, axes = figures.new_axes(10.0, 7.0, ncols=2, nrows=2)
+        for ax, (column, xlabel, kind) in zip(axes.ravel(), FIGURE_PANELS):
+            figures.overlaid_distributions(
+                comparison.draws_a[column], comparison.draws_b[column], label_a=f"A: {comparison.label_a}",
+                label_b=f"B: {comparison.label_b}", xlabel=xlabel, kind=kind, ax=ax)
+        handles, labels = axes.ravel()[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
+        fig.suptitle(f"{comparison.draws:,} draws on common random numbers; vertical lines mark the means",
+                     y=0.955, fontsize=9, color="#555555")
+        fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return fig
+
+
+def save_comparison(comparison: Comparison, folder: Path) -> None:
+    """Write comparison.json, .csv, .md, .png and .svg into ``folder`` (which must exist)."""
+    import json
+
+    folder = Path(folder)
+    (folder / "comparison.json").write_text(json.dumps(comparison.to_dict(), indent=2) + "\n")
+    comparison.table.to_csv(folder / "comparison.csv", index=False)
+    (folder / "comparison.md").write_text(comparison.markdown() + "\n![A and B](comparison.png)\n")
+    fig = comparison_figure(comparison)
+    with figures.style():
+        fig.savefig(folder / "comparison.png")
+        svg = io.BytesIO()
+        fig.savefig(svg, format="svg", metadata={"Date": None})
+    (folder / "comparison.svg").write_bytes(svg.getvalue())

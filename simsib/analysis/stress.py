@@ -1,0 +1,116 @@
+"""Named stress cases against the base case, on common random numbers.
+
+A scenario declares its stress cases as ``[stress.NAME]`` tables, each a description and a
+``set`` table of dotted-key overrides (``"referrals.referrals_per_month.median" = 4.5``).  Each
+case runs on the base's seed and chunks, with every input it does not change drawn exactly as
+in the base, so each headline figure's change is a paired difference: its standard error is
+that of the per-draw differences, usually far below either run's own error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from simsib.scenario.format import Scenario
+from simsib.model.streams import new_entropy
+from simsib.analysis.estimates import METRICS, estimate, paired_difference
+from simsib.analysis.variants import VariantSet, run_variants
+from simsib.scenario.variants import StressCase, stress_cases  # noqa: F401  (StressCase re-exported)
+
+# The headline figures of simsib.run.summary.HEADLINES that are means or probabilities (so have
+# a paired change), plus the council's chance of paying more than it saved.
+HEADLINE_METRICS = (
+    "moic_committed", "moic_drawn", "irr", "prob_loss", "prob_total_loss", "capital_drawn",
+    "outcome_payments", "prob_cap_reached", "prob_pays_more_than_saved", "true_savings",
+    "deadweight_share", "net_benefit", "young_people_started", "care_proportion_treated",
+    "care_proportion_counterfactual",
+)
+
+
+@dataclass
+class StressResult:
+    """table: one row per case and figure -- ``case, description, metric, label, unit, base,
+    base_se, stressed, stressed_se, change, change_se, outcomes_reused``.
+
+    ``change`` is the mean per-draw difference, so for a figure undefined in some draws (the
+    IRR, the deadweight share) it is taken over the draws where both runs define it, and may differ from
+    ``stressed − base``.
+    """
+
+    scenario: Scenario
+    cases: list[StressCase]
+    table: pd.DataFrame
+    header: dict[str, Any]
+
+
+def stress_test(
+    raw: Mapping[str, Any],
+    scenario: Scenario,
+    *,
+    names: Sequence[str] = (),
+    draws: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    file: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> StressResult:
+    """Run the base and each stress case on common random numbers; tabulate the changes."""
+    cases = stress_cases(raw, scenario, names, file=file)
+    metrics = [METRICS[m] for m in HEADLINE_METRICS]
+    vset = VariantSet.of(scenario, [scenario] + [c.scenario for c in cases])
+    entropy = int(seed) if seed is not None else new_entropy()
+    n_draws = int(draws if draws is not None else scenario.simulation.draws)
+    columns = sorted({c for m in metrics for c in m.columns})
+    base, *stressed = run_variants(vset, entropy, n_draws, columns=columns, workers=workers, progress=progress)
+    rows = []
+    for case, reused, cols in zip(cases, vset.reuse[1:], stressed):
+        for metric in metrics:
+            (b, b_se), (s, s_se) = estimate(metric, base), estimate(metric, cols)
+            change, change_se = paired_difference(metric, base, cols)
+            rows.append({"case": case.name, "description": case.description, "metric": metric.name,
+                         "label": metric.label, "unit": metric.unit, "base": b, "base_se": b_se,
+                         "stressed": s, "stressed_se": s_se, "change": change, "change_se": change_se,
+                         "outcomes_reused": reused})
+    header = {"scenario": scenario.meta.name, "draws": n_draws, "seed": seed, "seed_entropy": entropy,
+              "chunk_size": scenario.simulation.chunk_size,
+              "cases": {c.name: {"description": c.description, "set": c.overrides} for c in cases}}
+    return StressResult(scenario, cases, pd.DataFrame(rows), header)
+
+
+def markdown_table(result: StressResult) -> str:
+    """Figures down, cases across: the base value, then each case's change ± paired se."""
+    from simsib.analysis.sweep import FORMATS
+
+    table = result.table
+    names = [c.name for c in result.cases]
+    lines = [
+        "| figure | base | " + " | ".join(f"Δ {n}" for n in names) + " |",
+        "|---|---:|" + "---:|" * len(names),
+    ]
+    for metric in dict.fromkeys(table["metric"]):
+        rows = table[table["metric"] == metric].set_index("case")
+        first = rows.iloc[0]
+        fmt = FORMATS[first["unit"]]
+        cells = [first["label"], f"{fmt(first['base'])} ± {fmt(first['base_se'])}"]
+        cells += [signed(fmt, rows.loc[n, "change"]) + f" ± {fmt(rows.loc[n, 'change_se'])}" for n in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"- **{c.name}**: {c.description or '(no description)'} — "
+              + ", ".join(f"`{k}` = {v!r}" for k, v in c.overrides.items()) for c in result.cases]
+    return "\n".join(lines) + "\n"
+
+
+def signed(fmt, value: float) -> str:
+    text = fmt(value)
+    return text if np.isnan(value) or value < 0 else "+" + text
+
+
+def write_stress(result: StressResult, out_dir) -> list[str]:
+    """Write stress.csv, stress.md and stress.json into ``out_dir``."""
+    from simsib.run.outputs import write_analysis
+
+    return write_analysis(out_dir, "stress", result.table, markdown_table(result), result.header)

@@ -1,0 +1,78 @@
+"""``simsib report`` and ``simsib compare``: commands registered on :data:`simsib.cli.app`.
+
+Importing this module registers the commands on :data:`simsib.cli.app.app`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from simsib.cli.app import DrawsOpt, JsonOpt, SeedOpt, app, guarded, load, out_console
+
+
+@app.command()
+@guarded
+def report(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `simsib run`."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the report here [default: RUN_DIR]."),
+    xlsx: bool = typer.Option(False, "--xlsx", help="Also write the tables as an Excel workbook."),
+) -> None:
+    """Write index.html (self-contained), report.md and figures/ for a run folder."""
+    from simsib.report.document import XLSX_FILE, write_report, write_xlsx
+
+    html = write_report(run_dir, out)
+    out_console.print(f"report: {html}", highlight=False)
+    if xlsx:
+        book = write_xlsx(run_dir, html.parent / XLSX_FILE)
+        out_console.print(f"workbook: {book}", highlight=False)
+
+
+@app.command("compare")
+@guarded
+def compare_cmd(
+    scenario_a: str = typer.Argument(..., help="Scenario A: a file or bundled name."),
+    scenario_b: Optional[str] = typer.Argument(None, help="Scenario B [default: A, changed by --set]."),
+    draws: Optional[int] = DrawsOpt,
+    seed: Optional[int] = SeedOpt,
+    set_: List[str] = typer.Option([], "--set", help="Override a value in scenario B only: dotted.key=value (repeatable)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write comparison.{json,csv,md,png,svg} here."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores]."),
+    json_: bool = JsonOpt,
+) -> None:
+    """Compare two scenarios on common random numbers: B − A per headline metric, P(B better).
+
+    "Better" takes the point of view of whoever the metric matters to: higher MOIC, IRR, NPV,
+    true savings, net benefit and starts are better; lower P(loss), outcome payments,
+    deadweight and treated care proportion are better.
+    """
+    from simsib.analysis.compare import compare, save_comparison
+    from simsib.run.settings import default_workers
+    from simsib.report.document import staged
+
+    _, _, a = load(scenario_a, [])
+    _, _, b = load(scenario_b or scenario_a, set_)
+    label_b = None
+    if set_:
+        label_b = f"{b.meta.name} [{', '.join(set_)}]"
+    result = compare(a, b, draws=draws, seed=seed, workers=workers or default_workers(), label_b=label_b)
+    if out is not None:
+        with staged(out) as staging:
+            save_comparison(result, staging)
+    if json_:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    table = Table(title=escape(f"A: {result.label_a} · B: {result.label_b} · {result.draws:,} draws · "
+                               f"seed {result.seed_entropy} · common random numbers"))
+    for column in ("metric", "A", "B", "B − A ± se", "P(B better) ± se", "better when"):
+        table.add_column(column, justify="left" if column in ("metric", "better when") else "right")
+    for row in result.formatted_rows():
+        table.add_row(*(escape(cell) for cell in row))
+    out_console.print(table)
+    if out is not None:
+        out_console.print(f"outputs in {out}/", highlight=False)

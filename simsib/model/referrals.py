@@ -1,0 +1,139 @@
+"""Referrals and ramp-up: how many young people start MST in each month of each draw.
+
+Months ``m = 0 … service_end_month − 1`` from contract start.  Every parameter below is a
+per-draw input (``DrawInputs``, shape ``(n_draws,)``), named by its scenario key
+``referrals.<name>``; its evidence is in brackets (shared/EVIDENCE.md).
+
+* **Teams** [E11, E13: two teams; E12: both started late; E33: delay ~ Uniform(0, 6)].
+  Team ``j = 0 … teams − 1`` starts at
+  ``s_j = service_start_month + team_start_delay_months + j · team_stagger_months``.
+  The active share of month ``m`` is ``a_m = mean_j |[m, m+1) ∩ [s_j, ∞)|`` (pro rata in a
+  team's first month).
+* **Ramp-up** [E33: initial fraction Beta(2, 4), months to full Triangular(6, 12, 24);
+  E12, E18: year 1 opened 50 cases against 170 planned].  With ``s = min_j s_j``,
+  ``f0 = ramp_initial_fraction`` and ``R = ramp_months``, read at mid-month:
+  ``ramp_m = f0 + (1 − f0) · clip((m + ½ − s) / R, 0, 1)`` (``ramp_m = 1`` when ``R = 0``).
+  The ramp acts on demand; capacity follows only the teams' start dates.
+* **Referrals** [E33: steady state ≈ 5.8 starts a month, i.e. ≈ 9 referrals at E32's
+  conversion; judgement: over-dispersed].  Mean ``μ_m = referrals_per_month · ramp_m · a_m``
+  (0 before ``service_start_month``); counts are negative binomial with size
+  ``k = referral_dispersion``, drawn as a gamma-Poisson mixture
+  ``Λ_m ~ Gamma(k, μ_m / k)``, ``N_m | Λ_m ~ Poisson(Λ_m)``: ``E N_m = μ_m``,
+  ``Var N_m = μ_m + μ_m² / k``.
+* **Conversion** [E32: Beta(13, 7)].  Each referral converts with probability
+  ``p = referral_conversion``: ``C_m ~ Binomial(N_m, p)``.  Binomial thinning keeps the negative
+  binomial, ``C_m ~ NB(mean p·μ_m, size k)``, so converted referrals are drawn directly as
+  ``Gamma(k, p·μ_m / k)``-Poisson: the same distribution as drawing ``N_m`` and thinning it,
+  without a binomial variate per month (a third of the referral stage's time).  The
+  unconverted referrals ``N_m`` themselves are never needed.
+* **Capacity** [E30: caseload 4–6 families, 3–5 months per family; E13].  New families the
+  active therapists can take on, rounded half up to whole families:
+  ``cap_m = round(teams · a_m · therapists_per_team · caseload_per_therapist / months_per_case)``.
+  Starts are ``S_m = min(C_m, cap_m)``; converted referrals above capacity are lost, not
+  queued (there is no waiting list).
+* **Target** [E11: 380 families planned].  Starts stop once ``Σ_{m' ≤ m} S_m'`` reaches
+  ``target_young_people`` (the month that reaches it is cut to the remainder).
+* **Service window** [E4: five operational years].  No one starts at or after
+  ``service_end_month``.  The cash waterfall can stop starts earlier per draw; that is applied
+  later as a mask on quarterly start cohorts (``simsib.run.pipeline.settle``), so the random
+  numbers drawn here never depend on it.
+
+Random numbers come from the chunk's ``referrals`` stream, one array per variate for all draws
+of the chunk.  Gamma, Poisson and binomial variates use a parameter-dependent number of
+uniforms, so a variant scenario that changes any draw's demand changes the referral counts of
+every draw in the chunk: common random numbers across variants hold for the per-draw inputs,
+and for everything downstream when the starts are equal (e.g. variants of the effect or the
+contract), not for variants of the referral inputs themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simsib.model.inputs import DrawInputs
+from simsib.scenario.format import Scenario
+
+
+def team_start_months(scenario: Scenario, inputs: DrawInputs) -> np.ndarray:
+    """Start month of each team, shape (n_draws, n_teams)."""
+    r = scenario.referrals
+    first = r.service_start_month + inputs["referrals.team_start_delay_months"]
+    offsets = np.arange(r.teams) * inputs["referrals.team_stagger_months"][:, None]
+    return first[:, None] + offsets
+
+
+def active_team_share(team_starts: np.ndarray, month_edges: np.ndarray) -> np.ndarray:
+    """Mean share of teams active in each interval between ``month_edges``.
+
+    Returns shape (n_draws, len(month_edges) - 1); partial intervals count pro rata.
+    """
+    lo, hi = month_edges[:-1], month_edges[1:]
+    overlap = np.clip(hi[None, None, :] - np.maximum(team_starts[:, :, None], lo[None, None, :]), 0, None)
+    return (np.minimum(overlap, (hi - lo)[None, None, :]) / (hi - lo)).mean(axis=1)
+
+
+def expected_referrals(scenario: Scenario, inputs: DrawInputs, active: np.ndarray | None = None) -> np.ndarray:
+    """Mean referrals in each service month, shape (n_draws, service_end_month).
+
+    ``active`` is :func:`monthly_active_share`, when the caller has it already.
+    """
+    r = scenario.referrals
+    months = np.arange(r.service_end_month, dtype=float)
+    starts = team_start_months(scenario, inputs)
+    if active is None:
+        active = monthly_active_share(scenario, inputs)
+    first = starts.min(axis=1)[:, None]
+    initial = inputs["referrals.ramp_initial_fraction"][:, None]
+    ramp_months = inputs["referrals.ramp_months"][:, None]
+    # Progress through the ramp at mid-month; a zero-length ramp is full from the start.
+    progress = np.clip((months[None, :] + 0.5 - first) / np.maximum(ramp_months, 1e-9), 0.0, 1.0)
+    progress = np.where(ramp_months > 0, progress, 1.0)
+    ramp = initial + (1.0 - initial) * progress
+    mean = inputs["referrals.referrals_per_month"][:, None] * ramp * active
+    mean[:, : r.service_start_month] = 0.0
+    return mean
+
+
+def monthly_active_share(scenario: Scenario, inputs: DrawInputs) -> np.ndarray:
+    """Mean share of the teams active in each service month, (n_draws, service_end_month)."""
+    months = np.arange(scenario.referrals.service_end_month + 1, dtype=float)
+    return active_team_share(team_start_months(scenario, inputs), months)
+
+
+def monthly_capacity(scenario: Scenario, inputs: DrawInputs, active: np.ndarray | None = None) -> np.ndarray:
+    """Whole families the active therapists can take on each month, (n_draws, service_end_month).
+
+    ``active`` is :func:`monthly_active_share`, when the caller has it already.
+    """
+    if active is None:
+        active = monthly_active_share(scenario, inputs)
+    per_team = (
+        inputs["referrals.therapists_per_team"]
+        * inputs["referrals.caseload_per_therapist"]
+        / inputs["referrals.months_per_case"]
+    )
+    return np.floor(active * scenario.referrals.teams * per_team[:, None] + 0.5)
+
+
+def monthly_starts(
+    scenario: Scenario, inputs: DrawInputs, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Converted referrals and starts per month.
+
+    Returns
+    -------
+    converted, starts : ndarray of int64, shape (n_draws, service_end_month)
+        Referrals that convert (demand for a place), and those that start within capacity and
+        the target.
+    """
+    active = monthly_active_share(scenario, inputs)
+    k = inputs["referrals.referral_dispersion"][:, None]
+    converted_mean = expected_referrals(scenario, inputs, active) * inputs["referrals.referral_conversion"][:, None]
+    # Gamma-Poisson mixture = negative binomial with mean `converted_mean` and size `k`.
+    intensity = rng.gamma(np.broadcast_to(k, converted_mean.shape), converted_mean / k)
+    converted = rng.poisson(intensity)
+    starts = np.minimum(converted, monthly_capacity(scenario, inputs, active).astype(np.int64))
+    target = scenario.referrals.target_young_people
+    if target is not None:
+        starts = np.diff(np.minimum(np.cumsum(starts, axis=1), target), axis=1, prepend=0)
+    return converted, starts

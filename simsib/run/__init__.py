@@ -1,0 +1,10 @@
+"""Running a scenario: one chunk through the pipeline, chunks over executors, run folders.
+
+Holds the chunk pipeline (:mod:`~simsib.run.pipeline`), the executors -- this process, local
+worker processes, a Dask cluster (:mod:`~simsib.run.execution`) -- run folders written
+atomically and resumably (:mod:`~simsib.run.outputs`), the summary statistics with their
+standard errors (:mod:`~simsib.run.summary`) and the Python API behind :func:`simsib.simulate`
+(:mod:`~simsib.run.runner`).
+
+May import :mod:`simsib.contract`, :mod:`simsib.model` and :mod:`simsib.scenario`.
+"""

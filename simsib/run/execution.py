@@ -1,0 +1,377 @@
+"""Running chunks: in this process, over local worker processes, or on a Dask cluster.
+
+A run of ``draws`` draws is split into fixed-size chunks (``simulation.chunk_size``); chunk
+``i`` always uses the i-th child of the run's SeedSequence, so *which* worker runs a chunk,
+and when, never changes a number.  Executors yield results in completion order; callers put
+them back in chunk order.  A bounded number of chunks is in flight (one per local worker,
+two per Dask worker), so memory is bounded by the chunk size, not the number of draws.
+
+Failures end the run: a worker process that dies, a Dask scheduler that cannot be reached or
+is lost, or a chunk that fails on the cluster raise :class:`ExecutionError` (exit code 1).
+Whatever ends the run early -- an error, Ctrl-C, or the caller closing the iterator -- stops
+the workers at once (local processes are terminated; Dask futures are cancelled).  Callers
+should close the iterator of :func:`run_chunks` when they stop early (``contextlib.closing``).
+:func:`map_processes` offers the same guarantees to any other work spread over processes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import signal
+import socket
+import traceback
+import uuid
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from urllib.parse import urlsplit
+
+from simsib.run.pipeline import ChunkResult, run_chunk
+from simsib.run.settings import ExecutionError, Executor, default_workers  # noqa: F401  (re-exported)
+from simsib.scenario.format import Scenario
+
+T = TypeVar("T")
+
+DASK_CONNECT_SECONDS = 10.0  # a reachable scheduler answers well within this
+DASK_WORKERS_SECONDS = 60.0  # how long to wait for the first worker to join the scheduler
+TERMINATE_SECONDS = 5.0  # grace for terminated workers before they are killed
+# glibc mallopt parameters (malloc.h) and the values set by tune_allocator().
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_MMAP_THRESHOLD_BYTES = 32 << 20  # glibc's maximum: arrays up to 32 MB come from the heap
+_TRIM_THRESHOLD_BYTES = 256 << 20  # keep up to 256 MB of freed heap for the next chunk
+_TOP_PAD_BYTES = 64 << 20
+_allocator_tuned = False
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What to compute: the scenario, the run's entropy and its chunks."""
+
+    scenario: Scenario
+    entropy: int
+    draws: int
+    chunk_size: int
+    quarterly_sample: int
+    cashflows: bool = False
+
+    @property
+    def chunks(self) -> list[tuple[int, int]]:
+        """(index, draws in chunk) for every chunk, the last one possibly short."""
+        full, rest = divmod(self.draws, self.chunk_size)
+        sizes = [self.chunk_size] * full + ([rest] if rest else [])
+        return list(enumerate(sizes))
+
+    def wants_quarterly(self, index: int) -> bool:
+        """Quarterly series are kept only for the first ``quarterly_sample`` draws."""
+        return index * self.chunk_size < self.quarterly_sample
+
+
+def tune_allocator() -> None:
+    """Let this process reuse freed memory instead of returning it to the OS after every array.
+
+    A chunk allocates and frees hundreds of temporary arrays of a few MB.  By default glibc
+    hands blocks that large back to the kernel at once (mmap, heap trimming), so every new
+    array page-faults afresh: 10-15% of a chunk's CPU time here, more on some virtual machines.
+    Raising the thresholds keeps them in the heap.  Numbers are unaffected; the price is that
+    a process running chunks keeps its peak heap (bounded by the chunk size).  Called once per
+    process that runs chunks; a no-op where the C library has no ``mallopt`` (not glibc).
+    """
+    global _allocator_tuned
+    if _allocator_tuned:
+        return
+    _allocator_tuned = True
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # pragma: no cover - musl, macOS, Windows
+        return
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
+    mallopt(_M_TOP_PAD, _TOP_PAD_BYTES)
+
+
+def _run(plan: RunPlan, index: int, size: int) -> ChunkResult:
+    tune_allocator()
+    # `run_chunk` is looked up in this module at call time: the one seam where a test can
+    # substitute a chunk function (forked workers inherit the substitution).
+    return run_chunk(plan.scenario, plan.entropy, index, size,
+                     quarterly=plan.wants_quarterly(index), cashflows=plan.cashflows)
+
+
+def run_chunks(
+    plan: RunPlan,
+    *,
+    workers: int = 1,
+    executor: Executor = Executor.local,
+    scheduler: str | None = None,
+    skip: Iterable[int] = (),
+) -> Iterator[ChunkResult]:
+    """Yield the results of every chunk not in ``skip``, in completion order.
+
+    ``workers <= 1`` (local) runs the chunks in this process.  Close the returned iterator
+    (``contextlib.closing``) if you stop consuming it early, so workers stop at once.
+    """
+    skipped = set(skip)
+    todo = [(i, n) for i, n in plan.chunks if i not in skipped]
+    if executor == Executor.dask:
+        return _run_dask(plan, todo, workers, scheduler)
+    if workers <= 1 or len(todo) <= 1:
+        return (_run(plan, index, size) for index, size in todo)
+    return _run_processes(plan, todo, workers)
+
+
+def _bounded(submit: Callable, todo: list[tuple], in_flight: int, wait_some: Callable) -> Iterator:
+    """Yield futures as they complete, submitting lazily: at most ``in_flight`` pending."""
+    queue = iter(todo)
+    pending = [submit(*item) for _, item in zip(range(in_flight), queue)]
+    while pending:
+        done, pending = wait_some(pending)
+        for future in done:
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.append(submit(*nxt))
+            yield future
+
+
+# Local processes ---------------------------------------------------------------------------
+#
+# A small pool of forked processes, one pipe each and one call in flight per worker.  Not
+# concurrent.futures: terminating its workers while one writes a result leaves its manager
+# thread blocked on a half-read message, and the interpreter then hangs at exit.  Here a
+# stopped worker takes nothing down with it: its pipe is simply closed.
+
+
+def _worker_loop(conn, parent_pid: int, inherited: list) -> None:
+    # Ctrl-C reaches the whole foreground process group; the parent alone handles it (and
+    # terminates the workers), so workers neither die mid-write nor print tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for other in inherited:  # the parent's ends of earlier workers' pipes, copied by fork
+        other.close()
+    while True:
+        while not conn.poll(1.0):
+            if os.getppid() != parent_pid:  # orphaned: the parent was killed
+                return
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        function, args = task
+        try:
+            reply = (True, function(*args))
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+            reply = (False, _portable(exc))
+        conn.send(reply)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception, or a RuntimeError saying what it was if it cannot be pickled."""
+    note = f"raised in worker process {os.getpid()}:\n" + "".join(traceback.format_exception(exc))
+    try:
+        pickle.dumps(exc)
+    except Exception:  # noqa: BLE001
+        exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+    exc.add_note(note)
+    return exc
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "exited"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    return f"exit code {code}"
+
+
+def _stop(processes: list) -> None:
+    """Terminate worker processes and wait for them; kill any that linger."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(TERMINATE_SECONDS)
+        if process.is_alive():
+            process.kill()
+            process.join(TERMINATE_SECONDS)
+
+
+def map_processes(function: Callable[..., T], calls: Sequence[tuple], workers: int) -> Iterator[tuple[int, T]]:
+    """``(position, function(*calls[position]))`` for every call, over forked worker processes.
+
+    Results come in completion order, one call in flight per worker.  A worker that dies
+    raises :class:`ExecutionError` naming how it died; an exception in ``function`` is raised
+    here (with the worker's traceback as a note); on any early end (an error, Ctrl-C, closing
+    the iterator) the workers are terminated at once.  Calls and results must pickle.
+    """
+    # fork shares the imported modules with the workers, so they start in milliseconds.
+    context = multiprocessing.get_context("fork")
+    todo = iter(range(len(calls)))
+    pool: list[tuple] = []  # (process, connection)
+    busy: dict = {}  # connection -> position of the call it is running
+    finished = False
+    try:
+        for _ in range(max(1, min(workers, len(calls)))):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_worker_loop, daemon=True, name="simsib-worker",
+                                      args=(theirs, os.getpid(), [conn for _, conn in pool]))
+            process.start()
+            theirs.close()
+            pool.append((process, ours))
+        for process, conn in pool:
+            _give(conn, function, calls, todo, busy)
+        owner = {conn: process for process, conn in pool}
+        while busy:
+            ready = multiprocessing.connection.wait([*busy, *(owner[c].sentinel for c in busy)])
+            conn = next((r for r in ready if r in busy), None)
+            if conn is None:  # a worker ended: recv gives its last reply, or EOF if it died
+                conn = next(c for c in busy if owner[c].sentinel in ready)
+            try:
+                ok, value = conn.recv()
+            except (EOFError, OSError):
+                process = owner[conn]
+                process.join(TERMINATE_SECONDS)
+                raise ExecutionError(
+                    f"a worker process died (pid {process.pid}: {_describe_exit(process.exitcode)}); "
+                    "the run was stopped and no outputs were written"
+                ) from None
+            position = busy.pop(conn)
+            if not ok:
+                raise value
+            _give(conn, function, calls, todo, busy)
+            yield position, value
+        finished = True
+    finally:
+        if finished:  # all idle: ask them to exit
+            for process, conn in pool:
+                try:
+                    conn.send(None)
+                except OSError:
+                    continue
+                process.join(TERMINATE_SECONDS)
+        # An error, Ctrl-C or an abandoned iterator: stop the workers now rather than let them
+        # finish their calls.
+        _stop([process for process, _ in pool])
+        for _, conn in pool:
+            conn.close()
+
+
+def _give(conn, function: Callable, calls: Sequence[tuple], todo: Iterator[int], busy: dict) -> None:
+    """Send ``conn``'s worker the next call, if any is left."""
+    position = next(todo, None)
+    if position is not None:
+        conn.send((function, calls[position]))
+        busy[conn] = position
+
+
+def _run_processes(plan: RunPlan, todo: list[tuple[int, int]], workers: int) -> Iterator[ChunkResult]:
+    with closing(map_processes(_run, [(plan, index, size) for index, size in todo], workers)) as results:
+        for _, result in results:
+            yield result
+
+
+# Dask --------------------------------------------------------------------------------------
+
+
+def _check_reachable(scheduler: str) -> None:
+    """Fail fast, with a clear message, when nothing listens at a tcp:// scheduler address.
+
+    Dask's own connect retries a refused connection until its timeout; a refused TCP
+    connection is certain to fail, so say so at once.
+    """
+    parts = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
+    if parts.scheme != "tcp" or not parts.hostname:
+        return
+    try:
+        port = parts.port or 8786
+    except ValueError:
+        raise ExecutionError(f"bad Dask scheduler address {scheduler!r}: the port must be a number") from None
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=DASK_CONNECT_SECONDS):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ExecutionError(
+            f"cannot reach the Dask scheduler at {scheduler} ({reason}); is `dask scheduler` "
+            f"running there, and is port {port} open?"
+        ) from None
+
+
+def _connect_dask(scheduler: str | None, workers: int):
+    """(client, cluster or None): a client of ``scheduler``, or of a new local cluster."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - dask is a runtime dependency
+        raise ExecutionError(f"the dask executor needs dask.distributed: {exc}") from None
+    if not scheduler:
+        cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
+                               processes=True, dashboard_address=":0")
+        return Client(cluster), cluster
+    _check_reachable(scheduler)
+    try:
+        client = Client(scheduler, timeout=f"{DASK_CONNECT_SECONDS}s")
+    except (OSError, TimeoutError) as exc:
+        raise ExecutionError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        client.wait_for_workers(1, timeout=DASK_WORKERS_SECONDS)
+    except (OSError, TimeoutError):
+        client.close()
+        raise ExecutionError(
+            f"the Dask scheduler at {scheduler} has no workers (none joined within "
+            f"{DASK_WORKERS_SECONDS:.0f} s); start some with `dask worker {scheduler}`"
+        ) from None
+    return client, None
+
+
+def _run_dask(
+    plan: RunPlan, todo: list[tuple[int, int]], workers: int, scheduler: str | None
+) -> Iterator[ChunkResult]:
+    from dask.distributed import wait
+
+    client, cluster = _connect_dask(scheduler, workers)
+    # Keys unique to this run: two runs with the same seed on one cluster must never share
+    # (or cancel) each other's results.
+    token = uuid.uuid4().hex[:16]
+    outstanding: set = set()
+
+    def submit(index: int, size: int):
+        future = client.submit(_run, plan, index, size, pure=False, key=f"simsib-{token}-chunk-{index}")
+        outstanding.add(future)
+        return future
+
+    def wait_some(pending):
+        result = wait(pending, return_when="FIRST_COMPLETED")
+        return sorted(result.done, key=lambda f: f.key), list(result.not_done)
+
+    try:
+        n_workers = len(client.scheduler_info().get("workers", {})) or max(1, workers)
+        for future in _bounded(submit, todo, 2 * n_workers, wait_some):
+            result = future.result()
+            outstanding.discard(future)  # dropping the last reference frees it on the cluster
+            del future
+            yield result
+    except ExecutionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a lost cluster or a remote failure ends the run
+        where = f"the Dask cluster at {scheduler}" if scheduler else "the local Dask cluster"
+        text = str(exc)
+        if "connection-lost" in text or "lost the connection" in text:
+            reason = "lost the connection to the scheduler"
+        else:  # Dask's messages can run to many lines; the first says what happened
+            reason = f"{type(exc).__name__}: {text.strip().splitlines()[0] if text.strip() else ''}"
+        raise ExecutionError(f"the run failed on {where}: {reason}; no outputs were written") from None
+    finally:
+        try:
+            if outstanding:
+                client.cancel(list(outstanding))
+        except Exception:  # noqa: BLE001 - best effort: the connection may be gone
+            pass
+        client.close()
+        if cluster is not None:
+            cluster.close()

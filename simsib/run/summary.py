@@ -1,0 +1,127 @@
+"""Summary statistics of per-draw metrics, each with its Monte Carlo standard error.
+
+Every distribution statistic is ``{mean, se, p05, p25, p50, p75, p95, n}`` where ``se`` is the
+standard error of the mean (sample sd ÷ √n over the draws where the metric is defined).
+Probabilities are ``{value, se}`` with the binomial ``se = √(p(1−p)/n)``.  The expected
+shortfall ``es05`` is the mean MOIC (on committed capital) of the worst 5% of draws, with the
+influence-function standard error of Hong & Liu (2009).
+
+Statistics are computed column by column from a reader, so a run of millions of draws never
+needs more than one column in memory at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from simsib.contract.irr import IRR_STATUS_TEXT, IrrStatus
+from simsib.contract.metrics import TOTAL_LOSS_MOIC
+
+PERCENTILES = (5, 25, 50, 75, 95)
+TAIL = 0.05
+
+# (section, summary key, draws column): the distributions reported in summary.json.
+DISTRIBUTIONS = (
+    ("investor", "moic_committed", "moic_committed"),
+    ("investor", "moic_drawn", "moic_drawn"),
+    ("investor", "irr", "irr"),
+    ("investor", "capital_drawn", "capital_drawn"),
+    ("investor", "distributions", "distributions"),
+    ("investor", "investor_profit", "investor_profit"),
+    ("investor", "npv", "npv"),
+    ("investor", "payback_quarter", "payback_quarter"),
+    ("investor", "peak_capital_at_risk", "peak_capital_at_risk"),
+    ("council", "outcome_payments", "outcome_payments"),
+    ("council", "contract_savings", "contract_savings"),
+    ("council", "true_savings", "true_savings"),
+    ("council", "deadweight_share", "deadweight_share"),
+    ("council", "net_benefit", "net_benefit"),
+    ("council", "cap_quarter", "cap_quarter"),
+    ("outcomes", "young_people_started", "young_people_started"),
+    ("outcomes", "young_people_completed", "young_people_completed"),
+    ("outcomes", "year1_starts", "year1_starts"),
+    ("outcomes", "care_proportion_treated", "care_proportion_treated"),
+    ("outcomes", "care_proportion_counterfactual", "care_proportion_counterfactual"),
+    ("outcomes", "care_days_saved_contract", "care_days_saved_contract"),
+    ("outcomes", "care_days_saved_true", "care_days_saved_true"),
+    ("outcomes", "care_days_treated", "care_days_treated"),
+    ("outcomes", "care_days_counterfactual", "care_days_counterfactual"),
+    ("outcomes", "unfunded_costs", "unfunded_costs"),
+)
+
+ColumnReader = Callable[[str], np.ndarray]
+
+
+def distribution(values: np.ndarray) -> dict[str, float]:
+    """Mean, its standard error and percentiles over the defined (non-NaN) values."""
+    values = np.asarray(values, dtype=float)
+    defined = values[~np.isnan(values)]
+    n = defined.size
+    if n == 0:
+        return {"mean": None, "se": None, **{f"p{p:02d}": None for p in PERCENTILES}, "n": 0}
+    se = float(defined.std(ddof=1) / np.sqrt(n)) if n > 1 else None
+    quantiles = np.percentile(defined, PERCENTILES)
+    return {"mean": float(defined.mean()), "se": se,
+            **{f"p{p:02d}": float(q) for p, q in zip(PERCENTILES, quantiles)}, "n": int(n)}
+
+
+def probability(events: np.ndarray) -> dict[str, float]:
+    """Share of draws where ``events`` is true, with its binomial standard error."""
+    events = np.asarray(events, dtype=bool)
+    p = float(events.mean())
+    return {"value": p, "se": float(np.sqrt(p * (1.0 - p) / events.size))}
+
+
+def expected_shortfall(values: np.ndarray, tail: float = TAIL) -> dict[str, float]:
+    """Mean of the worst ``tail`` share of draws, and its standard error.
+
+    ``se = sd((X − VaR)·1{X ≤ VaR}) ÷ (tail·√n)`` (influence function of the lower-tail mean).
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    n = values.size
+    if n == 0:
+        return {"value": None, "se": None, "var": None, "tail": tail}
+    k = max(1, int(np.floor(tail * n)))
+    worst = np.partition(values, k - 1)[:k]
+    var = float(worst.max())
+    tail_terms = np.minimum(values - var, 0.0)
+    se = float(tail_terms.std(ddof=1) / (tail * np.sqrt(n))) if n > 1 else None
+    return {"value": float(worst.mean()), "se": se, "var": var, "tail": tail}
+
+
+def summarise(read: ColumnReader, n_draws: int) -> dict:
+    """The ``investor``/``council``/``outcomes`` sections of summary.json."""
+    out: dict[str, dict] = {"investor": {}, "council": {}, "outcomes": {}}
+    for section, key, column in DISTRIBUTIONS:
+        out[section][key] = distribution(read(column))
+    status = read("irr_status")
+    undefined = status != IrrStatus.OK
+    out["investor"]["irr"]["nan_share"] = float(np.isnan(read("irr")).mean())
+    out["investor"]["irr"]["status_shares"] = {
+        IRR_STATUS_TEXT[int(code)]: float((status == code).mean()) for code in np.unique(status[undefined])
+    }
+    # MOIC on drawn capital is NaN only where nothing was drawn: the investor put nothing at
+    # risk, so that draw is not a loss (NaN < 1 is False).
+    moic_drawn = read("moic_drawn")
+    with np.errstate(invalid="ignore"):
+        out["investor"]["prob_loss"] = probability(moic_drawn < 1.0)
+        out["investor"]["prob_total_loss"] = probability(moic_drawn < TOTAL_LOSS_MOIC)
+    out["investor"]["es05"] = {**expected_shortfall(read("moic_committed")), "of": "moic_committed"}
+    out["council"]["prob_cap_reached"] = probability(read("cap_reached"))
+    out["council"]["prob_pays_more_than_saved"] = probability(read("outcome_payments") > read("true_savings"))
+    out["outcomes"]["prob_service_stopped_early"] = probability(read("service_stopped_early"))
+    return out
+
+
+def flatten(summary: dict) -> list[dict]:
+    """Rows ``{metric, mean, se, p05, …}`` for a table or DataFrame."""
+    rows = []
+    for section in ("investor", "council", "outcomes"):
+        for key, stats in summary.get(section, {}).items():
+            row = {"metric": f"{section}.{key}"}
+            row.update({k: v for k, v in stats.items() if not isinstance(v, (dict, str))})
+            rows.append(row)
+    return rows

@@ -1,0 +1,396 @@
+"""The scenario file reference (docs/scenario-reference.md), generated from the schema.
+
+Every table and key comes from the pydantic models of :mod:`simsib.scenario.format` -- what it takes
+(type, bounds, unit), its default and its description -- and every distribution family with its
+parameter forms from :mod:`simsib.scenario.distributions`; only the examples are written here, and a
+test checks that they form a valid scenario.  A test also checks that the committed file equals
+:func:`render_reference`, so the reference cannot drift from the schema.  Regenerate with::
+
+    python -m simsib.scenario.reference > docs/scenario-reference.md
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from typing import Any, Iterator
+
+import annotated_types
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from simsib.scenario import distributions
+from simsib.scenario.loader import MAX_EXTENDS_DEPTH, MAX_FILE_BYTES
+from simsib.scenario.format import Expects, Scenario
+
+REGENERATE = "python -m simsib.scenario.reference > docs/scenario-reference.md"
+
+# One example per table; together (with the first mechanism) they make a valid scenario, which
+# tests/test_loader.py checks.  Each shows a different way of writing numbers.
+SECTION_EXAMPLES: dict[str, str] = {
+    "meta": '''[meta]
+name = "essex-weak-effect"
+description = "Essex, with the START trial's null result weighted more heavily."
+sources = ["E1", "E20", "E22"]
+reference_moic = 1.45''',
+    "simulation": '''[simulation]
+draws = 20000
+chunk_size = 1000''',
+    "referrals": '''[referrals]
+service_end_month = { value = 60, source = "E4: five operational years" }
+teams = 2
+team_start_delay_months = { dist = "uniform", low = 0, high = 6, source = "E33" }
+therapists_per_team = 4
+caseload_per_therapist = 4
+months_per_case = 4
+referrals_per_month = { dist = "lognormal", median = 9, sigma = 0.2, source = "E33" }
+referral_dispersion = 5
+referral_conversion = { dist = "beta", a = 13, b = 7, source = "E32" }
+ramp_initial_fraction = { dist = "beta", mean = 0.33, concentration = 6, source = "E33" }
+ramp_months = { dist = "triangular", low = 6, mode = 12, high = 24, source = "E33" }
+target_young_people = 380''',
+    "population": '''[population]
+age_at_start = { dist = "categorical", values = [13, 14, 15, 16], weights = [0.2, 0.3, 0.3, 0.2], source = "judgement: edge-of-care referrals peak at 14-15" }
+p30_entry = { dist = "beta", p05 = 0.4, p95 = 0.75, source = "E40" }
+weibull_shape = { dist = "uniform", low = 0.7, high = 1.0, source = "E41" }''',
+    "effect": '''[effect]
+log_hazard_ratio = { dist = "mixture", weights = [0.6, 0.4], components = [
+    { dist = "normal", mean = 0.223, sd = 0.25, source = "E20: START trial" },
+    { dist = "normal", mean = -0.478, sd = 0.25, source = "E22: community effectiveness" },
+], source = "E26" }
+duration_months = { dist = "lognormal", p05 = 9, p95 = 60, source = "E27" }
+completion_rate = { dist = "beta", a = 17, b = 3, source = "E31" }
+non_completer_effect_share = { value = 0.5, source = "judgement: half the log-hazard effect" }''',
+    "care": '''[care]
+short_stay_share = { dist = "beta", a = 8, b = 12, source = "E43" }
+short_stay_median_months = 1.4
+short_stay_sigma = 0.9
+long_stay_median_months = 24
+long_stay_sigma = 0.6
+reentry_probability = { dist = "beta", a = 7, b = 13, source = "E44" }
+reentry_gap_mean_months = 22.6
+la_foster_weekly_cost = 600
+ifa_foster_weekly_cost = 850
+residential_weekly_cost = 3000
+residential_share = { dist = "beta", a = 4, b = 16, source = "E46" }
+ifa_share_of_fostering = { dist = "beta", a = 8, b = 12, source = "E46" }''',
+    "contract": '''[contract]
+tracking_months = { value = 30, source = "E6, E7" }
+measurement_end_month = 96
+cap = { value = 7_200_000, source = "E2" }
+payment_lag_quarters = 1
+netting = "contract"
+council_management_cost_per_quarter = 10_000''',
+    "contract.mechanisms.days_saved_vs_baseline": '''[[contract.mechanisms]]
+type = "days_saved_vs_baseline"
+price_per_day = { value = 75, source = "E8" }
+baseline_care_proportion = { value = 0.55, source = "E6" }''',
+    "contract.mechanisms.days_out_of_care": '''[[contract.mechanisms]]
+type = "days_out_of_care"
+price_per_day = 40
+deadweight_share = { value = 0.33, source = "E50" }''',
+    "contract.mechanisms.milestone": '''[[contract.mechanisms]]
+type = "milestone"
+price = 5_000
+block_days = 364
+repeat = false''',
+    "contract.mechanisms.engagement": '''[[contract.mechanisms]]
+type = "engagement"
+price_per_person = 1_000
+on = "completion"''',
+    "spv": '''[spv]
+capital_committed = { value = 3_130_000, source = "E1" }
+team_cost_per_quarter = 100_000
+cost_per_young_person = 1_500
+management_fee_per_quarter = 25_000
+upfront_fees = 100_000
+reserve = 250_000
+distributions_from_month = 66
+discount_rate = 0.035
+target_return = 0.083''',
+    "correlations": '''[[correlations]]
+between = ["referrals.ramp_months", "effect.completion_rate"]
+rank = -0.3
+source = "judgement: a service slow to embed also keeps fewer families engaged (E18)"''',
+    "stress": '''[stress.late-start]
+description = "Both teams start a year late."
+set = { "referrals.team_start_delay_months" = 12 }''',
+}
+
+# An example of every parameter form of every family (checked by tests/test_loader.py).
+FAMILY_EXAMPLES: dict[str, list[str]] = {
+    "fixed": ['0.5', '{ value = 0.5, source = "E5" }', '{ dist = "fixed", value = 0.5 }'],
+    "uniform": ['{ dist = "uniform", low = 0, high = 6 }'],
+    "triangular": ['{ dist = "triangular", low = 6, mode = 12, high = 24 }'],
+    "normal": ['{ dist = "normal", mean = -0.478, sd = 0.25 }', '{ dist = "normal", mean = 0.8, sd = 0.3, low = 0, high = 1 }'],
+    "lognormal": ['{ dist = "lognormal", mu = 3.18, sigma = 0.6 }', '{ dist = "lognormal", median = 24, sigma = 0.6 }',
+                  '{ dist = "lognormal", p05 = 9, p95 = 60 }'],
+    "beta": ['{ dist = "beta", a = 17, b = 3 }', '{ dist = "beta", mean = 0.85, concentration = 20 }',
+             '{ dist = "beta", p05 = 0.4, p95 = 0.75 }'],
+    "gamma": ['{ dist = "gamma", shape = 4, scale = 2.5 }', '{ dist = "gamma", mean = 10, sd = 5 }'],
+    "weibull": ['{ dist = "weibull", shape = 0.85, scale = 40 }'],
+    "negative_binomial": ['{ dist = "negative_binomial", mean = 9, dispersion = 5 }'],
+    "poisson": ['{ dist = "poisson", mean = 9 }'],
+    "categorical": ['{ dist = "categorical", values = [14, 15, 16], weights = [0.3, 0.4, 0.3] }'],
+    "mixture": ['{ dist = "mixture", weights = [0.7, 0.3], components = [{ dist = "beta", a = 12, b = 8 }, 0.1] }'],
+}
+
+# The cross-parameter checks of simsib.scenario.distributions, in words (tests/test_bad_input.py tries them).
+FAMILY_CHECKS: dict[str, str] = {
+    "uniform": "`high` > `low`.",
+    "triangular": "`high` > `low`, and `low` ≤ `mode` ≤ `high`.",
+    "normal": "`high` > `low` when both truncation bounds are given.",
+    "lognormal": "`p95` > `p05` (they are the 5th and 95th percentiles).",
+    "beta": "`p95` > `p05`, and some beta distribution must have them as its 5th and 95th percentiles.",
+    "categorical": "one weight per value; the weights sum to 1 (within 1e-9).",
+    "mixture": "one weight per component; the weights sum to 1 (within 1e-9).",
+}
+
+_INTRO = f"""# Scenario file reference
+
+*Generated from the scenario schema (`simsib/scenario.py`, `simsib/distributions.py`) by
+`{REGENERATE}`. A test fails when this file and the schema
+disagree: do not edit it by hand.*
+
+A scenario is a UTF-8 [TOML](https://toml.io) file (under {MAX_FILE_BYTES / 2**20:g} MiB) describing one
+social impact bond and the evidence behind every number; `scenarios/essex.toml` is the worked
+example. Times are **months from contract start** (or from a young person's start where a key
+says so), money is **£**, rates and shares are fractions (0.035 is 3.5%).
+
+* **Unknown keys are errors**, with a "did you mean" and the valid choices; `simsib validate
+  FILE` reports every problem of a file at once (file, dotted key, value, what was expected).
+  `simsib schema` prints the JSON Schema, for editors that complete and check TOML.
+* **Variants**: `extends = "essex.toml"` on the first line reads that file (relative to this
+  one, or a bundled scenario by name) and deep-merges this file over it: tables merge key by
+  key, a list (such as `[[contract.mechanisms]]`) replaces the parent's whole list, and a
+  distribution table (one with `dist` or `value`) replaces the parent's whole entry, while a
+  table without them (`duration_months = {{ sigma = 0.8 }}`) changes just those parameters.
+  Chains may be up to {MAX_EXTENDS_DEPTH} parents deep; cycles and missing parents are errors.
+* **Overrides**: `simsib run --set dotted.key=value` sets any key with the same validation;
+  the value is read as TOML (`--set contract.cap=7.2e6`, `--set 'effect.duration_months={{ value = 12 }}'`,
+  `--set effect.duration_months.median=30`), or as a bare word (`--set contract.netting=cohort`).
+  List entries are numbered from 0: `--set contract.mechanisms.0.price_per_day=80`.
+* A scenario file is data: nothing in it is evaluated, unpickled or imported.
+
+## Kinds of value
+
+* **quantity**: an uncertain number, drawn once per Monte Carlo draw. Write a plain number
+  (`0.5`), a number with its source (`{{ value = 0.5, source = "E5" }}`), or a distribution table
+  (`{{ dist = "beta", a = 17, b = 3, source = "E31" }}`; families below). A quantity's *whole
+  range* must lie inside its hard bounds (a probability's beta, never a normal), and the middle
+  99.8% of its draws inside its plausible range, which catches typos such as a cap of 7.2e16.
+* **whole number**: a setting that shapes the simulation's arrays (months of a window, number of
+  teams), so it cannot be uncertain: `30` or `{{ value = 30, source = "E6" }}`.
+* **source**: every default should cite its evidence: an EVIDENCE id (`"E26"`, `"E20, E22: ..."`)
+  or `"judgement: "` followed by the reasoning.
+"""
+
+
+def render_reference() -> str:
+    """The Markdown scenario reference."""
+    parts = [_INTRO, "## Tables\n"]
+    for heading, model, intro, example in _tables():
+        parts.append(_render_table(heading, model, intro, example))
+    parts.append(_render_families())
+    return "\n".join(parts).rstrip() + "\n"
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+
+def _tables() -> Iterator[tuple[str, type[BaseModel], str, str]]:
+    """(heading, model, intro line, example) for every table of the format, in file order."""
+    for name, info in Scenario.model_fields.items():
+        annotation = _strip(info.annotation)
+        origin = typing.get_origin(annotation)
+        required = "required" if info.is_required() else "optional"
+        if _is_model(annotation):
+            yield f"[{name}]", annotation, f"*{required} table.*", SECTION_EXAMPLES[name]
+            for sub_name, sub_info in annotation.model_fields.items():
+                members = _list_of_models(sub_info.annotation)
+                for member in members:
+                    tag = typing.get_args(member.model_fields["type"].annotation)[0]
+                    yield (f'[[{name}.{sub_name}]] type = "{tag}"', member,
+                           f"*One `[[{name}.{sub_name}]]` table per mechanism; several add up.*",
+                           SECTION_EXAMPLES[f"{name}.{sub_name}.{tag}"])
+        elif origin is list:
+            yield (f"[[{name}]]", _strip(typing.get_args(annotation)[0]), f"*{required}; one table each.*",
+                   SECTION_EXAMPLES[name])
+        elif origin is dict:
+            yield (f"[{name}.NAME]", _strip(typing.get_args(annotation)[1]),
+                   f"*{required}; one table per name.*", SECTION_EXAMPLES[name])
+
+
+def _render_table(heading: str, model: type[BaseModel], intro: str, example: str) -> str:
+    lines = [f"### `{heading}`", "", _doc(model), "", intro, "",
+             "| key | takes | default | meaning |", "|---|---|---|---|"]
+    for name, info in model.model_fields.items():
+        if _list_of_models(info.annotation):
+            takes, meaning = "tables", f"{info.description or ''} See below."
+        else:
+            takes, meaning = _takes(info), info.description or ""
+        lines.append(f"| `{info.alias or name}` | {_cell(takes)} | {_cell(_default(info))} | {_cell(meaning)} |")
+    lines += ["", "```toml", example, "```", ""]
+    return "\n".join(lines)
+
+
+def _takes(info: FieldInfo) -> str:
+    """What a field takes, in words: its Expects note, else read from its type and bounds."""
+    annotation, metadata = _unwrap(info.annotation, list(info.metadata))
+    notes = [m.text for m in metadata if isinstance(m, Expects)]
+    if notes:
+        return notes[0]
+    if annotation is bool:
+        return "true or false"
+    if typing.get_origin(annotation) is typing.Literal:
+        return "one of " + ", ".join(f'`"{a}"`' for a in typing.get_args(annotation))
+    if annotation in (int, float):
+        kind = "whole number" if annotation is int else "number"
+        return kind + _bounds_text(metadata)
+    if annotation is str:
+        pattern = next((m.pattern for m in metadata if getattr(m, "pattern", None)), None)
+        if any(getattr(m, "func", None) is distributions.check_source for m in metadata):
+            return "text: an EVIDENCE id or `judgement: ...`"
+        return f"text matching `{pattern}`" if pattern else "text"
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is list and args and _strip(args[0]) is str:
+        return "list of text" + _length_text(metadata)
+    if origin is dict:
+        return "table of `dotted.key = value`"
+    if _is_distribution(annotation):
+        return "distribution table"
+    return str(annotation)  # pragma: no cover - a new kind of field: extend this function
+
+
+def _bounds_text(metadata: list[Any]) -> str:
+    words = []
+    for m in metadata:
+        for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
+            if isinstance(m, getattr(annotated_types, attr.capitalize())):
+                words.append(f"{sign} {getattr(m, attr):,}")
+    return " " + ", ".join(words) if words else ""
+
+
+def _length_text(metadata: list[Any]) -> str:
+    low = next((m.min_length for m in metadata if isinstance(m, annotated_types.MinLen)), None)
+    high = next((m.max_length for m in metadata if isinstance(m, annotated_types.MaxLen)), None)
+    if low is not None and low == high:
+        return f", exactly {low}"
+    return f", at least {low}" if low else ""
+
+
+def _default(info: FieldInfo) -> str:
+    if info.is_required():
+        return "required"
+    value = info.default_factory() if info.default_factory is not None else info.default
+    if value is None:
+        return "none"
+    if isinstance(value, BaseModel):
+        return "defaults"
+    if isinstance(value, (list, dict)) and not value:
+        return "empty"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"`{value}`"
+
+
+# --- distribution families ------------------------------------------------------------------
+
+
+def _render_families() -> str:
+    lines = ["## Distribution families", "",
+             "Wherever a key takes a *quantity* it takes any of these tables. Every table may carry",
+             "`source`. Families with several parameterisations take exactly one complete form.", ""]
+    for family in distributions._FAMILIES:
+        tag = distributions._tag(family)
+        lines += [f"### `{tag}`", "", _doc(family, first_paragraph=True), ""]
+        if tag in FAMILY_CHECKS:
+            lines += [f"Checked: {FAMILY_CHECKS[tag]}", ""]
+        forms = getattr(family, "_forms", ())
+        if forms:
+            listed = " · ".join("(" + ", ".join(f"`{family._key(n)}`" for n in form) + ")" for form in forms)
+            lines += [f"Forms (exactly one): {listed}", ""]
+        lines += ["| key | takes | default |", "|---|---|---|"]
+        for name, info in sorted(family.model_fields.items(), key=lambda kv: kv[0] in ("dist", "source")):
+            if name == "dist":
+                continue
+            takes = _parameter_takes(info)
+            lines.append(f"| `{info.alias or name}` | {_cell(takes)} | {_cell(_default(info))} |")
+        lines += ["", "```toml"] + [f"x = {example}" for example in FAMILY_EXAMPLES[tag]] + ["```", ""]
+    return "\n".join(lines)
+
+
+def _parameter_takes(info: FieldInfo) -> str:
+    annotation, metadata = _unwrap(info.annotation, list(info.metadata))
+    if info.alias is None and annotation is str:
+        return "text: an EVIDENCE id or `judgement: ...`"
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is tuple:
+        item, item_metadata = _unwrap(args[0], [])
+        if _is_distribution(item):
+            return "list of quantities" + _length_text(metadata)
+        return f"list of numbers{_bounds_text(item_metadata)}" + _length_text(metadata)
+    return "number" + _bounds_text(metadata)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _strip(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _unwrap(annotation: Any, metadata: list[Any]) -> tuple[Any, list[Any]]:
+    """The bare type of an annotation (through Annotated and Optional), and all its metadata."""
+    while True:
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation, *extra = typing.get_args(annotation)
+            for item in extra:
+                metadata.extend(item.metadata if isinstance(item, FieldInfo) else [item])
+            continue
+        args = typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType) \
+                and type(None) in args and len(args) == 2:
+            annotation = next(a for a in args if a is not type(None))
+            continue
+        return annotation, metadata
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _is_distribution(annotation: Any) -> bool:
+    members = typing.get_args(_strip(annotation))
+    return bool(members) and all(m in distributions._FAMILIES for m in members)
+
+
+def _list_of_models(annotation: Any) -> list[type[BaseModel]]:
+    """Members of a ``list[Union[models]]`` field (the mechanisms); [] for anything else."""
+    annotation = _strip(annotation)
+    if typing.get_origin(annotation) is not list:
+        return []
+    members = typing.get_args(_strip(typing.get_args(annotation)[0]))
+    return list(members) if len(members) > 1 and all(_is_model(m) for m in members) else []
+
+
+def _doc(obj: Any, first_paragraph: bool = False) -> str:
+    text = inspect.cleandoc(obj.__doc__ or "")
+    if first_paragraph:
+        text = text.split("\n\n")[0]
+    return " ".join(text.replace("``", "`").split())
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(render_reference(), end="")
