@@ -13,8 +13,8 @@ import argparse
 import os
 import time
 
-from simsib.scenario.loader import bundled_scenario_path, load_raw
 from simsib.analysis.sweep import parse_grid, sweep
+from simsib.scenario.loader import bundled_scenario_path, load_raw
 
 GRIDS = ("contract.cap=5e6:9e6:5", "contract.mechanisms.0.price_per_day=50:100:5")
 TARGET_SECONDS = 60.0

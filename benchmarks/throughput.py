@@ -37,13 +37,14 @@ from dataclasses import dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from simsib.run.execution import RunPlan, tune_allocator  # noqa: E402
-from simsib.scenario.loader import load_scenario  # noqa: E402
-from simsib.run.pipeline import run_chunk  # noqa: E402
-from simsib.model.referrals import expected_referrals, monthly_starts  # noqa: E402
 from simsib.model.inputs import sample_inputs  # noqa: E402
-from simsib.scenario.format import Scenario, all_quantities  # noqa: E402
+from simsib.model.referrals import expected_referrals, monthly_starts  # noqa: E402
 from simsib.model.streams import chunk_seed, stream  # noqa: E402
+from simsib.run.execution import tune_allocator  # noqa: E402
+from simsib.run.pipeline import run_chunk  # noqa: E402
+from simsib.run.plan import RunPlan
+from simsib.scenario.format import Scenario, all_quantities  # noqa: E402
+from simsib.scenario.loader import load_scenario  # noqa: E402
 
 TARGET_SECONDS_PER_100K = 15.0
 TARGET_PATHS_PER_CORE = 5e6

@@ -17,8 +17,8 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "ScenarioError": "simsib.scenario.errors",
     "load_scenario": "simsib.scenario.loader",
-    "simulate": "simsib.run.runner",
-    "SimulationResult": "simsib.run.runner",
+    "simulate": "simsib.run.api",
+    "SimulationResult": "simsib.run.api",
 }
 
 __all__ = ["ScenarioError", "SimulationResult", "__version__", "load_scenario", "simulate"]

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from simsib.contract.finance import npv
-from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
 from simsib.model.inputs import sample_inputs
+from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
 
 ESSEX_RAW = load_raw(bundled_scenario_path())
 EPS = np.finfo(np.float64).eps

@@ -13,11 +13,19 @@ import pytest
 from scipy import stats
 
 import simsib
-from simsib.model.outcomes import DAYS_PER_MONTH
-from simsib.model.care_paths import People, _episodes, _QuarterBinner, aggregate, simulate_people, treated_entry, weibull_scale
-from simsib.scenario.loader import load_scenario
+from simsib.model.care_paths import (
+    People,
+    _episodes,
+    _QuarterBinner,
+    aggregate,
+    simulate_people,
+    treated_entry,
+    weibull_scale,
+)
 from simsib.model.inputs import sample_inputs
+from simsib.model.outcomes import DAYS_PER_MONTH
 from simsib.model.streams import chunk_seed, stream
+from simsib.scenario.loader import load_scenario
 
 N_SE = 4.0
 

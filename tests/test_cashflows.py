@@ -9,19 +9,18 @@ which each test checks too.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-
-from simsib.model.outcomes import CohortQuarterly
-from simsib.contract.costs import cost_schedule
-from simsib.contract.waterfall import run_waterfall
-from simsib.scenario.loader import bundled_scenario_path, load_raw
-from simsib.contract.payments import measured_quarters, outcome_payments, served_outcomes
-from simsib.run.pipeline import settle, simulate_outcomes
-from simsib.model.inputs import sample_inputs
-from simsib.model.streams import chunk_seed
 from helpers import make_inputs, make_scenario
+
+from simsib.contract.costs import cost_schedule
+from simsib.contract.payments import measured_quarters, outcome_payments, served_outcomes
+from simsib.contract.waterfall import run_waterfall
+from simsib.model.inputs import sample_inputs
+from simsib.model.outcomes import CohortQuarterly
+from simsib.model.streams import chunk_seed
+from simsib.run.pipeline import settle, simulate_outcomes
+from simsib.scenario.loader import bundled_scenario_path, load_raw
 
 ESSEX_RAW = load_raw(bundled_scenario_path())
 

@@ -9,10 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 import simsib.cli.report  # noqa: F401  (registers `report` and `compare` on the app)
+from simsib.analysis.compare import COMPARE_METRICS, compare, paired_difference
 from simsib.cli.main import app
-from simsib.analysis.compare import COMPARE_METRICS, compare, comparison_figure, paired_difference
-from simsib.scenario.loader import load_scenario
+from simsib.report.compare import comparison_figure
 from simsib.scenario.format import per_draw_quantities
+from simsib.scenario.loader import load_scenario
 
 DRAWS = 300
 runner = CliRunner()

@@ -24,11 +24,11 @@ from typer.testing import CliRunner
 
 import simsib.run.execution
 from simsib.cli.main import app
+from simsib.run.folder import run_to_folder
 from simsib.run.execution import ExecutionError, Executor
-from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
 from simsib.run.outputs import iter_hidden
 from simsib.run.pipeline import run_chunk
-from simsib.run.runner import run_to_folder
+from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
 
 OVERRIDES = ["simulation.chunk_size=200"]
 RUN_ARGS = ["run", "--draws", "1000", "--seed", "4", "--quiet", "--set", OVERRIDES[0]]

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from simsib.contract import finance
 from simsib.contract import irr as irr_module
-from simsib.contract.irr import IRR_STATUS_TEXT, IrrStatus, irr
 from simsib.contract.finance import annualise, money_multiple, npv, payback_period
+from simsib.contract.irr import IRR_STATUS_TEXT, IrrStatus, irr
 
 # Every function here promises silence on undefined values: NaN, not a RuntimeWarning.
 pytestmark = pytest.mark.filterwarnings("error")

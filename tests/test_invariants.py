@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import simsib
-from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
-from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
 from simsib.model.inputs import sample_inputs
 from simsib.model.streams import chunk_seed
+from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
+from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
 
 DRAWS = 300
 ESSEX_RAW = load_raw(bundled_scenario_path())

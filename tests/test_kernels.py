@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import simsib
-from simsib.model.care_paths import aggregate, simulate_people
-from simsib.model.processes import simulate_aggregates
-from simsib.scenario.loader import bundled_scenario_path, load_scenario
 from simsib.contract.payments import measured_quarters
-from simsib.model.referrals import monthly_starts
+from simsib.model.care_paths import aggregate, simulate_people
 from simsib.model.inputs import sample_inputs
+from simsib.model.processes import simulate_aggregates
+from simsib.model.referrals import monthly_starts
 from simsib.model.streams import chunk_seed, stream
+from simsib.scenario.loader import bundled_scenario_path, load_scenario
 
 CASES = [
     ("essex", []),

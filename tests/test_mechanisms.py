@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 import simsib
 import simsib.cli.analysis  # noqa: F401 - registers the analysis commands on simsib.cli.app
+from simsib.analysis.mechanism_comparison import ALTERNATIVES, compare_mechanisms, solve_scale
 from simsib.cli.main import app
 from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
-from simsib.analysis.mechanism_comparison import ALTERNATIVES, compare_mechanisms, solve_scale
 
 # Pricing promises each alternative's expected payment within 1e-6 of the target, relative: a
 # millionth of a multi-million-pound payment is pennies, far below the Monte Carlo error of any

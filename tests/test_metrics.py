@@ -6,24 +6,23 @@ and the summary's standard errors against brute-force computations.
 
 from __future__ import annotations
 
-
 import numpy as np
 import numpy_financial as npf
 import pytest
+from helpers import EPS, discounted_gross, make_inputs, make_scenario, npv_tolerance
 from scipy.stats import norm
 
-from simsib.model.outcomes import CohortQuarterly
-from simsib.contract.waterfall import Waterfall
-from simsib.contract.irr import IrrStatus
 from simsib.contract.finance import npv
-from simsib.scenario.loader import bundled_scenario_path, load_raw
+from simsib.contract.irr import IrrStatus
 from simsib.contract.metrics import council_metrics, daily_care_cost, investor_metrics, outcome_metrics
 from simsib.contract.payments import Payments
-from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
+from simsib.contract.waterfall import Waterfall
 from simsib.model.inputs import sample_inputs
+from simsib.model.outcomes import CohortQuarterly
 from simsib.model.streams import chunk_seed
+from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
 from simsib.run.summary import DISTRIBUTIONS, distribution, expected_shortfall, probability, summarise
-from helpers import EPS, discounted_gross, make_inputs, make_scenario, npv_tolerance
+from simsib.scenario.loader import bundled_scenario_path, load_raw
 
 ESSEX_RAW = load_raw(bundled_scenario_path())
 

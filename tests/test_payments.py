@@ -17,13 +17,13 @@ import copy
 
 import numpy as np
 import pytest
-
-from simsib.model.outcomes import CohortQuarterly
-from simsib.model.care_paths import People, aggregate
-from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
-from simsib.contract.payments import measured_quarters, outcome_payments, served_outcomes
-from simsib.contract.mechanisms import milestone_needs
 from helpers import make_inputs
+
+from simsib.contract.mechanisms import milestone_needs
+from simsib.contract.payments import measured_quarters, outcome_payments, served_outcomes
+from simsib.model.care_paths import People, aggregate
+from simsib.model.outcomes import CohortQuarterly
+from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
 
 ESSEX_RAW = load_raw(bundled_scenario_path())
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from simsib.model.care_paths import simulate_people
-from simsib.scenario.loader import load_scenario
-from simsib.model.referrals import expected_referrals, monthly_capacity, monthly_starts
 from simsib.model.inputs import sample_inputs
+from simsib.model.referrals import expected_referrals, monthly_capacity, monthly_starts
 from simsib.model.streams import chunk_seed, stream
+from simsib.scenario.loader import load_scenario
 
 N_SE = 4.0
 

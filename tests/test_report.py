@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 import simsib.cli.report  # noqa: F401  (registers `report` and `compare` on the app)
+from simsib.cli.main import app
 from simsib.report import document as report
 from simsib.report import figures
-from simsib.cli.main import app
 from simsib.scenario.errors import ScenarioError
 
 DRAWS = 300

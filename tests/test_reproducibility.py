@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from helpers import assert_same_outputs
 from typer.testing import CliRunner
 
 from simsib.cli.main import app
 from simsib.run.execution import default_workers
-from helpers import assert_same_outputs
 
 RUN_ARGS = ["run", "--draws", "900", "--seed", "20130401", "--quiet",
             "--set", "simulation.chunk_size=200", "--set", "simulation.quarterly_sample=300"]

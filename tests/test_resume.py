@@ -10,13 +10,13 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import assert_same_outputs
 from typer.testing import CliRunner
 
 from simsib.cli.main import app
-from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
+from simsib.run.folder import run_to_folder
 from simsib.run.outputs import CHUNK_SUFFIX, iter_hidden
-from simsib.run.runner import run_to_folder
-from helpers import assert_same_outputs
+from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
 
 SEED = 1913
 DRAWS = 1000  # five chunks of 200
@@ -98,14 +98,14 @@ def test_interruption_leaves_previous_output_intact(scenario, uninterrupted, tmp
 
 def test_interrupted_cli_run_exits_130_and_keeps_chunks(tmp_path, monkeypatch):
     """Ctrl-C through the CLI: exit 130, a clear message, no output, chunks kept for --resume."""
-    import simsib.run.runner
+    import simsib.run.folder
 
-    original = simsib.run.runner.run_to_folder
+    original = simsib.run.folder.run_to_folder
 
     def interrupted(*args, **kwargs):
         return original(*args, **{**kwargs, "progress": Interrupt(2)})
 
-    monkeypatch.setattr(simsib.run.runner, "run_to_folder", interrupted)
+    monkeypatch.setattr(simsib.run.folder, "run_to_folder", interrupted)
     out = tmp_path / "run"
     result = simsib_cli(*RUN_ARGS, "--workers", "1", "--out", str(out))
     assert result.exit_code == 130

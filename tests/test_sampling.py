@@ -11,12 +11,12 @@ import pytest
 from scipy import stats
 
 import simsib
-from simsib.scenario.errors import ScenarioError
-from simsib.scenario.loader import load_scenario
-from simsib.run.pipeline import run_chunk
 from simsib.model.inputs import correlation_matrix, iman_conover, normal_score_correlation, sample_inputs
-from simsib.scenario.format import Correlation, per_draw_quantities
 from simsib.model.streams import STREAM_NAMES, chunk_seed, input_stream, stream
+from simsib.run.pipeline import run_chunk
+from simsib.scenario.errors import ScenarioError
+from simsib.scenario.format import Correlation, per_draw_quantities
+from simsib.scenario.loader import load_scenario
 
 N_SE = 4.0
 ESSEX = simsib.load_scenario()

@@ -16,11 +16,11 @@ import pytest
 from scipy import stats
 
 import simsib
-from simsib.scenario.format import scenario as scenario_module
-from simsib.scenario.distributions import _TINY, _cached_frozen, _cached_quantiles, as_distribution
-from simsib.scenario.loader import validate
 from simsib.model.inputs import _van_der_waerden_scores
+from simsib.scenario.distributions import _TINY, _cached_frozen, _cached_quantiles, as_distribution
 from simsib.scenario.format import all_quantities, per_draw_quantities
+from simsib.scenario.format import scenario as scenario_module
+from simsib.scenario.loader import validate
 
 # Every family whose quantiles come from scipy, with parameters from ordinary to extreme, and
 # truncations that take each branch of scipy's truncnorm (bounds left of, right of, and around

@@ -8,14 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 import simsib.cli.analysis  # noqa: F401 - registers the analysis commands on simsib.cli.app
-from simsib.cli.main import app
-from simsib.scenario.errors import ScenarioError
-from simsib.scenario.loader import load_scenario
-from simsib.scenario.format import per_draw_quantities
-from simsib.analysis.sensitivity import (
-    COLUMNS, evaluate_rows, inputs_from_uniforms, sensitivity, sobol_problem, write_sensitivity,
-)
 from simsib.analysis.estimates import METRICS
+from simsib.analysis.sensitivity import COLUMNS, evaluate_rows, inputs_from_uniforms, sensitivity, sobol_problem
+from simsib.cli.main import app
+from simsib.report.sensitivity import write_sensitivity
+from simsib.scenario.errors import ScenarioError
+from simsib.scenario.format import per_draw_quantities
+from simsib.scenario.loader import load_scenario
 
 # A toy: Essex with one extra uncertain input that cannot move the investors' money multiple
 # (the discount rate only enters the NPV).
@@ -93,7 +92,7 @@ def test_unknown_metric_is_a_scenario_error(toy):
 def test_outputs_and_a_labelled_tornado(toy_result, tmp_path):
     from matplotlib.figure import Figure
 
-    from simsib.analysis.sensitivity import plot_tornado
+    from simsib.report.sensitivity import plot_tornado
 
     figure = Figure()
     ax = figure.add_subplot()

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import make_scenario
 
 from simsib.contract.costs import cost_schedule
-from simsib.contract.waterfall import run_waterfall
 from simsib.contract.metrics import council_metrics, outcome_metrics
 from simsib.contract.payments import measured_quarters, outcome_payments, served_outcomes
-from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
+from simsib.contract.waterfall import run_waterfall
 from simsib.model.inputs import sample_inputs
 from simsib.model.streams import chunk_seed
-from helpers import make_scenario
+from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
 
 DRAWS = 300
 SEVERAL = [

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 import simsib
 import simsib.cli.analysis  # registers the analysis commands on simsib.cli.app
+from simsib.analysis.stress import HEADLINE_METRICS, stress_cases, stress_test
 from simsib.cli.main import app
 from simsib.scenario.errors import ScenarioError
 from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
-from simsib.analysis.stress import HEADLINE_METRICS, stress_cases, stress_test
 
 DRAWS = 150
 

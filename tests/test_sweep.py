@@ -10,11 +10,12 @@ from typer.testing import CliRunner
 
 import simsib
 import simsib.cli.analysis  # noqa: F401 - registers the analysis commands on simsib.cli.app
+from simsib.analysis.sweep import Grid, grid_points, parse_grid, sweep
+from simsib.analysis.variants import VariantSet, reuses_outcomes, run_variants
 from simsib.cli.main import app
+from simsib.report.sweep import write_sweep
 from simsib.scenario.errors import ScenarioError
 from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
-from simsib.analysis.sweep import Grid, grid_points, parse_grid, sweep, write_sweep
-from simsib.analysis.variants import VariantSet, reuses_outcomes, run_variants
 from simsib.scenario.variants import build_variant
 
 DRAWS = 120
@@ -231,7 +232,7 @@ def test_cli_writes_tidy_csv_markdown_and_a_heatmap(tmp_path):
 def test_one_key_gives_a_line_figure(raw, tmp_path):
     from matplotlib.figure import Figure
 
-    from simsib.analysis.sweep import plot_metric
+    from simsib.report.sweep import plot_metric
 
     result = sweep(raw, [parse_grid("contract.cap=5e6,7e6")], metrics=["outcome_payments"], draws=50, seed=1)
     figure = Figure()

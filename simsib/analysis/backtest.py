@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from simsib.run.api import simulate
 from simsib.scenario.loader import bundled_scenario_path, load_scenario
-from simsib.run.runner import simulate
 
 
 @dataclass(frozen=True)

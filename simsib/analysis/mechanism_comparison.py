@@ -26,14 +26,14 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
-from simsib.model.inputs import sample_inputs
-from simsib.scenario.format import Scenario
-from simsib.model.streams import chunk_seed, new_entropy
-from simsib.run.summary import PERCENTILES
 from simsib.analysis.estimates import METRICS, estimate
-from simsib.scenario.variants import build_variant
 from simsib.analysis.variants import chunk_sizes, derive_inputs, reuses_outcomes
+from simsib.model.inputs import sample_inputs
+from simsib.model.streams import chunk_seed, new_entropy
+from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
+from simsib.run.summary import PERCENTILES
+from simsib.scenario.format import Scenario
+from simsib.scenario.variants import build_variant
 
 PRICE_FIELD = {"days_saved_vs_baseline": "price_per_day", "days_out_of_care": "price_per_day",
                "milestone": "price", "engagement": "price_per_person"}
@@ -216,32 +216,3 @@ def compare_mechanisms(
     return MechanismResult(scenario, pd.DataFrame(rows), header, per_draw)
 
 
-def markdown_table(result: MechanismResult) -> str:
-    """One row per mechanism: price, expected payment, P(pays more than saved), payment spread,
-    investors' P(loss) and median IRR."""
-    from simsib.report.formatting import money, percent
-
-    lines = [
-        "| mechanism | price | expected payment | council P(pays > saved) | payment sd | payment p05–p95 "
-        "| investors' P(loss) | median IRR |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in result.table.itertuples(index=False):
-        price = "as declared" if r.price is None or (isinstance(r.price, float) and np.isnan(r.price)) \
-            else f"£{r.price:,.2f}" + ("" if r.priced else " (cap binds: not matched)")
-        lines.append(
-            f"| {r.mechanism} | {price} | {money(r.outcome_payments)} ± {money(r.outcome_payments_se)} | "
-            f"{percent(r.prob_pays_more_than_saved)} ± {percent(r.prob_pays_more_than_saved_se)} | "
-            f"{money(r.payment_sd)} | {money(r.payment_p05)} – {money(r.payment_p95)} | "
-            f"{percent(r.prob_loss)} ± {percent(r.prob_loss_se)} | {percent(r.median_irr)} ± {percent(r.median_irr_se)} |"
-        )
-    lines.append("")
-    lines += [f"- **{r.mechanism}**: {r.description}" for r in result.table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
-def write_mechanisms(result: MechanismResult, out_dir) -> list[str]:
-    """Write mechanisms.csv, mechanisms.md and mechanisms.json into ``out_dir``."""
-    from simsib.run.outputs import write_analysis
-
-    return write_analysis(out_dir, "mechanisms", result.table, markdown_table(result), result.header)

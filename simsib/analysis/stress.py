@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
-from simsib.scenario.format import Scenario
-from simsib.model.streams import new_entropy
 from simsib.analysis.estimates import METRICS, estimate, paired_difference
 from simsib.analysis.variants import VariantSet, run_variants
+from simsib.model.streams import new_entropy
+from simsib.scenario.format import Scenario
 from simsib.scenario.variants import StressCase, stress_cases  # noqa: F401  (StressCase re-exported)
 
 # The headline figures of simsib.run.summary.HEADLINES that are means or probabilities (so have
@@ -81,36 +80,3 @@ def stress_test(
     return StressResult(scenario, cases, pd.DataFrame(rows), header)
 
 
-def markdown_table(result: StressResult) -> str:
-    """Figures down, cases across: the base value, then each case's change ± paired se."""
-    from simsib.analysis.sweep import FORMATS
-
-    table = result.table
-    names = [c.name for c in result.cases]
-    lines = [
-        "| figure | base | " + " | ".join(f"Δ {n}" for n in names) + " |",
-        "|---|---:|" + "---:|" * len(names),
-    ]
-    for metric in dict.fromkeys(table["metric"]):
-        rows = table[table["metric"] == metric].set_index("case")
-        first = rows.iloc[0]
-        fmt = FORMATS[first["unit"]]
-        cells = [first["label"], f"{fmt(first['base'])} ± {fmt(first['base_se'])}"]
-        cells += [signed(fmt, rows.loc[n, "change"]) + f" ± {fmt(rows.loc[n, 'change_se'])}" for n in names]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
-    lines += [f"- **{c.name}**: {c.description or '(no description)'} — "
-              + ", ".join(f"`{k}` = {v!r}" for k, v in c.overrides.items()) for c in result.cases]
-    return "\n".join(lines) + "\n"
-
-
-def signed(fmt, value: float) -> str:
-    text = fmt(value)
-    return text if np.isnan(value) or value < 0 else "+" + text
-
-
-def write_stress(result: StressResult, out_dir) -> list[str]:
-    """Write stress.csv, stress.md and stress.json into ``out_dir``."""
-    from simsib.run.outputs import write_analysis
-
-    return write_analysis(out_dir, "stress", result.table, markdown_table(result), result.header)

@@ -24,13 +24,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from simsib.run.execution import map_processes
-from simsib.scenario.variants import NOT_MODEL, under as _under
 from simsib.contract.mechanisms import milestone_needs
-from simsib.run.pipeline import draw_columns, run_chunk, settle, simulate_outcomes
 from simsib.model.inputs import DrawInputs, sample_inputs
-from simsib.scenario.format import Scenario, all_quantities
 from simsib.model.streams import chunk_seed, input_stream
+from simsib.run.execution import map_processes
+from simsib.run.pipeline import draw_columns, run_chunk, settle, simulate_outcomes
+from simsib.scenario.format import Scenario, all_quantities
+from simsib.scenario.variants import NOT_MODEL
+from simsib.scenario.variants import under as _under
 
 # Dotted prefixes that only the money stages (payments, waterfall, metrics) read.  Extend only
 # with keys that never reach simsib.model.referrals or simsib.model.care_paths; tests/test_sweep.py checks

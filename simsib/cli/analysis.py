@@ -21,11 +21,20 @@ from rich.table import Table
 
 from simsib import __version__
 from simsib.cli.app import (
-    DrawsOpt, JsonOpt, QuietOpt, SeedOpt, SetOpt, app, guarded, load, out_console, progress_reporter,
+    DrawsOpt,
+    JsonOpt,
+    QuietOpt,
+    SeedOpt,
+    SetOpt,
+    app,
+    guarded,
+    load,
+    out_console,
+    progress_reporter,
 )
-from simsib.scenario.errors import ScenarioError
-from simsib.run.settings import default_workers
 from simsib.report.formatting import money, multiple, number, percent
+from simsib.run.settings import default_workers
+from simsib.scenario.errors import ScenarioError
 
 OutOpt = typer.Option(None, "--out", "-o", help="Output folder [default: reports/<scenario>-<analysis>]; a run folder gets the files added.")
 WorkersOpt = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores].")
@@ -101,7 +110,9 @@ def sweep_cmd(
     quiet: bool = QuietOpt,
 ) -> None:
     """Sweep scenario keys over a grid on common random numbers: sweep.csv, sweep.md, figures."""
-    from simsib.analysis.sweep import DEFAULT_METRICS, FORMATS, parse_grid, show_value, sweep, write_sweep
+    from simsib.analysis.sweep import DEFAULT_METRICS, parse_grid, sweep
+    from simsib.report.formatting import FORMATS
+    from simsib.report.sweep import show_value, write_sweep
 
     path, raw, validated = load(scenario, set_)
     grids = [parse_grid(g) for g in grid]
@@ -143,8 +154,9 @@ def sensitivity_cmd(
     quiet: bool = QuietOpt,
 ) -> None:
     """Rank the uncertain inputs by influence on a metric: tornado, rank correlations, Sobol indices."""
-    from simsib.analysis.sensitivity import format_index, sensitivity, write_sensitivity
-    from simsib.analysis.sweep import FORMATS
+    from simsib.analysis.sensitivity import sensitivity
+    from simsib.report.formatting import FORMATS
+    from simsib.report.sensitivity import format_index, write_sensitivity
 
     _, _, validated = load(scenario, set_)
     out_dir = _out_dir(out, validated.meta.name, "sensitivity", into_run=True)
@@ -184,8 +196,9 @@ def stress_cmd(
     quiet: bool = QuietOpt,
 ) -> None:
     """Run the scenario's named stress cases (its stress tables) against the base on common random numbers."""
-    from simsib.analysis.stress import signed, stress_test, write_stress
-    from simsib.analysis.sweep import FORMATS
+    from simsib.analysis.stress import stress_test
+    from simsib.report.formatting import FORMATS
+    from simsib.report.stress import signed, write_stress
 
     path, raw, validated = load(scenario, set_)
     out_dir = _out_dir(out, validated.meta.name, "stress")
@@ -227,7 +240,8 @@ def compare_mechanisms_cmd(
     json_: bool = JsonOpt,
 ) -> None:
     """Payment mechanisms on the same care paths, each priced to the same expected payment."""
-    from simsib.analysis.mechanism_comparison import compare_mechanisms, write_mechanisms
+    from simsib.analysis.mechanism_comparison import compare_mechanisms
+    from simsib.report.mechanisms import write_mechanisms
 
     path, raw, validated = load(scenario, set_)
     out_dir = _out_dir(out, validated.meta.name, "mechanisms")

@@ -19,9 +19,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from simsib import __version__
-from simsib.run.settings import ExecutionError
-from simsib.scenario.errors import ScenarioError
-from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
 
 app = typer.Typer(
     add_completion=False,
@@ -55,6 +52,10 @@ def guarded(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # Imported here, not at the top: `simsib --version` and `--help` never get this far.
+        from simsib.run.settings import ExecutionError
+        from simsib.scenario.errors import ScenarioError
+
         try:
             return command(*args, **kwargs)
         except ScenarioError as exc:
@@ -83,6 +84,8 @@ def guarded(command: Callable) -> Callable:
 
 def scenario_path(scenario: Optional[str]) -> Path:
     """A scenario argument: a file path, or the name of a bundled scenario (``essex-launch``)."""
+    from simsib.scenario.loader import bundled_scenario_path
+
     if scenario is None:
         return bundled_scenario_path()
     path = Path(scenario)
@@ -94,6 +97,8 @@ def scenario_path(scenario: Optional[str]) -> Path:
 
 def load(scenario: Optional[str], overrides: List[str]):
     """(path, raw resolved table, validated Scenario)."""
+    from simsib.scenario.loader import load_raw, validate
+
     path = scenario_path(scenario)
     raw = load_raw(path, overrides)
     return path, raw, validate(raw, file=str(path))

@@ -51,9 +51,10 @@ def compare_cmd(
     true savings, net benefit and starts are better; lower P(loss), outcome payments,
     deadweight and treated care proportion are better.
     """
-    from simsib.analysis.compare import compare, save_comparison
-    from simsib.run.settings import default_workers
+    from simsib.analysis.compare import compare
+    from simsib.report.compare import formatted_rows, save_comparison
     from simsib.report.document import staged
+    from simsib.run.settings import default_workers
 
     _, _, a = load(scenario_a, [])
     _, _, b = load(scenario_b or scenario_a, set_)
@@ -71,7 +72,7 @@ def compare_cmd(
                                f"seed {result.seed_entropy} · common random numbers"))
     for column in ("metric", "A", "B", "B − A ± se", "P(B better) ± se", "better when"):
         table.add_column(column, justify="left" if column in ("metric", "better when") else "right")
-    for row in result.formatted_rows():
+    for row in formatted_rows(result):
         table.add_row(*(escape(cell) for cell in row))
     out_console.print(table)
     if out is not None:

@@ -13,7 +13,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from simsib.cli.app import (
-    EXIT_BAD_INPUT, DrawsOpt, JsonOpt, QuietOpt, SeedOpt, SetOpt, app, err_console, guarded, load, out_console,
+    EXIT_BAD_INPUT,
+    DrawsOpt,
+    JsonOpt,
+    QuietOpt,
+    SeedOpt,
+    SetOpt,
+    app,
+    err_console,
+    guarded,
+    load,
+    out_console,
     progress_reporter,
 )
 from simsib.report.formatting import money, multiple, number, percent
@@ -62,7 +72,7 @@ def run(
     quiet: bool = QuietOpt,
 ) -> None:
     """Simulate a scenario and write summary.json, draws.parquet, quarterly.csv, manifest.json."""
-    from simsib.run.runner import run_to_folder
+    from simsib.run.folder import run_to_folder
 
     path, raw, validated = load(scenario, set_)
     if scheduler and executor != Executor.dask:

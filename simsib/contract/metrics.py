@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simsib.model.outcomes import CohortQuarterly
-from simsib.contract.waterfall import Waterfall
 from simsib.contract.finance import annualise, npv, payback_period
 from simsib.contract.irr import irr
 from simsib.contract.payments import Payments
-from simsib.model.referrals import team_start_months
+from simsib.contract.waterfall import Waterfall
 from simsib.model.inputs import DrawInputs
+from simsib.model.outcomes import CohortQuarterly
+from simsib.model.referrals import team_start_months
 from simsib.scenario.format import Scenario
 
 DAYS_PER_WEEK = 7.0

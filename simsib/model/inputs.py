@@ -12,11 +12,11 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
+from simsib.model.streams import input_stream, stream
 from simsib.scenario.errors import ScenarioError
 from simsib.scenario.format import Scenario, all_quantities, per_draw_quantities
-from simsib.model.streams import input_stream, stream
 
 DrawInputs = dict[str, np.ndarray]
 
@@ -118,6 +118,6 @@ def _van_der_waerden_scores(n: int) -> np.ndarray:
 
     Read-only, as it is shared between chunks.
     """
-    scores = stats.norm.ppf(np.arange(1, n + 1) / (n + 1))
+    scores = special.ndtri(np.arange(1, n + 1) / (n + 1))  # normal quantiles, as stats.norm.ppf
     scores.flags.writeable = False
     return scores

@@ -26,8 +26,8 @@ from typing import Callable
 
 import numpy as np
 
-from simsib.model.inputs import DrawInputs
 from simsib.model.care_paths import weibull_scale
+from simsib.model.inputs import DrawInputs
 from simsib.model.outcomes import CohortQuarterly
 from simsib.model.people import draw_person_variates
 from simsib.scenario.format import Scenario

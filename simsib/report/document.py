@@ -32,13 +32,21 @@ import numpy as np
 import pandas as pd
 
 from simsib.report import figures
-from simsib.report.tables import (  # noqa: F401  (re-exported: the report's public surface)
-    FORMATTERS, REQUIRED_FILES, SE_FORMATTERS, SENSITIVITY_FILE, RunFolder, assumption_rows,
-    evidence_ids, headline_rows, provenance_rows, read_run,
-)
-from simsib.scenario.format import DaysSavedVsBaseline, Scenario
 from simsib.report.headlines import HEADLINES
+from simsib.report.tables import (  # noqa: F401  (re-exported: the report's public surface)
+    FORMATTERS,
+    REQUIRED_FILES,
+    SE_FORMATTERS,
+    SENSITIVITY_FILE,
+    RunFolder,
+    assumption_rows,
+    evidence_ids,
+    headline_rows,
+    provenance_rows,
+    read_run,
+)
 from simsib.run.summary import flatten
+from simsib.scenario.format import DaysSavedVsBaseline, Scenario
 
 HTML_FILE = "index.html"
 MARKDOWN_FILE = "report.md"

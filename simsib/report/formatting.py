@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 
 def _missing(value) -> bool:
@@ -37,3 +38,9 @@ def multiple(value: float | None) -> str:
 
 def number(value: float | None, digits: int = 0) -> str:
     return "–" if _missing(value) else _minus(f"{value:,.{digits}f}")
+
+
+# Formatter by unit, as analyses and the terminal tables name units.
+FORMATS: dict[str, Callable[[float], str]] = {
+    "money": money, "percent": percent, "multiple": multiple, "number": lambda v: number(v, 2),
+}

@@ -23,12 +23,12 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from simsib import __version__
-from simsib.scenario.errors import ScenarioError
 from simsib.report.formatting import money, multiple, number, percent
-from simsib.scenario.loader import load_scenario
-from simsib.run.outputs import DRAWS_FILE, MANIFEST_FILE, QUARTERLY_FILE, SCENARIO_FILE, SUMMARY_FILE
-from simsib.scenario.format import Scenario, all_quantities
 from simsib.report.headlines import HEADLINES
+from simsib.run.outputs import DRAWS_FILE, MANIFEST_FILE, QUARTERLY_FILE, SCENARIO_FILE, SUMMARY_FILE
+from simsib.scenario.errors import ScenarioError
+from simsib.scenario.format import Scenario, all_quantities
+from simsib.scenario.loader import load_scenario
 
 SENSITIVITY_FILE = "sensitivity.csv"
 REQUIRED_FILES = (SUMMARY_FILE, DRAWS_FILE, QUARTERLY_FILE, MANIFEST_FILE, SCENARIO_FILE)

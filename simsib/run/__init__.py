@@ -4,7 +4,7 @@ Holds the chunk pipeline (:mod:`~simsib.run.pipeline`), the executors -- this pr
 worker processes, a Dask cluster (:mod:`~simsib.run.execution`) -- run folders written
 atomically and resumably (:mod:`~simsib.run.outputs`), the summary statistics with their
 standard errors (:mod:`~simsib.run.summary`) and the Python API behind :func:`simsib.simulate`
-(:mod:`~simsib.run.runner`).
+(:mod:`~simsib.run.api`).
 
 May import :mod:`simsib.contract`, :mod:`simsib.model` and :mod:`simsib.scenario`.
 """

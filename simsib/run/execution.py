@@ -26,13 +26,12 @@ import socket
 import traceback
 import uuid
 from contextlib import closing
-from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 from urllib.parse import urlsplit
 
 from simsib.run.pipeline import ChunkResult, run_chunk
+from simsib.run.plan import RunPlan
 from simsib.run.settings import ExecutionError, Executor, default_workers  # noqa: F401  (re-exported)
-from simsib.scenario.format import Scenario
 
 T = TypeVar("T")
 
@@ -45,29 +44,6 @@ _MMAP_THRESHOLD_BYTES = 32 << 20  # glibc's maximum: arrays up to 32 MB come fro
 _TRIM_THRESHOLD_BYTES = 256 << 20  # keep up to 256 MB of freed heap for the next chunk
 _TOP_PAD_BYTES = 64 << 20
 _allocator_tuned = False
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """What to compute: the scenario, the run's entropy and its chunks."""
-
-    scenario: Scenario
-    entropy: int
-    draws: int
-    chunk_size: int
-    quarterly_sample: int
-    cashflows: bool = False
-
-    @property
-    def chunks(self) -> list[tuple[int, int]]:
-        """(index, draws in chunk) for every chunk, the last one possibly short."""
-        full, rest = divmod(self.draws, self.chunk_size)
-        sizes = [self.chunk_size] * full + ([rest] if rest else [])
-        return list(enumerate(sizes))
-
-    def wants_quarterly(self, index: int) -> bool:
-        """Quarterly series are kept only for the first ``quarterly_sample`` draws."""
-        return index * self.chunk_size < self.quarterly_sample
 
 
 def tune_allocator() -> None:

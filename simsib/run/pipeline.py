@@ -20,17 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from simsib.model.outcomes import CohortQuarterly
-from simsib.model.processes import simulate_aggregates
-from simsib.contract.waterfall import Waterfall, run_waterfall
 from simsib.contract.costs import cost_schedule
+from simsib.contract.mechanisms import milestone_needs
 from simsib.contract.metrics import OutcomeTotals, council_metrics, investor_metrics, outcome_metrics
 from simsib.contract.payments import Payments, measured_quarters, outcome_payments, served_outcomes
-from simsib.contract.mechanisms import milestone_needs
-from simsib.model.referrals import monthly_starts
+from simsib.contract.waterfall import Waterfall, run_waterfall
 from simsib.model.inputs import DrawInputs, sample_inputs
-from simsib.scenario.format import Scenario, per_draw_quantities
+from simsib.model.outcomes import CohortQuarterly
+from simsib.model.processes import simulate_aggregates
+from simsib.model.referrals import monthly_starts
 from simsib.model.streams import chunk_seed, stream
+from simsib.scenario.format import Scenario, per_draw_quantities
 
 QUARTERLY_SERIES = ("starts", "cumulative_starts", "payments", "investor_position", "spv_cash")
 

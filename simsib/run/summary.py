@@ -12,12 +12,15 @@ needs more than one column in memory at a time.
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from simsib.contract.irr import IRR_STATUS_TEXT, IrrStatus
 from simsib.contract.metrics import TOTAL_LOSS_MOIC
+from simsib.run.pipeline import QUARTERLY_SERIES
 
 PERCENTILES = (5, 25, 50, 75, 95)
 TAIL = 0.05
@@ -125,3 +128,34 @@ def flatten(summary: dict) -> list[dict]:
             row.update({k: v for k, v in stats.items() if not isinstance(v, (dict, str))})
             rows.append(row)
     return rows
+
+
+def quarterly_bands(sample: dict[str, np.ndarray]) -> dict[str, list]:
+    """Tidy percentile bands per quarter, as columns: quarter, month_end, series, mean, p05 … p95, n.
+
+    ``sample`` maps each quarterly series to its (m, n_quarters) values for the sampled draws.
+    """
+    columns: dict[str, list] = {name: [] for name in ("quarter", "month_end", "series", "mean",
+                                                      *(f"p{p:02d}" for p in PERCENTILES), "n")}
+    for series in QUARTERLY_SERIES:
+        values = sample.get(series)
+        if values is None or values.size == 0:
+            continue
+        pct = np.percentile(values, PERCENTILES, axis=0)
+        for q in range(values.shape[1]):
+            columns["quarter"].append(q)
+            columns["month_end"].append(3 * (q + 1))
+            columns["series"].append(series)
+            columns["mean"].append(float(values[:, q].mean()))
+            for i, p in enumerate(PERCENTILES):
+                columns[f"p{p:02d}"].append(float(pct[i, q]))
+            columns["n"].append(values.shape[0])
+    return columns
+
+
+def write_quarterly_csv(path: Path, bands: dict[str, list]) -> None:
+    """Write :func:`quarterly_bands` as CSV (floats in their shortest exact form, as pandas writes them)."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(bands)
+        writer.writerows(zip(*bands.values()))

@@ -16,8 +16,9 @@ from typing import Any, Sequence
 
 from pydantic import ValidationError
 
-from simsib.scenario.errors import Problem, ScenarioError, did_you_mean, dotted, field_names_at, problems_from_pydantic
+from simsib.scenario.errors import Problem, ScenarioError, did_you_mean, dotted
 from simsib.scenario.format import Scenario
+from simsib.scenario.validation_errors import field_names_at, problems_from_pydantic
 
 MAX_FILE_BYTES = 1 << 20  # scenario files are a few kB; a 1 MiB limit stops accidents early
 MAX_EXTENDS_DEPTH = 8

@@ -21,8 +21,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from simsib.scenario import distributions
-from simsib.scenario.loader import MAX_EXTENDS_DEPTH, MAX_FILE_BYTES
 from simsib.scenario.format import Expects, Scenario
+from simsib.scenario.loader import MAX_EXTENDS_DEPTH, MAX_FILE_BYTES
 
 REGENERATE = "python -m simsib.scenario.reference > docs/scenario-reference.md"
 

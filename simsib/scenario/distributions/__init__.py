@@ -25,8 +25,19 @@ import numpy as np
 from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationInfo, field_validator
 
 from simsib.scenario.distributions.base import (  # noqa: F401  (private names: for tests)
-    _TINY, Real, _as_uniform_matrix, _Base, _cached_frozen, _cached_quantiles, _check_weights, _cumulative, _fmt,
-    _interval, _tag, Fixed, check_source,
+    _TINY,
+    Fixed,
+    Real,
+    _as_uniform_matrix,
+    _Base,
+    _cached_frozen,
+    _cached_quantiles,
+    _check_weights,
+    _cumulative,
+    _fmt,
+    _interval,
+    _tag,
+    check_source,
 )
 from simsib.scenario.distributions.beta import Beta
 from simsib.scenario.distributions.continuous import Gamma, LogNormal, Normal, Triangular, Uniform, Weibull

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+
 class _LazyModule:
     """A module imported on its first attribute lookup (by ``load``, a static import).
 

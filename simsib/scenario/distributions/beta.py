@@ -96,6 +96,9 @@ class Beta(_Base):
     def _frozen(self) -> Any:
         return stats.beta(*self.ab)
 
+    def _ppf(self, q: np.ndarray) -> np.ndarray:
+        return special.betaincinv(*self.ab, q)  # what scipy's beta.ppf computes, to the bit
+
     def support(self) -> tuple[float, float]:
         return 0.0, 1.0
 

@@ -78,6 +78,12 @@ class Triangular(_Base):
         width = self.high - self.low
         return stats.triang(c=(self.mode - self.low) / width, loc=self.low, scale=width)
 
+    def _ppf(self, q: np.ndarray) -> np.ndarray:
+        # scipy's triang._ppf, scaled as rv_continuous.ppf does: the same numbers, no scipy.stats.
+        width = self.high - self.low
+        c = (self.mode - self.low) / width
+        return np.where(q < c, np.sqrt(c * q), 1 - np.sqrt((1 - c) * (1 - q))) * width + self.low
+
     def support(self) -> tuple[float, float]:
         return self.low, self.high
 
@@ -246,6 +252,12 @@ class Gamma(_Base):
     def _frozen(self) -> Any:
         shape, scale = self.shape_scale
         return stats.gamma(shape, scale=scale)
+
+    def _ppf(self, q: np.ndarray) -> np.ndarray:
+        shape, scale = self.shape_scale
+        if not 0 < shape < math.inf and 0 < scale < math.inf:
+            return np.full(q.shape, np.nan)
+        return special.gammaincinv(shape, q) * scale  # scipy's gamma._ppf, scaled: no scipy.stats
 
     def support(self) -> tuple[float, float]:
         shape, scale = self.shape_scale
