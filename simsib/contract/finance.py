@@ -8,27 +8,35 @@ Sign convention (as in numpy-financial): flows are seen from the investor.  Mone
 pays in (capital drawn) is negative; money paid out to the investor (distributions) is positive.
 
 Where a figure is undefined the result is NaN, never an exception: a draw with no outflows has
-no money multiple, and :func:`irr` returns, per draw, an :class:`IrrStatus` saying why its rate
-is NaN (or -1).  Non-finite cash flows are a bug upstream and raise :class:`ValueError`.
+no money multiple, and :func:`simsib.contract.irr.irr` returns, per draw, a status saying why
+its rate is NaN (or -1).  Non-finite cash flows are a bug upstream and raise :class:`ValueError`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from simsib.contract.irr import IRR_STATUS_TEXT, IrrStatus, as_rows, irr  # noqa: F401  (re-exported)
-
-__all__ = [
-    "IRR_STATUS_TEXT",
-    "IrrStatus",
-    "annualise",
-    "irr",
-    "money_multiple",
-    "npv",
-    "payback_period",
-]
+__all__ = ["annualise", "as_rows", "money_multiple", "npv", "payback_period"]
 
 
+
+
+def as_rows(cash_flows: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``cash_flows`` as a finite float64 array of shape (n, T), and whether it was 1-D."""
+    flows = np.asarray(cash_flows, dtype=np.float64)
+    if flows.ndim not in (1, 2):
+        raise ValueError(
+            f"cash_flows must have shape (n, T) or (T,); got an array of shape {flows.shape}"
+        )
+    one_row = flows.ndim == 1
+    flows = np.atleast_2d(flows)
+    bad_rows = np.flatnonzero(~np.isfinite(flows).all(axis=1))
+    if bad_rows.size:
+        raise ValueError(
+            f"cash_flows must be finite; {bad_rows.size} row(s) hold NaN or inf, the first is"
+            f" row {bad_rows[0]}: {flows[bad_rows[0]].tolist()!r}"
+        )
+    return flows, one_row
 
 
 def annualise(periodic_rate: np.ndarray, periods_per_year: int = 4) -> np.ndarray:

@@ -11,6 +11,8 @@ import enum
 
 import numpy as np
 
+from simsib.contract.finance import as_rows
+
 __all__ = ["IRR_STATUS_TEXT", "IrrStatus", "irr"]
 
 
@@ -67,24 +69,6 @@ def _log_rate_grid() -> np.ndarray:
 
 _GRID = _log_rate_grid()
 _GRID_ZERO = _GRID.size // 2
-
-
-def as_rows(cash_flows: np.ndarray) -> tuple[np.ndarray, bool]:
-    """``cash_flows`` as a finite float64 array of shape (n, T), and whether it was 1-D."""
-    flows = np.asarray(cash_flows, dtype=np.float64)
-    if flows.ndim not in (1, 2):
-        raise ValueError(
-            f"cash_flows must have shape (n, T) or (T,); got an array of shape {flows.shape}"
-        )
-    one_row = flows.ndim == 1
-    flows = np.atleast_2d(flows)
-    bad_rows = np.flatnonzero(~np.isfinite(flows).all(axis=1))
-    if bad_rows.size:
-        raise ValueError(
-            f"cash_flows must be finite; {bad_rows.size} row(s) hold NaN or inf, the first is"
-            f" row {bad_rows[0]}: {flows[bad_rows[0]].tolist()!r}"
-        )
-    return flows, one_row
 
 
 def irr(

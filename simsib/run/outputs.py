@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.feather as feather
+import pyarrow.ipc  # noqa: F401  (pa.ipc)
 import pyarrow.parquet as pq
 
 from simsib.run.pipeline import QUARTERLY_SERIES, ChunkResult
@@ -40,8 +40,42 @@ CHUNK_SUFFIX = ".draws.arrow"  # a completed chunk's per-draw columns in the par
 ROW_GROUP_ROWS = 65_536
 
 
+def arrow_array(values: np.ndarray) -> pa.Array:
+    """A numpy array of numbers or booleans as an Arrow array, without importing pandas.
+
+    ``pa.array`` imports pandas (0.25 s) to ask whether it was given a Series; building the
+    array from its buffers gives the same array (NaN stays a value, not a null).
+    """
+    values = np.ascontiguousarray(values)
+    if values.dtype == np.bool_:
+        data = np.packbits(values, bitorder="little")  # Arrow stores booleans as little-endian bits
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(data)])
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
+
+
+def numpy_column(column: pa.ChunkedArray) -> np.ndarray:
+    """An Arrow column of numbers or booleans (no nulls) as one numpy array, without importing pandas.
+
+    The inverse of :func:`arrow_array`: numbers are viewed without a copy, booleans unpacked from
+    their bits (pyarrow's own ``to_numpy`` imports pandas).
+    """
+    parts = []
+    for chunk in column.chunks:
+        if chunk.null_count:  # never written by simsib; pyarrow's conversion handles it
+            parts.append(chunk.to_numpy(zero_copy_only=False))
+        elif pa.types.is_boolean(chunk.type):
+            bits = np.frombuffer(chunk.buffers()[1], dtype=np.uint8)
+            unpacked = np.unpackbits(bits, count=chunk.offset + len(chunk), bitorder="little")
+            parts.append(unpacked[chunk.offset:].astype(bool))
+        else:  # a view of the values buffer
+            dtype = np.dtype(chunk.type.to_pandas_dtype())
+            parts.append(np.frombuffer(chunk.buffers()[1], dtype=dtype, count=len(chunk),
+                                       offset=chunk.offset * dtype.itemsize))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=column.type.to_pandas_dtype())
+
+
 def _table(columns: dict[str, np.ndarray]) -> pa.Table:
-    return pa.table({name: pa.array(np.asarray(values)) for name, values in columns.items()})
+    return pa.Table.from_arrays([arrow_array(v) for v in columns.values()], names=list(columns))
 
 
 class PartialRun:
@@ -73,7 +107,9 @@ class PartialRun:
             np.savez(tmp, **arrays)
             os.replace(tmp, self.path / f"{stem}.extra.npz")
         tmp = self.path / f"{stem}.draws.tmp"
-        feather.write_feather(_table(chunk.draws), tmp, compression="uncompressed")
+        table = _table(chunk.draws)
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
         os.replace(tmp, self.path / f"{stem}{CHUNK_SUFFIX}")
 
     def chunk_files(self) -> list[Path]:
@@ -105,10 +141,11 @@ def assemble(partial: PartialRun, staging: Path, n_chunks: int, cashflows: bool)
     n, written = 0, False
     try:
         for path in files:
-            table = feather.read_table(path, memory_map=False)
+            with pa.OSFile(str(path), "rb") as source:
+                table = pa.ipc.open_file(source).read_all()
             index = int(path.name.split(".")[0])
             numbers = np.arange(n, n + table.num_rows, dtype=np.int64)
-            draws.add(table.add_column(0, "draw", pa.array(numbers)))
+            draws.add(table.add_column(0, "draw", arrow_array(numbers)))
             if flows is not None:
                 cash = partial.extras(index)["cashflows"]
                 cols = {"draw": numbers, **{f"q{q:03d}": cash[:, q] for q in range(cash.shape[1])}}
@@ -175,7 +212,9 @@ def column_reader(path: Path):
     """Read one column of a Parquet file as a numpy array (one column in memory at a time)."""
 
     def read(column: str) -> np.ndarray:
-        return pq.read_table(path, columns=[column]).column(0).to_numpy()
+        # ParquetFile, not pq.read_table: the latter loads pyarrow.dataset, which imports pandas.
+        with pq.ParquetFile(path) as parquet:
+            return numpy_column(parquet.read(columns=[column]).column(0))
 
     return read
 
