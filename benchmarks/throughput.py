@@ -7,7 +7,7 @@ process (what ``--workers 1`` does, without the output files) and prints:
 * person-paths per second per core (young people simulated, with both their care paths);
 * the ratio of simsib's time to the **RNG floor**: the time numpy needs, in this process, just
   to generate the random variates the run consumes -- per young person the 11 variates
-  ``carepaths.draw_person_variates`` draws (7 uniform, 2 exponential, 2 normal), per
+  ``model.people.draw_person_variates`` draws (7 uniform, 2 exponential, 2 normal), per
   draw-month the gamma and Poisson variates of the converted referrals (with the run's own
   parameters), and per draw one uniform per uncertain input.
 
@@ -42,7 +42,7 @@ from simsib.model.referrals import expected_referrals, monthly_starts  # noqa: E
 from simsib.model.streams import chunk_seed, stream  # noqa: E402
 from simsib.run.execution import tune_allocator  # noqa: E402
 from simsib.run.pipeline import run_chunk  # noqa: E402
-from simsib.run.plan import RunPlan
+from simsib.run.plan import RunPlan  # noqa: E402
 from simsib.scenario.format import Scenario, all_quantities  # noqa: E402
 from simsib.scenario.loader import load_scenario  # noqa: E402
 

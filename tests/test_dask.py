@@ -12,16 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dask import (
-    distributed,  # a hard dependency: a broken install fails here, never skips
-)
+from dask import distributed  # a hard dependency: a broken install fails here, never skips
 from helpers import assert_same_outputs
 from typer.testing import CliRunner
 
 import simsib
 from simsib.cli.main import app
-from simsib.run.plan import make_plan
 from simsib.run.execution import Executor, run_chunks
+from simsib.run.plan import make_plan
 
 OVERRIDES = ["simulation.chunk_size=200", "simulation.quarterly_sample=300"]
 RUN_ARGS = ["run", "--draws", "600", "--seed", "86", "--quiet",

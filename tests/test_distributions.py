@@ -12,15 +12,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 from scipy import stats
 
-from simsib.scenario.distributions import (
-    Beta,
-    Distribution,
-    Fixed,
-    Probability,
-    Quantity,
-    as_distribution,
-    within,
-)
+from simsib.scenario.distributions import Beta, Distribution, Fixed, Probability, Quantity, as_distribution, within
 
 Z95 = 1.6448536269514722
 N_DRAWS = 20_000

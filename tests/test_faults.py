@@ -17,15 +17,13 @@ from pathlib import Path
 
 import psutil
 import pytest
-from dask import (
-    distributed,  # a hard dependency: a broken install fails here, never skips
-)
+from dask import distributed  # a hard dependency: a broken install fails here, never skips
 from typer.testing import CliRunner
 
 import simsib.run.execution
 from simsib.cli.main import app
-from simsib.run.folder import run_to_folder
 from simsib.run.execution import ExecutionError, Executor
+from simsib.run.folder import run_to_folder
 from simsib.run.outputs import iter_hidden
 from simsib.run.pipeline import run_chunk
 from simsib.scenario.loader import bundled_scenario_path, load_raw, validate

@@ -62,7 +62,7 @@ def test_html_holds_every_section(html):
 def test_html_is_self_contained(html):
     links = re.findall(r"""\b(?:src|href)\s*=\s*["']([^"']*)["']""", html, flags=re.IGNORECASE)
     assert links, "expected embedded figures and section links"
-    assert all(link.startswith(("data:", "#")) for link in links), [l[:40] for l in links if l[:1] != "d"]
+    assert all(link.startswith(("data:", "#")) for link in links), [link[:40] for link in links if link[:1] != "d"]
     assert not re.search(r"https?://", html)
     assert "@import" not in html and "url(" not in html
     assert len(re.findall(r'<img src="data:image/svg\+xml;base64,', html)) == len(FIGURES)

@@ -149,7 +149,7 @@ FAMILY_CHECKS: dict[str, str] = {
 
 _INTRO = f"""# Scenario file reference
 
-*Generated from the scenario schema (`simsib/scenario.py`, `simsib/distributions.py`) by
+*Generated from the scenario schema (`simsib/scenario/format/`, `simsib/scenario/distributions/`) by
 `{REGENERATE}`. A test fails when this file and the schema
 disagree: do not edit it by hand.*
 

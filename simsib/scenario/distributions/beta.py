@@ -6,11 +6,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import (
-    Field,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import Field, ValidationInfo, field_validator
 
 from simsib.scenario.distributions.base import (
     _QUANTILE_TOLERANCE,

@@ -7,11 +7,7 @@ from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import (
-    Field,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import Field, ValidationInfo, field_validator
 
 from simsib.scenario.distributions.base import (
     _Z95,

@@ -6,21 +6,9 @@ import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import (
-    Field,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import Field, ValidationInfo, field_validator
 
-from simsib.scenario.distributions.base import (
-    PositiveReal,
-    Real,
-    _Base,
-    _check_weights,
-    _cumulative,
-    _fmt,
-    stats,
-)
+from simsib.scenario.distributions.base import PositiveReal, Real, _Base, _check_weights, _cumulative, _fmt, stats
 
 
 class NegativeBinomial(_Base):

@@ -31,11 +31,5 @@ from simsib.scenario.format.fields import (  # noqa: F401
     StructMonths,
 )
 from simsib.scenario.format.people import Care, Effect, Population  # noqa: F401
-from simsib.scenario.format.scenario import (  # noqa: F401
-    Correlation,
-    Scenario,
-    Stress,
-    all_quantities,
-    per_draw_quantities,
-)
+from simsib.scenario.format.scenario import Correlation, Scenario, Stress, all_quantities, per_draw_quantities  # noqa: F401
 from simsib.scenario.format.spv import SPV  # noqa: F401

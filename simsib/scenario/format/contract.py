@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import (
-    Field,
-)
+from pydantic import Field
 
-from simsib.scenario.format.fields import (
-    Money,
-    Probability,
-    Section,
-    StructMonths,
-    structural_int,
-)
+from simsib.scenario.format.fields import Money, Probability, Section, StructMonths, structural_int
 
 
 class DaysSavedVsBaseline(Section):

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import (
-    Field,
-)
+from pydantic import Field
 
 from simsib.scenario.format.fields import (
     Count,

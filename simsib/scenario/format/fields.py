@@ -12,13 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Strict,
-)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Strict
 
 from simsib.scenario.distributions import Quantity, check_source, within
 

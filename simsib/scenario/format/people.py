@@ -5,21 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import (
-    AfterValidator,
-    Field,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, model_validator
 
 from simsib.scenario.distributions import Distribution
-from simsib.scenario.format.fields import (
-    Money,
-    Months,
-    Probability,
-    Section,
-    bounded,
-    usable,
-)
+from simsib.scenario.format.fields import Money, Months, Probability, Section, bounded, usable
 
 
 class Population(Section):

@@ -7,21 +7,11 @@ import weakref
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simsib.scenario.format.contract import Contract
 from simsib.scenario.format.delivery import Meta, Referrals, Simulation
-from simsib.scenario.format.fields import (
-    CONFIG,
-    Number,
-    Section,
-    Source,
-)
+from simsib.scenario.format.fields import CONFIG, Number, Section, Source
 from simsib.scenario.format.people import Care, Effect, Population
 from simsib.scenario.format.spv import SPV
 

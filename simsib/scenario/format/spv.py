@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import (
-    Field,
-)
+from pydantic import Field
 
-from simsib.scenario.format.fields import (
-    Money,
-    Number,
-    Probability,
-    Section,
-    StructMonths,
-    bounded,
-)
+from simsib.scenario.format.fields import Money, Number, Probability, Section, StructMonths, bounded
 
 
 class SPV(Section):
