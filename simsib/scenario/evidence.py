@@ -1,0 +1,115 @@
+"""The evidence register and the plain-language labels, shipped with the package.
+
+``evidence.toml`` holds one entry per evidence id (``E1`` … ``E67``): a title, the figure in
+plain words, the source, its publication year (with the later part of an id that mixes figures
+known at a date with later ones), a tag (P published, D derived, J judgement, ? unchecked) and
+caveats.  Reports render the entries a scenario cites, so their readers can follow every
+source without the project's own files; scenarios that must use only what was known at a date
+(``essex-2012``) are checked against the years.
+
+``labels.toml`` gives every scenario key and per-draw metric a plain label, a short label (for
+charts and 80-column tables) and a unit.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+HERE = Path(__file__).resolve().parent
+EVIDENCE_ID = re.compile(r"\bE\d+\b")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One entry of the register."""
+
+    id: str
+    title: str
+    figure: str
+    source: str
+    year: int  # earliest year the part usable at that date was public
+    tag: str
+    section: str
+    later_year: int | None = None  # when the rest of the entry was published
+    later_part: str | None = None
+    caveat: str | None = None
+    year_note: str | None = None
+
+    @property
+    def last_year(self) -> int:
+        """The year by which everything in the entry was public."""
+        return self.later_year or self.year
+
+
+@functools.lru_cache(maxsize=1)
+def register() -> dict[str, Evidence]:
+    """Every evidence entry by id, in the register's order."""
+    with open(HERE / "evidence.toml", "rb") as handle:
+        raw = tomllib.load(handle)
+    return {key: Evidence(id=key, **fields) for key, fields in raw.items()}
+
+
+def cited_ids(texts: Iterable[str]) -> list[str]:
+    """Evidence ids named in ``texts`` (``source`` strings), once each, in order of first mention."""
+    found: dict[str, None] = {}
+    for text in texts:
+        for match in EVIDENCE_ID.findall(text or ""):
+            found.setdefault(match, None)
+    return list(found)
+
+
+def sources_in(node: Any) -> list[str]:
+    """Every ``source`` string in a raw scenario table (or a validated scenario's dump), walking it."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "source" and isinstance(value, str):
+                    found.append(value)
+                elif key == "sources" and isinstance(value, list):
+                    found.extend(v for v in value if isinstance(v, str))
+                else:
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def _labels() -> dict[str, Any]:
+    with open(HERE / "labels.toml", "rb") as handle:
+        return tomllib.load(handle)
+
+
+def label(key: str, *, short: bool = False) -> str:
+    """Plain label of a scenario key (``population.p30_entry``) or metric column (``moic_committed``).
+
+    Mechanism fields are found under ``contract.mechanisms.*``; an unknown key is returned as it is.
+    """
+    entry = _label_entry(key)
+    if entry is None:
+        return key
+    return entry.get("short" if short else "label", key)
+
+
+def unit(key: str) -> str | None:
+    """The unit of a scenario key or metric column, if it has one."""
+    entry = _label_entry(key)
+    return None if entry is None else entry.get("unit")
+
+
+def _label_entry(key: str) -> dict[str, Any] | None:
+    labels = _labels()
+    if key in labels:
+        return labels[key]
+    if key in labels.get("metrics", {}):
+        return labels["metrics"][key]
+    wildcard = re.sub(r"^contract\.mechanisms\.\d+\.", "contract.mechanisms.*.", key)
+    return labels.get(wildcard)
