@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import subprocess
+import sys
 import tomllib
 import warnings
 from pathlib import Path
@@ -119,6 +122,8 @@ rank = -0.9
 
 # (id, writer, extra CLI arguments, texts the message must contain).  The file name is checked
 # for every case whose input is a file.
+MILESTONE = '[[contract.mechanisms]]\ntype = "milestone"\nprice = 100\nblock_days = 30\nrepeat = {repeat}\n'
+
 CASES: list[tuple[str, Writer, list[str], list[str]]] = [
     ("missing key", edited(("care.short_stay_share", DELETE)), [], ["care.short_stay_share", "required key is missing"]),
     ("missing section", edited(("spv", DELETE)), [], ["spv: required key is missing"]),
@@ -226,6 +231,12 @@ CASES: list[tuple[str, Writer, list[str], list[str]]] = [
     ("--set inside a plain value", essex, ["--set", "contract.netting.x=1"], ["--set contract.netting", "plain value"]),
     ("--set bad value", essex, ["--set", "contract.cap=-5"], ["contract.cap", "never negative", "-5"]),
     ("--set text for a number", essex, ["--set", "contract.cap=abc"], ["contract.cap", "'abc'"]),
+    ("--set with thousands of dotted parts", essex, ["--set", "stress.x.set." + ".".join(["a"] * 5000) + "=1"],
+     ["--set", "5003 dotted parts", "at most 32"]),
+    ("gamma with extreme moments", child('[effect.log_hazard_ratio]\ndist = "gamma"\nmean = 1e-300\nsd = 1e300\n'),
+     [], ["effect.log_hazard_ratio", "too extreme"]),
+    *[(f"boolean given as {shown}", child(MILESTONE.format(repeat=shown)), [],
+       ["contract.mechanisms.0.repeat", "expected true or false"]) for shown in ('"yes"', "1", '"off"')],
 ]
 
 RUN_ONLY: list[tuple[str, list[str], list[str]]] = [
@@ -460,3 +471,60 @@ def test_random_overrides_load_or_raise_scenario_error(overrides):
         except ScenarioError as exc:
             assert exc.file == str(ESSEX_PATH)
             exc.render()
+
+
+# Inputs that are not files: read without limit or blocking forever before --------------------
+
+SPECIAL_FILES = {"a device": lambda folder: Path("/dev/zero"), "a FIFO": lambda folder: _fifo(folder)}
+
+
+def _fifo(folder: Path) -> Path:
+    path = folder / "pipe.toml"
+    os.mkfifo(path)
+    return path
+
+
+def _limited_memory() -> None:  # so that reading /dev/zero without limit fails fast, not the machine
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+@pytest.mark.parametrize("via_extends", [False, True], ids=["scenario", "extends"])
+@pytest.mark.parametrize("kind", list(SPECIAL_FILES))
+def test_only_regular_files_are_read(tmp_path, kind, via_extends):
+    """/dev/zero used to be read until memory ran out; a FIFO blocked forever."""
+    special = SPECIAL_FILES[kind](tmp_path)
+    path = special
+    if via_extends:
+        path = tmp_path / "child.toml"
+        path.write_text(f"extends = {str(special)!r}\n")
+    done = subprocess.run([sys.executable, "-m", "simsib", "validate", str(path)], capture_output=True, text=True,
+                          timeout=60, preexec_fn=_limited_memory)
+    assert done.returncode == 2, done.stderr
+    assert str(special) in done.stdout + done.stderr and "only regular files are read" in done.stdout + done.stderr
+
+
+def test_every_boolean_of_the_format_is_strict():
+    """A flag declared as plain ``bool`` would accept "yes", 1 or "off" (pydantic's lax booleans)."""
+    import typing
+
+    from pydantic import BaseModel, Strict
+
+    from simsib.scenario.format import Scenario
+
+    def types_in(annotation) -> list:
+        return [annotation, *(t for arg in typing.get_args(annotation) for t in types_in(arg))]
+
+    seen, lax, stack = set(), [], [Scenario]
+    while stack:
+        model = stack.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            stack += [t for t in types_in(info.annotation) if isinstance(t, type) and issubclass(t, BaseModel)]
+            if info.annotation is bool and not any(isinstance(m, Strict) for m in info.metadata):
+                lax.append(f"{model.__name__}.{name}")
+    assert "Milestone" in {m.__name__ for m in seen}  # the walk reaches the mechanisms' tables
+    assert not lax, f"lax booleans: {lax}"

@@ -24,7 +24,7 @@ import simsib.run.execution
 from simsib.cli.main import app
 from simsib.run.execution import ExecutionError, Executor
 from simsib.run.folder import run_to_folder
-from simsib.run.outputs import iter_hidden
+from simsib.run.ownership import iter_hidden
 from simsib.run.pipeline import run_chunk
 from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
 
@@ -72,7 +72,8 @@ def test_a_dead_worker_ends_the_run_with_exit_1(tmp_path: Path, monkeypatch):
     assert "a worker process died" in result.output and "exit code 1" in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
-    assert [p.name for p in iter_hidden(out)] == [".run.partial"]  # completed chunks, for --resume
+    # Only the chunks completed before the death may remain (for --resume): no lock, no staging.
+    assert {p.name for p in iter_hidden(out)} <= {".run.partial"}
     assert live_children() <= before, "workers were left running"
 
 
@@ -202,3 +203,77 @@ def test_a_scheduler_without_workers_is_reported(tmp_path: Path, monkeypatch):
                             "--out", str(tmp_path / "run"))
     assert result.exit_code == 1
     assert "has no workers" in result.output
+
+
+# Orphans --------------------------------------------------------------------------------------
+
+
+def _busy_run(tmp_path: Path, workers: int = 2):
+    """simsib with ``workers`` workers stuck in ten-minute chunks; returns (process, its workers)."""
+    command = [sys.executable, "-c", SLOW_CHUNKS, *RUN_ARGS, "--workers", str(workers), "--out", str(tmp_path / "run")]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "CI": "1"})
+    main = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    while len(main.children()) < workers:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    return proc, main.children()
+
+
+def test_workers_never_outlive_a_killed_parent(tmp_path: Path):
+    """kill -9 of simsib used to leave its workers running (parent PID 1, ~270 MB each)."""
+    proc, workers = _busy_run(tmp_path)
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        _, alive = psutil.wait_procs(workers, timeout=10)
+    finally:
+        for worker in workers:
+            if worker.is_running():
+                worker.kill()
+    assert not alive, f"workers still alive 10 s after their parent was killed: {[w.pid for w in alive]}"
+
+
+def test_sigterm_stops_the_run_like_ctrl_c(tmp_path: Path):
+    proc, workers = _busy_run(tmp_path)
+    try:
+        os.kill(proc.pid, signal.SIGTERM)  # the main process only, as `kill PID` does
+        _, stderr = proc.communicate(timeout=2 * TERMINATE_BOUND)
+        _, alive = psutil.wait_procs(workers, timeout=1)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, stderr
+    assert "terminated" in stderr and "Traceback" not in stderr
+    assert not alive, "workers were left running"
+    assert not (tmp_path / "run").exists() and not list(iter_hidden(tmp_path / "run"))
+
+
+TERMINATE_BOUND = 2 * simsib.run.execution.TERMINATE_SECONDS + SLACK_SECONDS
+
+
+# Nothing is created before the inputs are checked --------------------------------------------
+
+
+@pytest.mark.parametrize("address, words", [
+    ("inproc://x", "exists only inside the process"),
+    ("tcp://127.0.0.1:notaport", "port must be a number"),
+    ("tcp://127.0.0.1:99999", "port must be a number"),
+    ("http://127.0.0.1:8786", "SCHEME://HOST:PORT"),
+])
+def test_a_malformed_scheduler_address_is_bad_input(tmp_path: Path, address, words):
+    out = tmp_path / "new" / "run"
+    result = simsib_cli(*RUN_ARGS, "--executor", "dask", "--scheduler", address, "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert "--scheduler" in result.output and words in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_scheduler_leaves_nothing_behind(tmp_path: Path):
+    """A failed Dask connection used to leave .NAME.partial/ (and the folders above it)."""
+    out = tmp_path / "new" / "run"
+    result = simsib_cli(*RUN_ARGS, "--executor", "dask", "--scheduler", f"tcp://127.0.0.1:{closed_port()}",
+                        "--out", str(out))
+    assert result.exit_code == 1, result.output
+    assert list(tmp_path.iterdir()) == []

@@ -2,9 +2,10 @@
 
 Importing this module registers the commands on :data:`simsib.cli.app.app`.  It is the only
 place these analyses print or exit.  Each writes its outputs atomically into a
-folder of its own (default ``reports/<scenario>-<analysis>/``), replacing it whole -- except a
-run folder (one with ``summary.json``), to which the files are added, each replaced atomically,
-so that ``simsib report`` finds them.  ``simsib sensitivity`` writes into the scenario's run
+folder of its own (default ``reports/<scenario>-<analysis>/``), replacing it whole if simsib
+wrote it -- except a run folder, to which the files are added, each replaced atomically, so
+that ``simsib report`` finds them.  The folder rules (ownership, one writer, ``--force``) are
+:mod:`simsib.run.ownership`'s.  ``simsib sensitivity`` writes into the scenario's run
 folder ``reports/<scenario>/`` by default when there is one.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
+import sys
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -22,6 +23,7 @@ from rich.table import Table
 from simsib import __version__
 from simsib.cli.app import (
     DrawsOpt,
+    ForceOpt,
     JsonOpt,
     QuietOpt,
     SeedOpt,
@@ -34,19 +36,22 @@ from simsib.cli.app import (
 )
 from simsib.report.formatting import money, multiple, number, percent
 from simsib.run.settings import default_workers
-from simsib.scenario.errors import ScenarioError
 
 OutOpt = typer.Option(None, "--out", "-o", help="Output folder [default: reports/<scenario>-<analysis>]; a run folder gets the files added.")
 WorkersOpt = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores].")
 
 
 def _is_run_folder(folder: Path) -> bool:
-    from simsib.run.outputs import SUMMARY_FILE
+    from simsib.run.ownership import read_manifest
 
-    return (folder / SUMMARY_FILE).is_file()
+    manifest = read_manifest(folder)
+    return manifest is not None and manifest.get("kind", "run") == "run"
 
 
-def _out_dir(out: Optional[Path], name: str, analysis: str, *, into_run: bool = False) -> Path:
+def _output(out: Optional[Path], name: str, analysis: str, force: bool, *, into_run: bool = False):
+    """The analysis's output folder, checked, locked and owned before any work (an OutputFolder)."""
+    from simsib.run.ownership import OutputFolder
+
     run_folder = Path("reports") / name
     if out is not None:
         out_dir = out
@@ -54,30 +59,15 @@ def _out_dir(out: Optional[Path], name: str, analysis: str, *, into_run: bool = 
         out_dir = run_folder
     else:
         out_dir = Path("reports") / f"{name}-{analysis}"
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ScenarioError.single("--out", "expected a folder path, but a file is there", value=str(out_dir))
-    return out_dir
+    return OutputFolder(out_dir, kind=analysis, force=force)
 
 
-def _publish(out_dir: Path, write: Callable[[Path], list[str]]) -> list[str]:
-    """Write into a staging folder, then move it into place whole -- or, for a run folder,
-    move each file in (replacing any earlier one) and leave the run's own files alone."""
-    import os
-
-    from simsib.run.outputs import publish, staging_folder
-
-    staging = staging_folder(out_dir)
-    try:
-        written = write(staging)
-        if _is_run_folder(out_dir):
-            for name in written:
-                os.replace(staging / name, out_dir / name)
-            shutil.rmtree(staging, ignore_errors=True)
-        else:
-            publish(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+def _publish(folder, write: Callable[[Path], list[str]]) -> list[str]:
+    """Write into a staging folder, then publish it: whole, or -- into a run folder -- file by
+    file beside the run's own files (see :mod:`simsib.run.ownership`)."""
+    staging = folder.staging()
+    written = write(staging)
+    folder.publish(staging, {"command": ["simsib", *sys.argv[1:]]}, add=folder.is_run_folder)
     return written
 
 
@@ -106,6 +96,7 @@ def sweep_cmd(
     set_: List[str] = SetOpt,
     out: Optional[Path] = OutOpt,
     workers: Optional[int] = WorkersOpt,
+    force: bool = ForceOpt,
     json_: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -116,12 +107,13 @@ def sweep_cmd(
 
     path, raw, validated = load(scenario, set_)
     grids = [parse_grid(g) for g in grid]
-    out_dir = _out_dir(out, validated.meta.name, "sweep")
     n_draws = draws or validated.simulation.draws
-    result = _with_progress(n_draws, quiet or json_, lambda advance: sweep(
-        raw, grids, metrics=metric or DEFAULT_METRICS, draws=draws, seed=seed,
-        workers=workers or default_workers(), file=str(path), progress=advance))
-    _publish(out_dir, lambda folder: write_sweep(result, folder))
+    with _output(out, validated.meta.name, "sweep", force) as folder:
+        result = _with_progress(n_draws, quiet or json_, lambda advance: sweep(
+            raw, grids, metrics=metric or DEFAULT_METRICS, draws=draws, seed=seed,
+            workers=workers or default_workers(), file=str(path), progress=advance))
+        _publish(folder, lambda staging: write_sweep(result, staging))
+    out_dir = folder.out_dir
     if json_:
         typer.echo(_records(result.table))
         return
@@ -150,6 +142,7 @@ def sensitivity_cmd(
     sobol_n: int = typer.Option(512, "--sobol-n", min=0, max=1 << 20, help="Sobol base samples (a power of two; 0 skips Sobol)."),
     out: Optional[Path] = OutOpt,
     workers: Optional[int] = WorkersOpt,
+    force: bool = ForceOpt,
     json_: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -159,12 +152,13 @@ def sensitivity_cmd(
     from simsib.report.sensitivity import format_index, write_sensitivity
 
     _, _, validated = load(scenario, set_)
-    out_dir = _out_dir(out, validated.meta.name, "sensitivity", into_run=True)
     n_draws = draws or validated.simulation.draws
-    result = _with_progress(n_draws, quiet or json_, lambda advance: sensitivity(
-        validated, metric, draws=draws, seed=seed, sobol_n=sobol_n, workers=workers or default_workers(),
-        progress=advance))
-    _publish(out_dir, lambda folder: write_sensitivity(result, folder))
+    with _output(out, validated.meta.name, "sensitivity", force, into_run=True) as folder:
+        result = _with_progress(n_draws, quiet or json_, lambda advance: sensitivity(
+            validated, metric, draws=draws, seed=seed, sobol_n=sobol_n, workers=workers or default_workers(),
+            progress=advance))
+        _publish(folder, lambda staging: write_sensitivity(result, staging))
+    out_dir = folder.out_dir
     if json_:
         typer.echo(_records(result.table))
         return
@@ -192,6 +186,7 @@ def stress_cmd(
     set_: List[str] = SetOpt,
     out: Optional[Path] = OutOpt,
     workers: Optional[int] = WorkersOpt,
+    force: bool = ForceOpt,
     json_: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -201,12 +196,13 @@ def stress_cmd(
     from simsib.report.stress import signed, write_stress
 
     path, raw, validated = load(scenario, set_)
-    out_dir = _out_dir(out, validated.meta.name, "stress")
     n_draws = draws or validated.simulation.draws
-    result = _with_progress(n_draws, quiet or json_, lambda advance: stress_test(
-        raw, validated, names=case, draws=draws, seed=seed, workers=workers or default_workers(),
-        file=str(path), progress=advance))
-    _publish(out_dir, lambda folder: write_stress(result, folder))
+    with _output(out, validated.meta.name, "stress", force) as folder:
+        result = _with_progress(n_draws, quiet or json_, lambda advance: stress_test(
+            raw, validated, names=case, draws=draws, seed=seed, workers=workers or default_workers(),
+            file=str(path), progress=advance))
+        _publish(folder, lambda staging: write_stress(result, staging))
+    out_dir = folder.out_dir
     if json_:
         typer.echo(_records(result.table))
         return
@@ -237,6 +233,7 @@ def compare_mechanisms_cmd(
     seed: Optional[int] = SeedOpt,
     set_: List[str] = SetOpt,
     out: Optional[Path] = OutOpt,
+    force: bool = ForceOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Payment mechanisms on the same care paths, each priced to the same expected payment."""
@@ -244,9 +241,10 @@ def compare_mechanisms_cmd(
     from simsib.report.mechanisms import write_mechanisms
 
     path, raw, validated = load(scenario, set_)
-    out_dir = _out_dir(out, validated.meta.name, "mechanisms")
-    result = compare_mechanisms(raw, validated, draws=draws, seed=seed, file=str(path))
-    _publish(out_dir, lambda folder: write_mechanisms(result, folder))
+    with _output(out, validated.meta.name, "mechanisms", force) as folder:
+        result = compare_mechanisms(raw, validated, draws=draws, seed=seed, file=str(path))
+        _publish(folder, lambda staging: write_mechanisms(result, staging))
+    out_dir = folder.out_dir
     if json_:
         typer.echo(_records(result.table))
         return
@@ -277,18 +275,21 @@ def backtest(
     draws: int = typer.Option(4000, "--draws", "-n", min=100, max=10_000_000, help="Draws per scenario."),
     seed: int = typer.Option(20190331, "--seed", "-s", min=0, help="Seed (the same for every scenario)."),
     out: Path = typer.Option(Path("reports") / "backtest", "--out", "-o", help="Folder for backtest.csv and backtest.json."),
+    force: bool = ForceOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Published Essex figures beside the model's mean and 90% interval (essex-* scenarios)."""
     from simsib.analysis.backtest import run_backtest
-    from simsib.run.outputs import publish, staging_folder, write_json
+    from simsib.run.outputs import write_json
+    from simsib.run.ownership import OutputFolder
 
-    table = run_backtest(draws=draws, seed=seed)
-    staging = staging_folder(out)
-    table.to_csv(staging / "backtest.csv", index=False)
-    write_json(staging / "backtest.json", {"draws": draws, "seed": seed, "simsib_version": __version__,
-                                            "rows": table.to_dict(orient="records")})
-    publish(staging, out)
+    with OutputFolder(out, kind="backtest", force=force) as folder:
+        table = run_backtest(draws=draws, seed=seed)
+        staging = folder.staging()
+        table.to_csv(staging / "backtest.csv", index=False)
+        write_json(staging / "backtest.json", {"draws": draws, "seed": seed, "simsib_version": __version__,
+                                                "rows": table.to_dict(orient="records")})
+        folder.publish(staging, {"command": ["simsib", *sys.argv[1:]]})
     if json_:
         typer.echo(table.to_json(orient="records", indent=2))
         return

@@ -1,15 +1,20 @@
 """The typer app, its shared options, and the translation of errors into exit codes.
 
-Exit codes: 0 ok, 2 bad input (scenario or arguments), 1 internal error.  User errors are one
-readable message, never a traceback (set ``SIMSIB_DEBUG=1`` to see tracebacks of internal
-errors).  This module imports no command module (they import it), and nothing heavy.
+Exit codes: 0 ok, 2 bad input (scenario or arguments, including an output folder simsib may
+not write), 1 a failure (a worker died, the disk is full, permission denied, an internal error),
+130 Ctrl-C, 143 SIGTERM.  Every failure is one readable message, never a traceback (set
+``SIMSIB_DEBUG=1`` to see tracebacks of internal errors); only real bugs say "This is a bug".
+This module imports no command module (they import it), and nothing heavy.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any, Callable, List, Optional
@@ -32,6 +37,50 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+# Failures of the machine, not of simsib: reported plainly with exit code 1, never as a bug.
+ENVIRONMENT_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EACCES", "EPERM", "EROFS", "EIO", "EFBIG", "EMFILE",
+                                      "ENFILE", "ENAMETOOLONG", "ENOTDIR", "EISDIR", "EXDEV", "ESTALE", "EBUSY")
+    if hasattr(errno, name)
+)
+_ERRNO_IN_TEXT = ("[errno ", "[Errno ")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop as Ctrl-C stops (workers terminated, nothing published), exit code 143."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def os_error_errno(exc: OSError) -> int | None:
+    """The errno of an OSError, also when a library put it only in the message (pyarrow does)."""
+    if exc.errno is not None:
+        return exc.errno
+    text = str(exc)
+    for marker in _ERRNO_IN_TEXT:
+        at = text.find(marker)
+        if at >= 0:
+            digits = "".join(c for c in text[at + len(marker):at + len(marker) + 4] if c.isdigit())
+            if digits:
+                return int(digits)
+    return None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``no space left on device while writing reports/essex (ENOSPC)`` and what to do."""
+    code = os_error_errno(exc)
+    reason = os.strerror(code).lower() if code is not None else (exc.strerror or str(exc))
+    where = exc.filename or getattr(exc, "simsib_writing", None)
+    text = reason + (f" while writing {where}" if where else "")
+    if exc.filename2:
+        text += f" (moving it to {exc.filename2})"
+    if code is not None:
+        text += f" ({errno.errorcode.get(code, code)})"
+    return text + "; no output was published"
 
 
 def _version(value: bool) -> None:
@@ -56,6 +105,8 @@ def guarded(command: Callable) -> Callable:
         from simsib.run.settings import ExecutionError
         from simsib.scenario.errors import ScenarioError
 
+        handled = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminate) if handled else None
         try:
             return command(*args, **kwargs)
         except ScenarioError as exc:
@@ -64,22 +115,35 @@ def guarded(command: Callable) -> Callable:
         except ExecutionError as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_INTERNAL) from None
-        except KeyboardInterrupt:
-            err_console.print("interrupted: no output was written (completed chunks are kept for --resume)")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            err_console.print(f"{what}: no output was written (completed chunks are kept for --resume)")
+            raise typer.Exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
-        except Exception as exc:  # noqa: BLE001 - the last line of defence
-            if os.environ.get("SIMSIB_DEBUG"):
-                traceback.print_exc()
-            err_console.print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
-                "This is a bug in simsib; rerun with SIMSIB_DEBUG=1 for the traceback.",
-                highlight=False, soft_wrap=True,
-            )
+        except OSError as exc:
+            if os_error_errno(exc) not in ENVIRONMENT_ERRNOS:
+                _internal_error(exc)
+            err_console.print(f"[bold red]error:[/] {escape(describe_os_error(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_INTERNAL) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            _internal_error(exc)
+        finally:
+            if handled:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper
+
+
+def _internal_error(exc: BaseException) -> None:
+    if os.environ.get("SIMSIB_DEBUG"):
+        traceback.print_exception(exc)
+    err_console.print(
+        f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
+        "This is a bug in simsib; rerun with SIMSIB_DEBUG=1 for the traceback.",
+        highlight=False, soft_wrap=True,
+    )
+    raise typer.Exit(EXIT_INTERNAL) from None
 
 
 def scenario_path(scenario: Optional[str]) -> Path:
@@ -110,6 +174,15 @@ SeedOpt = typer.Option(None, "--seed", "-s", min=0, help="Seed; an unseeded run 
 SetOpt = typer.Option([], "--set", help="Override a scenario value: dotted.key=value (repeatable).")
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+ForceOpt = typer.Option(False, "--force", help="Write into an output folder that holds files simsib did not write: "
+                        "simsib's files are replaced, nothing else is touched.")
+
+
+def out_folder(out: Optional[Path], default: Path) -> Path:
+    """The output folder to use, checked before anything is computed (exit 2 if unusable)."""
+    from simsib.run.ownership import check_out_path
+
+    return check_out_path(out if out is not None else default)
 
 
 def progress_reporter(total: int, quiet: bool):

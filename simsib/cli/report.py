@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from simsib.cli.app import DrawsOpt, JsonOpt, SeedOpt, app, guarded, load, out_console
+from simsib.cli.app import DrawsOpt, ForceOpt, JsonOpt, SeedOpt, app, guarded, load, out_console, out_folder
 
 
 @app.command()
@@ -22,15 +22,18 @@ def report(
     run_dir: Path = typer.Argument(..., help="A run folder written by `simsib run`."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the report here [default: RUN_DIR]."),
     xlsx: bool = typer.Option(False, "--xlsx", help="Also write the tables as an Excel workbook."),
+    force: bool = ForceOpt,
 ) -> None:
     """Write index.html (self-contained), report.md and figures/ for a run folder."""
-    from simsib.report.document import XLSX_FILE, write_report, write_xlsx
+    import sys
 
-    html = write_report(run_dir, out)
+    from simsib.report.document import XLSX_FILE, write_report
+
+    target = out_folder(out, run_dir)
+    html = write_report(run_dir, target, xlsx=xlsx, force=force, command=["simsib", *sys.argv[1:]])
     out_console.print(f"report: {html}", highlight=False)
     if xlsx:
-        book = write_xlsx(run_dir, html.parent / XLSX_FILE)
-        out_console.print(f"workbook: {book}", highlight=False)
+        out_console.print(f"workbook: {html.parent / XLSX_FILE}", highlight=False)
 
 
 @app.command("compare")
@@ -43,6 +46,7 @@ def compare_cmd(
     set_: List[str] = typer.Option([], "--set", help="Override a value in scenario B only: dotted.key=value (repeatable)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write comparison.{json,csv,md,png,svg} here."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores]."),
+    force: bool = ForceOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Compare two scenarios on common random numbers: B − A per headline metric, P(B better).
@@ -51,19 +55,27 @@ def compare_cmd(
     true savings, net benefit and starts are better; lower P(loss), outcome payments,
     deadweight and treated care proportion are better.
     """
+    import contextlib
+    import sys
+
     from simsib.analysis.compare import compare
     from simsib.report.compare import formatted_rows, save_comparison
     from simsib.report.document import staged
     from simsib.run.settings import default_workers
 
+    if out is not None:
+        out_folder(out, Path())
     _, _, a = load(scenario_a, [])
     _, _, b = load(scenario_b or scenario_a, set_)
     label_b = None
     if set_:
         label_b = f"{b.meta.name} [{', '.join(set_)}]"
-    result = compare(a, b, draws=draws, seed=seed, workers=workers or default_workers(), label_b=label_b)
-    if out is not None:
-        with staged(out) as staging:
+    # The folder is locked and checked before the simulation, and published after it.
+    writing = staged(out, kind="comparison", add=False, force=force, command=["simsib", *sys.argv[1:]]) \
+        if out is not None else contextlib.nullcontext(None)
+    with writing as staging:
+        result = compare(a, b, draws=draws, seed=seed, workers=workers or default_workers(), label_b=label_b)
+        if staging is not None:
             save_comparison(result, staging)
     if json_:
         typer.echo(json.dumps(result.to_dict(), indent=2))

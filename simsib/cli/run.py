@@ -15,6 +15,7 @@ from rich.table import Table
 from simsib.cli.app import (
     EXIT_BAD_INPUT,
     DrawsOpt,
+    ForceOpt,
     JsonOpt,
     QuietOpt,
     SeedOpt,
@@ -24,6 +25,7 @@ from simsib.cli.app import (
     guarded,
     load,
     out_console,
+    out_folder,
     progress_reporter,
 )
 from simsib.report.formatting import money, multiple, number, percent
@@ -42,6 +44,7 @@ def headline_table(summary: dict[str, Any]) -> Table:
     table.add_column("median", justify="right")
     table.add_column("p95", justify="right")
     fmt = {"multiple": multiple, "percent": percent, "money": money, "number": number, "prob": percent}
+    notes = []
     for label, section, key, kind in HEADLINES:
         stats = summary[section][key]
         f = fmt[kind]
@@ -49,6 +52,10 @@ def headline_table(summary: dict[str, Any]) -> Table:
             table.add_row(label, f(stats["value"]), f(stats["se"]), "", "", "")
         else:
             table.add_row(label, f(stats["mean"]), f(stats["se"]), f(stats["p05"]), f(stats["p50"]), f(stats["p95"]))
+        if stats.get("value", stats.get("mean")) is None and stats.get("reason"):
+            notes.append(f"{label}: – {stats['reason']}")
+    if notes:
+        table.caption, table.caption_justify = "\n".join(notes), "left"
     return table
 
 
@@ -68,33 +75,42 @@ def run(
     cashflows: bool = typer.Option(False, "--cashflows", help="Also write each draw's quarterly investor cash flows."),
     report: bool = typer.Option(False, "--report", help="Also write index.html, report.md and figures/ into the run folder."),
     xlsx: bool = typer.Option(False, "--xlsx", help="Also write results.xlsx (summary and quarterly tables)."),
+    force: bool = ForceOpt,
     json_: bool = JsonOpt,
     quiet: bool = QuietOpt,
 ) -> None:
     """Simulate a scenario and write summary.json, draws.parquet, quarterly.csv, manifest.json."""
     from simsib.run.folder import run_to_folder
+    from simsib.run.settings import check_scheduler_address
 
-    path, raw, validated = load(scenario, set_)
+    if out is not None:  # checked before the scenario is even read
+        out_folder(out, Path())
     if scheduler and executor != Executor.dask:
         raise ScenarioError.single("--scheduler", "only used with --executor dask", value=scheduler)
-    out_dir = out if out is not None else Path("reports") / validated.meta.name
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ScenarioError.single("--out", "expected a folder path, but a file is there", value=str(out_dir))
+    if scheduler:
+        check_scheduler_address(scheduler)
+    path, raw, validated = load(scenario, set_)
+    out_dir = out_folder(out, Path("reports") / validated.meta.name)
     if resume and seed is None:
         raise ScenarioError.single("--resume", "needs the --seed of the interrupted run", value=None)
     n_draws = draws or validated.simulation.draws
     bar, advance = progress_reporter(n_draws, quiet or json_)
+
+    def notice(text: str) -> None:
+        err_console.print(f"[yellow]note:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
     def add_report(staging: Path, summary: dict) -> None:
         # Inside the run's staging folder, so the report is part of the same atomic write.
-        from simsib.report.document import XLSX_FILE, write_report, write_xlsx
+        from simsib.report.document import XLSX_FILE, render_report, write_xlsx
 
         if report:
-            write_report(staging)
+            render_report(staging, staging)
         if xlsx:
             write_xlsx(staging, staging / XLSX_FILE)
 
     kwargs = dict(draws=draws, seed=seed, workers=workers or default_workers(), executor=executor,
-                  scheduler=scheduler, resume=resume, cashflows=cashflows, command=["simsib", *sys.argv[1:]], progress=advance,
+                  scheduler=scheduler, resume=resume, cashflows=cashflows, force=force,
+                  command=["simsib", *sys.argv[1:]], progress=advance, notice=notice,
                   extra_files=add_report if (report or xlsx) else None)
     if bar is not None:
         with bar:

@@ -8,8 +8,9 @@ command has added one) and writes, into the run folder or ``out_dir``:
 - ``report.md``: the same tables, linking the figure files;
 - ``figures/NAME.png`` and ``figures/NAME.svg``.
 
-Everything is written to a hidden staging folder first and moved into place at the end, so an
-interrupted report leaves the previous complete files (or none).  :func:`write_xlsx` writes the
+Everything is written to a hidden staging folder first and moved into place at the end (by
+:mod:`simsib.run.ownership`), so an interrupted report leaves the previous complete files (or
+none), and a folder holding someone else's files is never written without ``--force``.  :func:`write_xlsx` writes the
 headline, summary, quarterly, assumptions and provenance tables as an Excel workbook.
 
 Per-draw columns are read one at a time (a 10-million-draw run needs one column in memory, not
@@ -23,10 +24,9 @@ import base64
 import contextlib
 import io
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -179,21 +179,32 @@ def render_figure(spec: Figure, folder: Path) -> str:
 # --- writing -------------------------------------------------------------------------------
 
 
-def write_report(run_dir: Path, out_dir: Path | None = None) -> Path:
-    """Write ``index.html``, ``report.md`` and ``figures/`` for a run; return the HTML path.
+def write_report(run_dir: Path, out_dir: Path | None = None, *, xlsx: bool = False, force: bool = False,
+                 command: Sequence[str] = ()) -> Path:
+    """Write ``index.html``, ``report.md`` and ``figures/`` (and ``results.xlsx`` with ``xlsx``)
+    for a run; return the HTML path.
 
-    ``out_dir`` defaults to the run folder itself.  Files are staged and moved into place.
+    ``out_dir`` defaults to the run folder itself.  Files are staged and moved into place under
+    the folder rules of :mod:`simsib.run.ownership` (``force`` as there).
     """
     run = read_run(Path(run_dir))
     out_dir = Path(out_dir) if out_dir is not None else Path(run_dir)
-    with staged(out_dir) as staging:
-        fig_dir = staging / FIGURES_DIR
-        fig_dir.mkdir()
-        rendered = [(spec, render_figure(spec, fig_dir)) for spec in figure_specs(run)]
-        context = report_context(run, rendered)
-        (staging / MARKDOWN_FILE).write_text(render_markdown(context))
-        (staging / HTML_FILE).write_text(render_html(context))
+    with staged(out_dir, force=force, command=command) as staging:
+        render_report(run, staging)
+        if xlsx:
+            write_xlsx(run_dir, staging / XLSX_FILE)
     return out_dir / HTML_FILE
+
+
+def render_report(run: RunFolder | Path, folder: Path) -> None:
+    """Write the report's files straight into ``folder`` (a staging folder: nothing is staged)."""
+    run = run if isinstance(run, RunFolder) else read_run(Path(run))
+    fig_dir = folder / FIGURES_DIR
+    fig_dir.mkdir(exist_ok=True)
+    rendered = [(spec, render_figure(spec, fig_dir)) for spec in figure_specs(run)]
+    context = report_context(run, rendered)
+    (folder / MARKDOWN_FILE).write_text(render_markdown(context))
+    (folder / HTML_FILE).write_text(render_html(context))
 
 
 def report_context(run: RunFolder, rendered: list[tuple[Figure, str]]) -> dict[str, Any]:
@@ -254,6 +265,7 @@ def render_markdown(context: dict[str, Any]) -> str:
            _md_table(["figure", "mean", "± se", "p05", "median", "p95"],
                      [[r["label"], *(r["text"][k] for k in ("mean", "se", "p05", "p50", "p95"))]
                       for r in context["headlines"]]), ""]
+    out += [f"- {r['label']}: – {r['note']}" for r in context["headlines"] if r.get("note")]
     titles = {"investors": "Investors", "council": "Council", "referrals": "Referrals", "outcomes": "Outcomes",
               "sensitivity": "Sensitivity"}
     for section, title in titles.items():
@@ -273,32 +285,22 @@ def render_markdown(context: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def staged(out_dir: Path) -> Iterator[Path]:
-    """A staging folder whose files are moved into ``out_dir`` when the block ends cleanly.
+def staged(out_dir: Path, *, kind: str = "report", add: bool = True, force: bool = False,
+           command: Sequence[str] = ()) -> Iterator[Path]:
+    """A staging folder whose files are published into ``out_dir`` when the block ends cleanly.
 
-    A new ``out_dir`` appears whole in one rename.  Into an existing folder (a run folder) the
-    files are moved one by one, ``index.html`` last; other files there are left alone.  On an
-    exception the staging folder is removed and ``out_dir`` is untouched.
+    The rules are :class:`simsib.run.ownership.OutputFolder`'s: a folder holding files simsib did
+    not write is refused before the block runs (unless ``force``), one writer at a time.  A new
+    ``out_dir`` appears whole in one rename.  Into a run folder (or, with ``add``, any folder
+    simsib wrote) the files are moved one by one, ``index.html`` last; other files there are
+    left alone.  On an exception the staging folder is removed and ``out_dir`` is untouched.
     """
-    out_dir = Path(out_dir)
-    fresh = not out_dir.exists()
-    parent = out_dir.parent if fresh else out_dir
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = parent / f".{out_dir.name}.report-staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
+    from simsib.run.ownership import OutputFolder
+
+    with OutputFolder(out_dir, kind=kind, force=force) as folder:
+        staging = folder.staging()
         yield staging
-        if fresh:
-            os.replace(staging, out_dir)
-            return
-        files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: p.name == HTML_FILE)
-        for path in files:
-            target = out_dir / path.relative_to(staging)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        folder.publish(staging, {"command": list(command)}, add=add or folder.is_run_folder, last=(HTML_FILE,))
 
 
 # --- spreadsheet ---------------------------------------------------------------------------

@@ -116,6 +116,9 @@ def headline_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
                "se": stats.get("se"), "p05": stats.get("p05"), "p50": stats.get("p50"), "p95": stats.get("p95")}
         row["text"] = {k: (SE_FORMATTERS[kind] if k == "se" else fmt)(row[k]) if row[k] is not None else ""
                        for k in ("mean", "se", "p05", "p50", "p95")}
+        row["note"] = stats.get("reason") if central is None else None  # why a figure has no value
+        if central is None:
+            row["text"]["mean"] = "–"
         rows.append(row)
     return rows
 

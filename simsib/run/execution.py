@@ -11,35 +11,28 @@ is lost, or a chunk that fails on the cluster raise :class:`ExecutionError` (exi
 Whatever ends the run early -- an error, Ctrl-C, or the caller closing the iterator -- stops
 the workers at once (local processes are terminated; Dask futures are cancelled).  Callers
 should close the iterator of :func:`run_chunks` when they stop early (``contextlib.closing``).
-:func:`map_processes` offers the same guarantees to any other work spread over processes.
+:func:`~simsib.run.processes.map_processes` (the local pool) offers the same guarantees to any
+other work spread over processes.
 """
 
 from __future__ import annotations
 
 import ctypes
-import multiprocessing
-import multiprocessing.connection
-import os
-import pickle
-import signal
 import socket
-import traceback
 import uuid
 from contextlib import closing
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 from simsib.run import pipeline
 from simsib.run.pipeline import ChunkResult, run_chunk
 from simsib.run.plan import RunPlan
+from simsib.run.processes import TERMINATE_SECONDS, map_processes  # noqa: F401  (re-exported)
 from simsib.run.settings import ExecutionError, Executor, default_workers  # noqa: F401  (re-exported)
 from simsib.scenario.format import Scenario
 
-T = TypeVar("T")
-
 DASK_CONNECT_SECONDS = 10.0  # a reachable scheduler answers well within this
 DASK_WORKERS_SECONDS = 60.0  # how long to wait for the first worker to join the scheduler
-TERMINATE_SECONDS = 5.0  # grace for terminated workers before they are killed
 # glibc mallopt parameters (malloc.h) and the values set by tune_allocator().
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 _MMAP_THRESHOLD_BYTES = 32 << 20  # glibc's maximum: arrays up to 32 MB come from the heap
@@ -123,139 +116,6 @@ def _bounded(submit: Callable, todo: list[tuple], in_flight: int, wait_some: Cal
             if nxt is not None:
                 pending.append(submit(*nxt))
             yield future
-
-
-# Local processes ---------------------------------------------------------------------------
-#
-# A small pool of forked processes, one pipe each and one call in flight per worker.  Not
-# concurrent.futures: terminating its workers while one writes a result leaves its manager
-# thread blocked on a half-read message, and the interpreter then hangs at exit.  Here a
-# stopped worker takes nothing down with it: its pipe is simply closed.
-
-
-def _worker_loop(conn, parent_pid: int, inherited: list) -> None:
-    # Ctrl-C reaches the whole foreground process group; the parent alone handles it (and
-    # terminates the workers), so workers neither die mid-write nor print tracebacks.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for other in inherited:  # the parent's ends of earlier workers' pipes, copied by fork
-        other.close()
-    while True:
-        while not conn.poll(1.0):
-            if os.getppid() != parent_pid:  # orphaned: the parent was killed
-                return
-        try:
-            task = conn.recv()
-        except EOFError:
-            return
-        if task is None:
-            return
-        function, args = task
-        try:
-            reply = (True, function(*args))
-        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
-            reply = (False, _portable(exc))
-        conn.send(reply)
-
-
-def _portable(exc: BaseException) -> BaseException:
-    """The exception, or a RuntimeError saying what it was if it cannot be pickled."""
-    note = f"raised in worker process {os.getpid()}:\n" + "".join(traceback.format_exception(exc))
-    try:
-        pickle.dumps(exc)
-    except Exception:  # noqa: BLE001
-        exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-    exc.add_note(note)
-    return exc
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "exited"
-    if code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
-        return f"killed by {name}{hint}"
-    return f"exit code {code}"
-
-
-def _stop(processes: list) -> None:
-    """Terminate worker processes and wait for them; kill any that linger."""
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(TERMINATE_SECONDS)
-        if process.is_alive():
-            process.kill()
-            process.join(TERMINATE_SECONDS)
-
-
-def map_processes(function: Callable[..., T], calls: Sequence[tuple], workers: int) -> Iterator[tuple[int, T]]:
-    """``(position, function(*calls[position]))`` for every call, over forked worker processes.
-
-    Results come in completion order, one call in flight per worker.  A worker that dies
-    raises :class:`ExecutionError` naming how it died; an exception in ``function`` is raised
-    here (with the worker's traceback as a note); on any early end (an error, Ctrl-C, closing
-    the iterator) the workers are terminated at once.  Calls and results must pickle.
-    """
-    # fork shares the imported modules with the workers, so they start in milliseconds.
-    context = multiprocessing.get_context("fork")
-    todo = iter(range(len(calls)))
-    pool: list[tuple] = []  # (process, connection)
-    busy: dict = {}  # connection -> position of the call it is running
-    finished = False
-    try:
-        for _ in range(max(1, min(workers, len(calls)))):
-            ours, theirs = context.Pipe()
-            process = context.Process(target=_worker_loop, daemon=True, name="simsib-worker",
-                                      args=(theirs, os.getpid(), [conn for _, conn in pool]))
-            process.start()
-            theirs.close()
-            pool.append((process, ours))
-        for process, conn in pool:
-            _give(conn, function, calls, todo, busy)
-        owner = {conn: process for process, conn in pool}
-        while busy:
-            ready = multiprocessing.connection.wait([*busy, *(owner[c].sentinel for c in busy)])
-            conn = next((r for r in ready if r in busy), None)
-            if conn is None:  # a worker ended: recv gives its last reply, or EOF if it died
-                conn = next(c for c in busy if owner[c].sentinel in ready)
-            try:
-                ok, value = conn.recv()
-            except (EOFError, OSError):
-                process = owner[conn]
-                process.join(TERMINATE_SECONDS)
-                raise ExecutionError(
-                    f"a worker process died (pid {process.pid}: {_describe_exit(process.exitcode)}); "
-                    "the run was stopped and no outputs were written"
-                ) from None
-            position = busy.pop(conn)
-            if not ok:
-                raise value
-            _give(conn, function, calls, todo, busy)
-            yield position, value
-        finished = True
-    finally:
-        if finished:  # all idle: ask them to exit
-            for process, conn in pool:
-                try:
-                    conn.send(None)
-                except OSError:
-                    continue
-                process.join(TERMINATE_SECONDS)
-        # An error, Ctrl-C or an abandoned iterator: stop the workers now rather than let them
-        # finish their calls.
-        _stop([process for process, _ in pool])
-        for _, conn in pool:
-            conn.close()
-
-
-def _give(conn, function: Callable, calls: Sequence[tuple], todo: Iterator[int], busy: dict) -> None:
-    """Send ``conn``'s worker the next call, if any is left."""
-    position = next(todo, None)
-    if position is not None:
-        conn.send((function, calls[position]))
-        busy[conn] = position
 
 
 def _run_processes(plan: RunPlan, todo: list[tuple[int, int]], workers: int) -> Iterator[ChunkResult]:

@@ -1,9 +1,8 @@
-"""A run written to a folder on disk: simulated chunk by chunk, assembled, summarised, published atomically."""
+"""A run written to a folder on disk: simulated chunk by chunk, verified, assembled, summarised, published whole."""
 
 from __future__ import annotations
 
 import platform
-import shutil
 import sys
 import time
 from contextlib import closing
@@ -21,15 +20,16 @@ from simsib.run.outputs import (
     QUARTERLY_FILE,
     SCENARIO_FILE,
     SUMMARY_FILE,
-    PartialRun,
     assemble,
     column_reader,
-    publish,
     quarterly_sample,
-    staging_folder,
+    verify_outputs,
     write_json,
 )
+from simsib.run.ownership import OutputFolder
+from simsib.run.partial import PartialRun
 from simsib.run.plan import Progress, make_plan, run_header
+from simsib.run.settings import check_scheduler_address
 from simsib.run.summary import quarterly_bands, summarise, write_quarterly_csv
 from simsib.scenario.format import Scenario
 
@@ -53,37 +53,52 @@ def run_to_folder(
     scheduler: str | None = None,
     resume: bool = False,
     cashflows: bool = False,
+    force: bool = False,
     command: Sequence[str] = (),
     progress: Progress | None = None,
+    notice: Callable[[str], None] | None = None,
     extra_files: Callable[[Path, dict], None] | None = None,
 ) -> RunInfo:
-    """Run and write ``out_dir`` atomically (see :mod:`simsib.run.outputs`).
+    """Run and publish ``out_dir`` whole (the rules are :mod:`simsib.run.ownership`'s).
 
     With ``resume``, chunks already completed by an interrupted run of the *same* plan (scenario
-    hash, entropy, draws, chunk size) are reused; the result is bit-identical to an
+    hash, entropy, draws, chunk size) are reused if their checksums hold; damaged ones are
+    recomputed and reported through ``notice``.  The result is bit-identical to an
     uninterrupted run.  ``resume`` needs the interrupted run's seed (or its recorded entropy).
+
+    Raises
+    ------
+    ScenarioError
+        Before any work: ``out_dir`` is not a usable folder, holds files simsib did not write
+        (unless ``force``), or another process is writing it; or ``scheduler`` is malformed.
     """
     started = time.perf_counter()
-    plan = make_plan(scenario, draws, seed, cashflows=cashflows)
-    header = run_header(plan, seed)
-    identity = {k: header[k] for k in ("draws", "seed_entropy", "chunk_size", "simsib_version", "scenario_sha256")}
-    identity["cashflows"] = cashflows
-    identity["partial_format"] = "arrow-ipc-1"  # chunks stored by another simsib are not reused
-    partial = PartialRun(out_dir, identity, resume)
-    done = partial.completed()
-    if progress and done:
-        progress(sum(n for i, n in plan.chunks if i in done))
-    # closing(): stop the workers at once if saving or the progress callback raises (Ctrl-C).
-    with closing(run_chunks(plan, workers=workers, executor=executor, scheduler=scheduler, skip=done)) as results:
-        for chunk in results:
-            partial.save(chunk)
-            if progress:
-                progress(chunk.n_draws)
-    simulated = time.perf_counter()
+    if scheduler:
+        check_scheduler_address(scheduler)
+    with OutputFolder(out_dir, kind="run", force=force) as folder:
+        plan = make_plan(scenario, draws, seed, cashflows=cashflows)
+        header = run_header(plan, seed)
+        identity = {k: header[k] for k in ("draws", "seed_entropy", "chunk_size", "simsib_version", "scenario_sha256")}
+        identity["cashflows"] = cashflows
+        identity["partial_format"] = "arrow-ipc-2"  # chunks stored by another simsib are not reused
+        partial = PartialRun(folder.out_dir, identity, resume, dict(plan.chunks))
+        for index, why in partial.rejected:
+            if notice:
+                notice(f"chunk {index} of the interrupted run is not used: {why}; recomputing it")
+        done = partial.completed()
+        if progress and done:
+            progress(sum(n for i, n in plan.chunks if i in done))
+        # closing(): stop the workers at once if saving or the progress callback raises (Ctrl-C).
+        with closing(run_chunks(plan, workers=workers, executor=executor, scheduler=scheduler, skip=done)) as results:
+            for chunk in results:
+                partial.save(chunk)
+                if progress:
+                    progress(chunk.n_draws)
+        simulated = time.perf_counter()
 
-    staging = staging_folder(out_dir)
-    try:
+        staging = folder.staging()
         n = assemble(partial, staging, len(plan.chunks), cashflows)
+        verify_outputs(staging, plan.draws, cashflows)
         summary = {**header, **summarise(column_reader(staging / DRAWS_FILE), n)}
         write_json(staging / SUMMARY_FILE, summary)
         write_quarterly_csv(staging / QUARTERLY_FILE, quarterly_bands(quarterly_sample(partial, plan.quarterly_sample)))
@@ -94,6 +109,7 @@ def run_to_folder(
             "workers": workers,
             "executor": Executor(executor).value,
             "resumed_chunks": len(done),
+            "recomputed_chunks": [{"index": i, "reason": why} for i, why in partial.rejected],
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "timings_seconds": {"simulate": round(simulated - started, 3),
                                 "total": round(time.perf_counter() - started, 3)},
@@ -101,15 +117,12 @@ def run_to_folder(
             "numpy": np.__version__,
             "platform": platform.platform(),
         }
-        write_json(staging / MANIFEST_FILE, manifest)
+        write_json(staging / MANIFEST_FILE, manifest)  # the report (below) reads it
         if extra_files is not None:
             extra_files(staging, summary)
-        publish(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    partial.remove()
-    return RunInfo(out_dir, summary, manifest)
+        manifest = folder.publish(staging, manifest)
+        partial.remove()
+    return RunInfo(folder.out_dir, summary, manifest)
 
 
 def _write_scenario(path: Path, raw: dict[str, Any]) -> None:

@@ -1,12 +1,10 @@
-"""Writing a run folder atomically, chunk by chunk, resumably.
+"""The files of a run folder: Arrow and Parquet without pandas, assembly from verified chunks.
 
-Layout while running: completed chunks go to a hidden *partial* folder beside the output,
-``.NAME.partial/`` (one Arrow IPC file per chunk -- cheap to write and read back -- plus its
-quarterly sample), with a ``plan.json`` saying which run they belong to.  When every chunk is there, the outputs are
-assembled in a hidden staging folder and renamed into place in one step; then the partial
-folder is removed.  An interrupted run therefore leaves the previous complete output (or none)
-and a partial folder that ``--resume`` continues from -- bit-identically, because each chunk's
-numbers depend only on the run's entropy and the chunk's index.
+Completed chunks wait in the run's resumable store (:mod:`simsib.run.partial`).  When every
+chunk is there, the outputs are assembled in a hidden staging folder, checked
+(:func:`verify_outputs`), and published whole by :mod:`simsib.run.ownership`; then the store is
+removed.  An interrupted run therefore leaves the previous complete output (or none) and the
+store that ``--resume`` continues from.
 
 Run folder contents: ``summary.json``, ``draws.parquet``, ``quarterly.csv``, ``manifest.json``,
 ``scenario.toml`` (the resolved scenario, rerunnable), and ``cashflows.parquet`` on request.
@@ -16,24 +14,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc  # noqa: F401  (pa.ipc)
 import pyarrow.parquet as pq
 
-from simsib.run.pipeline import QUARTERLY_SERIES, ChunkResult
+from simsib.run.ownership import MANIFEST_FILE, iter_hidden  # noqa: F401  (re-exported)
+from simsib.run.pipeline import QUARTERLY_SERIES
 
 SUMMARY_FILE = "summary.json"
 DRAWS_FILE = "draws.parquet"
 QUARTERLY_FILE = "quarterly.csv"
-MANIFEST_FILE = "manifest.json"
 SCENARIO_FILE = "scenario.toml"
 CASHFLOWS_FILE = "cashflows.parquet"
-CHUNK_SUFFIX = ".draws.arrow"  # a completed chunk's per-draw columns in the partial folder
 # Rows per Parquet row group: big enough that reading one column of a million draws touches
 # a few dozen row groups, not one per chunk (3-4x faster to summarise); about 64k x 46
 # columns x 8 bytes = 24 MB buffered while assembling.
@@ -74,82 +70,32 @@ def numpy_column(column: pa.ChunkedArray) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0, dtype=column.type.to_pandas_dtype())
 
 
-def _table(columns: dict[str, np.ndarray]) -> pa.Table:
+def table_of(columns: dict[str, np.ndarray]) -> pa.Table:
     return pa.Table.from_arrays([arrow_array(v) for v in columns.values()], names=list(columns))
 
 
-class PartialRun:
-    """The resumable store of completed chunks for one output folder."""
+def assemble(partial, staging: Path, n_chunks: int, cashflows: bool) -> int:
+    """Concatenate the verified chunks, each exactly once and in chunk order, into draws.parquet
+    (and cashflows.parquet).
 
-    def __init__(self, out_dir: Path, identity: dict[str, Any], resume: bool):
-        self.out_dir = out_dir
-        self.path = out_dir.parent / f".{out_dir.name}.partial"
-        self.identity = identity
-        plan_file = self.path / "plan.json"
-        if resume and plan_file.exists() and json.loads(plan_file.read_text()) == identity:
-            return
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        self.path.mkdir(parents=True)
-        plan_file.write_text(json.dumps(identity, indent=2, sort_keys=True))
-
-    def completed(self) -> set[int]:
-        return {int(p.name.split(".")[0]) for p in self.chunk_files()}
-
-    def save(self, chunk: ChunkResult) -> None:
-        """Store one chunk; files appear under their final name only when fully written."""
-        stem = f"{chunk.index:07d}"
-        arrays = {f"q_{k}": v for k, v in chunk.quarterly.items()}
-        if chunk.cashflows is not None:
-            arrays["cashflows"] = chunk.cashflows
-        if arrays:
-            tmp = self.path / f"{stem}.extra.tmp.npz"
-            np.savez(tmp, **arrays)
-            os.replace(tmp, self.path / f"{stem}.extra.npz")
-        tmp = self.path / f"{stem}.draws.tmp"
-        table = _table(chunk.draws)
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        os.replace(tmp, self.path / f"{stem}{CHUNK_SUFFIX}")
-
-    def chunk_files(self) -> list[Path]:
-        """Completed chunks' files, in chunk order."""
-        return sorted(self.path.glob(f"*{CHUNK_SUFFIX}"))
-
-    def extras(self, index: int) -> dict[str, np.ndarray]:
-        path = self.path / f"{index:07d}.extra.npz"
-        if not path.exists():
-            return {}
-        with np.load(path) as data:
-            return {k: data[k] for k in data.files}
-
-    def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-
-
-def assemble(partial: PartialRun, staging: Path, n_chunks: int, cashflows: bool) -> int:
-    """Concatenate chunk files, in chunk order, into draws.parquet (and cashflows.parquet).
-
-    Streams: at most one row group (:data:`ROW_GROUP_ROWS` draws) is held in memory.
+    ``partial`` is the run's :class:`simsib.run.partial.PartialRun`.  Streams: at most one row group (:data:`ROW_GROUP_ROWS` draws) is held in memory.
     Returns the number of draws written.
     """
-    files = partial.chunk_files()
-    if len(files) != n_chunks:
-        raise RuntimeError(f"expected {n_chunks} completed chunks, found {len(files)}")
+    missing = sorted(set(range(n_chunks)) - partial.completed())
+    if missing:
+        raise RuntimeError(f"chunks {missing[:10]} of {n_chunks} are not completed; nothing was published")
     draws = _RowGroupWriter(staging / DRAWS_FILE)
     flows = _RowGroupWriter(staging / CASHFLOWS_FILE) if cashflows else None
     n, written = 0, False
     try:
-        for path in files:
-            with pa.OSFile(str(path), "rb") as source:
-                table = pa.ipc.open_file(source).read_all()
-            index = int(path.name.split(".")[0])
+        for index in range(n_chunks):
+            table = partial.draws(index)
             numbers = np.arange(n, n + table.num_rows, dtype=np.int64)
             draws.add(table.add_column(0, "draw", arrow_array(numbers)))
             if flows is not None:
                 cash = partial.extras(index)["cashflows"]
                 cols = {"draw": numbers, **{f"q{q:03d}": cash[:, q] for q in range(cash.shape[1])}}
-                flows.add(_table(cols))
+                flows.add(table_of(cols))
             n += table.num_rows
         written = True
     finally:
@@ -157,6 +103,15 @@ def assemble(partial: PartialRun, staging: Path, n_chunks: int, cashflows: bool)
         if flows is not None:
             flows.close(flush=written)
     return n
+
+
+def verify_outputs(folder: Path, draws: int, cashflows: bool) -> None:
+    """Check a staged run folder before it is published: every table holds exactly ``draws`` rows."""
+    for name in (DRAWS_FILE, CASHFLOWS_FILE) if cashflows else (DRAWS_FILE,):
+        with pq.ParquetFile(folder / name) as parquet:
+            rows = parquet.metadata.num_rows
+        if rows != draws:
+            raise RuntimeError(f"{name} holds {rows} draws, but the run has {draws}; nothing was published")
 
 
 class _RowGroupWriter:
@@ -191,14 +146,14 @@ class _RowGroupWriter:
                 self.writer.close()
 
 
-def quarterly_sample(partial: PartialRun, limit: int) -> dict[str, np.ndarray]:
+def quarterly_sample(partial, limit: int) -> dict[str, np.ndarray]:
     """The first ``limit`` draws' quarterly series, stacked: series -> (m, n_quarters)."""
     pieces: dict[str, list[np.ndarray]] = {k: [] for k in QUARTERLY_SERIES}
     taken = 0
-    for path in partial.chunk_files():
+    for index in sorted(partial.completed()):
         if taken >= limit:
             break
-        extras = partial.extras(int(path.name.split(".")[0]))
+        extras = partial.extras(index)
         if f"q_{QUARTERLY_SERIES[0]}" not in extras:
             break
         rows = min(limit - taken, extras[f"q_{QUARTERLY_SERIES[0]}"].shape[0])
@@ -227,29 +182,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def staging_folder(out_dir: Path) -> Path:
-    staging = out_dir.parent / f".{out_dir.name}.staging-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    return staging
-
-
-def publish(staging: Path, out_dir: Path) -> None:
-    """Move a finished staging folder into place, replacing any previous output whole."""
-    previous = out_dir.parent / f".{out_dir.name}.previous-{os.getpid()}"
-    if out_dir.exists():
-        os.replace(out_dir, previous)
-    os.replace(staging, out_dir)
-    if previous.exists():
-        shutil.rmtree(previous, ignore_errors=True)
-
-
-def iter_hidden(out_dir: Path) -> Iterator[Path]:
-    """Hidden working folders belonging to ``out_dir`` (for tests and cleanup)."""
-    yield from out_dir.parent.glob(f".{out_dir.name}.*")
 
 
 def _replace_atomically(path: Path, write) -> None:

@@ -2,7 +2,9 @@
 
 Every distribution statistic is ``{mean, se, p05, p25, p50, p75, p95, n}`` where ``se`` is the
 standard error of the mean (sample sd ÷ √n over the draws where the metric is defined).
-Probabilities are ``{value, se}`` with the binomial ``se = √(p(1−p)/n)``.  The expected
+Probabilities are ``{value, se}`` with the binomial ``se = √(p(1−p)/n)``.  A figure undefined in
+every draw (MOIC when no capital is committed or drawn) is ``null``, with a ``reason`` saying
+why -- never a number such as 0% that would read as an answer.  The expected
 shortfall ``es05`` is the mean MOIC (on committed capital) of the worst 5% of draws, with the
 influence-function standard error of Hong & Liu (2009).
 
@@ -63,7 +65,8 @@ def distribution(values: np.ndarray) -> dict[str, float]:
     defined = values[~np.isnan(values)]
     n = defined.size
     if n == 0:
-        return {"mean": None, "se": None, **{f"p{p:02d}": None for p in PERCENTILES}, "n": 0}
+        return {"mean": None, "se": None, **{f"p{p:02d}": None for p in PERCENTILES}, "n": 0,
+                "reason": "undefined in every draw"}
     se = float(defined.std(ddof=1) / np.sqrt(n)) if n > 1 else None
     quantiles = np.percentile(defined, PERCENTILES)
     return {"mean": float(defined.mean()), "se": se,
@@ -77,6 +80,11 @@ def probability(events: np.ndarray) -> dict[str, float]:
     return {"value": p, "se": float(np.sqrt(p * (1.0 - p) / events.size))}
 
 
+def undefined_probability(reason: str) -> dict[str, float | str | None]:
+    """A probability that has no value: ``{value: null, se: null, reason}``."""
+    return {"value": None, "se": None, "reason": reason}
+
+
 def expected_shortfall(values: np.ndarray, tail: float = TAIL) -> dict[str, float]:
     """Mean of the worst ``tail`` share of draws, and its standard error.
 
@@ -86,7 +94,7 @@ def expected_shortfall(values: np.ndarray, tail: float = TAIL) -> dict[str, floa
     values = values[~np.isnan(values)]
     n = values.size
     if n == 0:
-        return {"value": None, "se": None, "var": None, "tail": tail}
+        return {"value": None, "se": None, "var": None, "tail": tail, "reason": "undefined in every draw"}
     k = max(1, int(np.floor(tail * n)))
     worst = np.partition(values, k - 1)[:k]
     var = float(worst.max())
@@ -108,11 +116,20 @@ def summarise(read: ColumnReader, n_draws: int) -> dict:
     }
     # MOIC on drawn capital is NaN only where nothing was drawn: the investor put nothing at
     # risk, so that draw is not a loss (NaN < 1 is False).
+    # If no draw drew any capital there is nothing to lose: the probability is undefined, not 0.
     moic_drawn = read("moic_drawn")
-    with np.errstate(invalid="ignore"):
-        out["investor"]["prob_loss"] = probability(moic_drawn < 1.0)
-        out["investor"]["prob_total_loss"] = probability(moic_drawn < TOTAL_LOSS_MOIC)
-    out["investor"]["es05"] = {**expected_shortfall(read("moic_committed")), "of": "moic_committed"}
+    if np.isnan(moic_drawn).all():
+        why = "undefined: no draw drew any investor capital, so MOIC on drawn capital is undefined in every draw"
+        out["investor"]["prob_loss"] = undefined_probability(why)
+        out["investor"]["prob_total_loss"] = undefined_probability(why)
+    else:
+        with np.errstate(invalid="ignore"):
+            out["investor"]["prob_loss"] = probability(moic_drawn < 1.0)
+            out["investor"]["prob_total_loss"] = probability(moic_drawn < TOTAL_LOSS_MOIC)
+    es05 = expected_shortfall(read("moic_committed"))
+    if es05["value"] is None:
+        es05["reason"] = "undefined: MOIC on committed capital is undefined in every draw (no capital committed)"
+    out["investor"]["es05"] = {**es05, "of": "moic_committed"}
     out["council"]["prob_cap_reached"] = probability(read("cap_reached"))
     out["council"]["prob_pays_more_than_saved"] = probability(read("outcome_payments") > read("true_savings"))
     out["outcomes"]["prob_service_stopped_early"] = probability(read("service_stopped_early"))

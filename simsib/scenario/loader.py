@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Sequence
@@ -43,20 +45,12 @@ def read_toml(path: Path, file: str | None = None) -> dict[str, Any]:
     """Parse one TOML file into a dict, or raise ScenarioError naming the file (``file``, or the path)."""
     file = file or str(path)
     try:
-        if path.is_dir():
-            raise ScenarioError.single("", "expected a TOML file, got a folder", file=file)
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError.single(
-                "", f"file is {size / 2**20:.1f} MiB; scenario files must be under {MAX_FILE_BYTES / 2**20:g} MiB",
-                file=file,
-            )
-        raw = path.read_bytes()
+        raw = _read_regular_file(path, file)
     except FileNotFoundError:
         bundled = sorted(p.stem for p in _bundled_dir().glob("*.toml"))
         raise ScenarioError.single("", "file not found", file=file, suggestion=did_you_mean(path.stem, bundled),
                                    choices=tuple(f"{name} (bundled)" for name in bundled)) from None
-    except (OSError, ValueError) as exc:  # permissions, a device, a NUL in the name
+    except (OSError, ValueError) as exc:  # permissions, a NUL in the name
         raise ScenarioError.single("", f"cannot read file: {getattr(exc, 'strerror', None) or exc}", file=file) from None
     try:
         text = raw.decode("utf-8")
@@ -76,6 +70,34 @@ def read_toml(path: Path, file: str | None = None) -> dict[str, Any]:
     if data is None or _too_deep(data):
         raise ScenarioError.single("", _TOO_DEEP, file=file)
     return data
+
+
+def _read_regular_file(path: Path, file: str) -> bytes:
+    """The bytes of ``path`` if it is a regular file under :data:`MAX_FILE_BYTES`, else ScenarioError.
+
+    Opened without blocking and checked on the open descriptor, so neither a FIFO (which would
+    wait forever for a writer) nor a device such as ``/dev/zero`` (which never ends) is read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        status = os.fstat(fd)
+        if stat.S_ISDIR(status.st_mode):
+            raise ScenarioError.single("", "expected a TOML file, got a folder", file=file)
+        if not stat.S_ISREG(status.st_mode):
+            raise ScenarioError.single("", "expected a TOML file, got a device, pipe or socket; only regular files "
+                                       "are read", file=file)
+        if status.st_size > MAX_FILE_BYTES:
+            raise ScenarioError.single(
+                "", f"file is {status.st_size / 2**20:.1f} MiB; scenario files must be under "
+                f"{MAX_FILE_BYTES / 2**20:g} MiB", file=file)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # the file may grow after fstat
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError.single("", f"file is over {MAX_FILE_BYTES / 2**20:g} MiB; scenario files must be under "
+                                   "that", file=file)
+    return raw
 
 
 _TOO_DEEP = f"tables and lists are nested more than {MAX_NESTING} levels deep; a scenario needs far fewer"
@@ -168,6 +190,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     parts = [part.strip() for part in key.split(".")]
     if not sep or not key or not all(parts):
         raise ScenarioError.single("--set", "expected dotted.key=value, e.g. contract.cap=7.2e6", value=text)
+    if len(parts) > MAX_NESTING:
+        raise ScenarioError.single("--set", f"the key has {len(parts)} dotted parts; scenario keys have at most "
+                                   f"{MAX_NESTING}", value=key)
     if not value_text:
         raise ScenarioError.single(f"--set {key}", "expected a value after '='", value=text)
     try:

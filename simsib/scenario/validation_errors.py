@@ -66,6 +66,8 @@ def _problems_from_error(err: dict[str, Any], data: Any, model: type[BaseModel])
         message = "expected a table"
     elif kind in ("list_type", "tuple_type"):
         message = "expected a list"
+    elif kind == "bool_type":
+        message = "expected true or false (a TOML boolean, unquoted)"
     elif kind == "string_pattern_mismatch":
         message = f"must match the pattern {ctx.get('pattern', '')}"
     if isinstance(value, dict) and kind.endswith(("_type", "_parsing")) and kind != "dict_type":
