@@ -19,7 +19,8 @@ from simsib.report import figures
 from simsib.scenario.errors import ScenarioError
 
 DRAWS = 300
-FIGURES = ("moic", "irr", "cash_position", "payments_vs_savings", "deadweight", "starts", "care_proportion")
+FIGURES = ("moic", "irr", "cash_position", "payments_vs_savings", "deadweight", "starts", "care_proportion",
+           "convergence")
 runner = CliRunner()
 
 

@@ -225,8 +225,8 @@ def test_the_published_folder_is_checked_against_the_draws(tmp_path, monkeypatch
 
     original = simsib.run.folder.assemble
 
-    def one_chunk_short(partial, staging, n_chunks, cashflows):
-        return original(partial, staging, n_chunks - 1, cashflows)
+    def one_chunk_short(partial, staging, n_chunks, cashflows, **kwargs):
+        return original(partial, staging, n_chunks - 1, cashflows, **kwargs)
 
     monkeypatch.setattr(simsib.run.folder, "assemble", one_chunk_short)
     out = tmp_path / "run"

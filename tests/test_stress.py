@@ -24,7 +24,9 @@ DRAWS = 150
 
 @pytest.fixture(scope="module")
 def raw():
-    return load_raw(bundled_scenario_path(), ["simulation.chunk_size=100"])
+    # Random sampling, so that the paired errors can be checked against the iid textbook formula
+    # (QMC runs' replicate errors: tests/test_qmc.py).
+    return load_raw(bundled_scenario_path(), ["simulation.chunk_size=100", 'simulation.sampling="random"'])
 
 
 @pytest.fixture(scope="module")

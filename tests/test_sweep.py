@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -184,6 +186,8 @@ def test_workers_do_not_change_a_number(raw, base):
 
 def test_default_metrics_with_standard_errors(raw):
     n = 50
+    raw = copy.deepcopy(raw)  # random sampling: the iid textbook formulas (QMC: test_qmc_standard_errors)
+    raw.setdefault("simulation", {})["sampling"] = "random"
     result = sweep(raw, [parse_grid("contract.cap=5e6,7e6")], draws=n, seed=1)
     for metric in ("outcome_payments", "prob_cap_reached", "prob_loss", "median_irr"):
         assert {metric, f"{metric}_se"} <= set(result.table.columns)
@@ -212,6 +216,25 @@ def test_default_metrics_with_standard_errors(raw):
         hi = min(int(np.ceil(m / 2 + z * np.sqrt(m) / 2)), m - 1)
         assert row["median_irr"] == pytest.approx(np.median(irr), rel=1e-12)
         assert row["median_irr_se"] == pytest.approx((irr[hi] - irr[lo]) / (2 * z), rel=1e-12)
+
+
+def test_qmc_standard_errors(raw):
+    """Under Sobol sampling (the default) every error is the spread of the replicates' figures:
+    sd(replicate means) / sqrt(R) for equal replicates, and the same of their medians."""
+    n, replicates = 200, 10  # 20 draws in each replicate
+    result = sweep(raw, [parse_grid("contract.cap=5e6,7e6")], draws=n, seed=1)
+    for (_, row), cols in zip(result.table.iterrows(), result.draws):
+        groups = np.asarray(cols["replicate"])
+        assert np.array_equal(np.bincount(groups), np.full(replicates, n // replicates))
+
+        def spread(values, statistic=np.mean):
+            figures = [statistic(values[groups == g]) for g in range(replicates)]
+            return np.std(figures, ddof=1) / np.sqrt(replicates)
+
+        assert row["outcome_payments_se"] == pytest.approx(spread(np.asarray(cols["outcome_payments"])), rel=1e-9)
+        lost = (np.nan_to_num(np.asarray(cols["moic_drawn"], dtype=float), nan=0.0) < 1.0).astype(float)
+        assert row["prob_loss_se"] == pytest.approx(spread(lost), rel=1e-9, abs=1e-15)
+        assert row["median_irr_se"] == pytest.approx(spread(np.asarray(cols["irr"]), np.nanmedian), rel=1e-9)
 
 
 def test_cli_writes_tidy_csv_markdown_and_a_heatmap(tmp_path):

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from simsib.model.qmc import REPLICATE_COLUMN
 from simsib.run.api import simulate
+from simsib.run.summary import standard_error
 from simsib.scenario.loader import bundled_scenario_path, load_scenario
 
 
@@ -65,13 +67,16 @@ def run_backtest(draws: int = 4000, seed: int = 20190331) -> pd.DataFrame:
         results[name] = simulate(load_scenario(bundled_scenario_path(name)), draws=draws, seed=seed).draws
     rows = []
     for t in TARGETS:
-        values = results[t.scenario][t.metric].to_numpy(dtype=float)
+        draws_ = results[t.scenario]
+        values = draws_[t.metric].to_numpy(dtype=float)
+        groups = draws_[REPLICATE_COLUMN].to_numpy() if REPLICATE_COLUMN in draws_ else None
+        se = standard_error(values, groups)
         values = values[~np.isnan(values)]
         p05, p50, p95 = np.percentile(values, [5, 50, 95])
         rows.append({
             "figure": t.figure, "published": t.published, "evidence": t.evidence, "scenario": t.scenario,
             "metric": t.metric, "kind": t.kind, "mean": float(values.mean()),
-            "se": float(values.std(ddof=1) / np.sqrt(values.size)),
+            "se": float("nan") if se is None else se,
             "p05": float(p05), "p50": float(p50), "p95": float(p95),
             "inside": bool(p05 <= t.published <= p95), "note": t.note,
         })

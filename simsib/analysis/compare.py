@@ -23,8 +23,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from simsib.analysis.variants import Precision, VariantSet, run_variants
+from simsib.model.qmc import REPLICATE_COLUMN
 from simsib.model.streams import new_entropy
-from simsib.run.api import simulate
+from simsib.run.summary import standard_error
 from simsib.scenario.format import Scenario
 from simsib.scenario.loader import load_scenario, scenario_sha256
 
@@ -59,13 +61,15 @@ def metric_values(draws: pd.DataFrame, column: str) -> np.ndarray:
     return draws[column].to_numpy(dtype=float)
 
 
-def paired_difference(values_a: np.ndarray, values_b: np.ndarray, better: str) -> dict[str, float]:
+def paired_difference(values_a: np.ndarray, values_b: np.ndarray, better: str,
+                      groups: np.ndarray | None = None) -> dict[str, float]:
     """Mean difference B − A over draws where both are defined, with paired standard errors.
 
     Returns ``mean_a``, ``mean_b``, ``difference``, ``difference_se`` (sd of the per-draw
     differences ÷ √n), ``p_b_better`` and ``p_b_worse`` (shares of draws where B is strictly
     better / worse, in the direction ``better`` = "higher" or "lower") with binomial standard
     errors, and ``n``.  Ties count as neither, so a scenario against itself has both at 0.
+    ``groups`` labels each draw's replicate under QMC sampling: the errors then come from them.
     """
     a, b = np.asarray(values_a, dtype=float), np.asarray(values_b, dtype=float)
     both = np.isfinite(a) & np.isfinite(b)
@@ -75,17 +79,17 @@ def paired_difference(values_a: np.ndarray, values_b: np.ndarray, better: str) -
                 "p_b_better": None, "p_b_better_se": None, "p_b_worse": None, "p_b_worse_se": None, "n": 0}
     diff = b[both] - a[both]
     direction = 1.0 if better == "higher" else -1.0
-    improved = float(np.mean(direction * diff > 0))
-    worsened = float(np.mean(direction * diff < 0))
+    improved, worsened = (direction * diff > 0).astype(float), (direction * diff < 0).astype(float)
+    groups = None if groups is None else np.asarray(groups)[both]
     return {
         "mean_a": float(a[both].mean()),
         "mean_b": float(b[both].mean()),
         "difference": float(diff.mean()),
-        "difference_se": float(diff.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
-        "p_b_better": improved,
-        "p_b_better_se": float(np.sqrt(improved * (1.0 - improved) / n)),
-        "p_b_worse": worsened,
-        "p_b_worse_se": float(np.sqrt(worsened * (1.0 - worsened) / n)),
+        "difference_se": standard_error(diff, groups),
+        "p_b_better": float(improved.mean()),
+        "p_b_better_se": standard_error(improved, groups, probability=True),
+        "p_b_worse": float(worsened.mean()),
+        "p_b_worse_se": standard_error(worsened, groups, probability=True),
         "n": n,
     }
 
@@ -105,6 +109,7 @@ class Comparison:
     table: pd.DataFrame
     draws_a: pd.DataFrame
     draws_b: pd.DataFrame
+    precision: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: run identity and one record per metric (NaN written as null)."""
@@ -113,7 +118,7 @@ class Comparison:
             "a": self.label_a, "b": self.label_b, "draws": self.draws, "seed": self.seed,
             "seed_entropy": self.seed_entropy, "chunk_size": self.chunk_size,
             "scenario_sha256_a": self.sha256_a, "scenario_sha256_b": self.sha256_b,
-            "common_random_numbers": True,
+            "common_random_numbers": True, "precision": self.precision,
             "difference": "B − A, mean over draws where both are defined; se of the paired differences",
             "metrics": records,
         }
@@ -132,6 +137,7 @@ def compare(
     workers: int = 1,
     label_a: str | None = None,
     label_b: str | None = None,
+    precision: Precision | None = None,
 ) -> Comparison:
     """Simulate A and B on common random numbers and compare their headline metrics.
 
@@ -143,6 +149,8 @@ def compare(
         Draws for both [default: A's ``simulation.draws``].
     seed : int, optional
         Shared seed; without one, fresh entropy is drawn once and used for both.
+    precision : Precision, optional
+        Run both until every target is met (then ``draws`` is ignored).
 
     Returns
     -------
@@ -165,17 +173,23 @@ def compare(
         b = b.model_copy(update={"simulation": b.simulation.model_copy(update={"chunk_size": chunk_size})})
     n_draws = int(draws if draws is not None else a.simulation.draws)
     entropy = int(seed) if seed is not None else new_entropy()
-    run_a = simulate(a, draws=n_draws, seed=entropy, workers=workers)
-    run_b = simulate(b, draws=n_draws, seed=entropy, workers=workers)
+    # A and B as two variants of one run: the same chunks and streams (B reuses A's care paths
+    # when it differs only in money); each one's numbers are those of simulate(X, draws, seed).
+    columns_a, columns_b = run_variants(VariantSet.of(a, [a, b]), entropy, n_draws, workers=workers,
+                                        precision=precision)
+    draws_a, draws_b = pd.DataFrame(columns_a), pd.DataFrame(columns_b)
+    n_draws = len(draws_a)
+    groups = columns_a.get(REPLICATE_COLUMN)
     rows = []
     for metric in COMPARE_METRICS:
-        stats = paired_difference(metric_values(run_a.draws, metric.column),
-                                  metric_values(run_b.draws, metric.column), metric.better)
+        stats = paired_difference(metric_values(draws_a, metric.column), metric_values(draws_b, metric.column),
+                                  metric.better, groups)
         rows.append({**metric._asdict(), **stats})
     name_a, name_b = label_a or a.meta.name, label_b or b.meta.name
     if name_a == name_b and scenario_sha256(a) != scenario_sha256(b):
         name_b += " (variant)"
     return Comparison(name_a, name_b, n_draws, seed, entropy, chunk_size, scenario_sha256(a),
-                      scenario_sha256(b), pd.DataFrame(rows), run_a.draws, run_b.draws)
+                      scenario_sha256(b), pd.DataFrame(rows), draws_a, draws_b,
+                      precision.record if precision is not None else None)
 
 

@@ -13,6 +13,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from simsib.model.qmc import REPLICATE_COLUMN
+from simsib.run.summary import standard_error
 from simsib.scenario.errors import ScenarioError, did_you_mean
 
 MEDIAN_Z = 1.959963984540054  # the order statistics n/2 ± z·√n/2 bound a 95% interval for the median
@@ -95,20 +97,30 @@ def estimate(metric: Metric, columns: Mapping[str, np.ndarray]) -> tuple[float, 
 
     mean: ``sd/√n`` over defined draws; prob: ``√(p(1−p)/n)``; median: half the width of the
     distribution-free 95% interval between order statistics ``n/2 ± 1.96·√n/2``, over 2·1.96.
+    Under QMC sampling (``columns`` has a ``replicate`` column) every error comes from the
+    replicates instead (:func:`simsib.run.summary.replicate_se`; a median's from the spread of
+    the replicates' medians).
     """
     values = metric.values(columns)
+    groups = columns.get(REPLICATE_COLUMN)
     defined = np.sort(values[~np.isnan(values)])
     n = defined.size
     if n == 0:
         return float("nan"), float("nan")
     if metric.kind == "median":
+        if groups is not None:
+            return float(np.median(defined)), _replicate_median_se(values, np.asarray(groups))
         half = MEDIAN_Z * np.sqrt(n) / 2
         lo, hi = int(max(np.floor(n / 2 - half), 0)), int(min(np.ceil(n / 2 + half), n - 1))
         return float(np.median(defined)), float((defined[hi] - defined[lo]) / (2 * MEDIAN_Z))
-    mean = float(defined.mean())
-    if metric.kind == "prob":
-        return mean, float(np.sqrt(mean * (1.0 - mean) / n))
-    return mean, float(defined.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    se = standard_error(values, groups, probability=metric.kind == "prob")
+    return float(defined.mean()), float("nan") if se is None else se
+
+
+def _replicate_median_se(values: np.ndarray, groups: np.ndarray) -> float:
+    """sd of the replicates' medians / √R: the median is not a mean, so no weights."""
+    medians = [np.nanmedian(values[groups == g]) for g in np.unique(groups) if np.isfinite(values[groups == g]).any()]
+    return float(np.std(medians, ddof=1) / np.sqrt(len(medians))) if len(medians) > 1 else float("nan")
 
 
 def paired_difference(
@@ -117,8 +129,9 @@ def paired_difference(
     """(change, paired standard error) of a mean or probability from ``base`` to ``other``.
 
     Both runs share their random numbers draw by draw, so the change is the mean of per-draw
-    differences (over draws where both are defined) and its error ``sd(differences)/√n`` --
-    far smaller than the two runs' own errors when the change is small.  A median has no
+    differences (over draws where both are defined) and its error ``sd(differences)/√n`` (from
+    replicates under QMC sampling) -- far smaller than the two runs' own errors when the change
+    is small.  A median has no
     per-draw difference; its change is returned with an unpaired error bound.
     """
     a, b = metric.values(base), metric.values(other)
@@ -129,5 +142,6 @@ def paired_difference(
     diff = b[both] - a[both]
     if diff.size == 0:
         return float("nan"), float("nan")
-    se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
-    return float(diff.mean()), se
+    groups = base.get(REPLICATE_COLUMN)
+    se = standard_error(diff, None if groups is None else np.asarray(groups)[both])
+    return float(diff.mean()), float("nan") if se is None else se

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from simsib.analysis.estimates import METRICS, estimate, paired_difference
-from simsib.analysis.variants import VariantSet, run_variants
+from simsib.analysis.variants import Precision, VariantSet, run_variants
 from simsib.model.streams import new_entropy
 from simsib.scenario.format import Scenario
 from simsib.scenario.variants import StressCase, stress_cases  # noqa: F401  (StressCase re-exported)
@@ -56,15 +56,21 @@ def stress_test(
     workers: int = 1,
     file: str | None = None,
     progress: Callable[[int], None] | None = None,
+    precision: Precision | None = None,
 ) -> StressResult:
-    """Run the base and each stress case on common random numbers; tabulate the changes."""
+    """Run the base and each stress case on common random numbers; tabulate the changes.
+
+    With ``precision``, the base and every case run until precise (:class:`~simsib.analysis.variants.Precision`).
+    """
     cases = stress_cases(raw, scenario, names, file=file)
     metrics = [METRICS[m] for m in HEADLINE_METRICS]
     vset = VariantSet.of(scenario, [scenario] + [c.scenario for c in cases])
     entropy = int(seed) if seed is not None else new_entropy()
     n_draws = int(draws if draws is not None else scenario.simulation.draws)
     columns = sorted({c for m in metrics for c in m.columns})
-    base, *stressed = run_variants(vset, entropy, n_draws, columns=columns, workers=workers, progress=progress)
+    base, *stressed = run_variants(vset, entropy, n_draws, columns=columns, workers=workers, progress=progress,
+                                   precision=precision)
+    n_draws = len(next(iter(base.values())))
     rows = []
     for case, reused, cols in zip(cases, vset.reuse[1:], stressed):
         for metric in metrics:
@@ -76,7 +82,8 @@ def stress_test(
                          "outcomes_reused": reused})
     header = {"scenario": scenario.meta.name, "draws": n_draws, "seed": seed, "seed_entropy": entropy,
               "chunk_size": scenario.simulation.chunk_size,
-              "cases": {c.name: {"description": c.description, "set": c.overrides} for c in cases}}
+              "cases": {c.name: {"description": c.description, "set": c.overrides} for c in cases},
+              "precision": precision.record if precision is not None else None}
     return StressResult(scenario, cases, pd.DataFrame(rows), header)
 
 

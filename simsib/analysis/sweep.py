@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from simsib.analysis.estimates import Metric, estimate, resolve_metric
-from simsib.analysis.variants import VariantSet, probe_columns, run_variants
+from simsib.analysis.variants import Precision, VariantSet, probe_columns, run_variants
 from simsib.model.streams import new_entropy
 from simsib.scenario.errors import ScenarioError
 from simsib.scenario.format import Scenario
@@ -140,6 +140,7 @@ def sweep(
     file: str | None = None,
     extra_columns: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
+    precision: Precision | None = None,
 ) -> SweepResult:
     """Run every grid point of the scenario table ``raw`` on common random numbers.
 
@@ -149,6 +150,7 @@ def sweep(
     grids : see :func:`parse_grid`; an unknown key raises ScenarioError naming close keys
     metrics : named metrics (:data:`simsib.analysis.variants.METRICS`), draw columns, or median_<column>
     extra_columns : further per-draw columns to keep in ``result.draws``
+    precision : run every point until precise (see :class:`simsib.analysis.variants.Precision`)
     """
     if not grids:
         raise ScenarioError.single("--grid", "give at least one grid, e.g. --grid contract.cap=5e6,6e6,7e6")
@@ -162,7 +164,9 @@ def sweep(
     entropy = int(seed) if seed is not None else new_entropy()
     n_draws = int(draws if draws is not None else base.simulation.draws)
     columns = sorted({c for m in chosen for c in m.columns} | set(extra_columns))
-    results = run_variants(vset, entropy, n_draws, columns=columns, workers=workers, progress=progress)
+    results = run_variants(vset, entropy, n_draws, columns=columns, workers=workers, progress=progress,
+                           precision=precision)
+    n_draws = len(next(iter(results[0].values())))
 
     rows = []
     for point, reused, cols in zip(points, vset.reuse, results):
@@ -173,7 +177,8 @@ def sweep(
         rows.append(row)
     header = {"scenario": base.meta.name, "draws": n_draws, "seed": seed, "seed_entropy": entropy,
               "chunk_size": base.simulation.chunk_size, "points": len(points),
-              "grids": {g.key: list(g.values) for g in grids}, "metrics": [m.name for m in chosen]}
+              "grids": {g.key: list(g.values) for g in grids}, "metrics": [m.name for m in chosen],
+              "precision": precision.record if precision is not None else None}
     return SweepResult(base, tuple(grids), chosen, pd.DataFrame(rows), header, results)
 
 

@@ -20,15 +20,17 @@ from __future__ import annotations
 
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from simsib.contract.mechanisms import milestone_needs
-from simsib.model.inputs import DrawInputs, sample_inputs
-from simsib.model.streams import chunk_seed, input_stream
+from simsib.model.inputs import DrawInputs, draw_input, sample_inputs
+from simsib.model.qmc import REPLICATE_COLUMN, draw_groups, input_uniforms, prepare_sobol
+from simsib.model.streams import chunk_seed
 from simsib.run.execution import map_processes
 from simsib.run.pipeline import draw_columns, run_chunk, settle, simulate_outcomes
+from simsib.run.precision import Convergence, columns_for, precision_record
 from simsib.scenario.format import Scenario, all_quantities
 from simsib.scenario.variants import NOT_MODEL
 from simsib.scenario.variants import under as _under
@@ -101,12 +103,14 @@ def derive_inputs(
     correlated = {k for c in (*base.correlations, *variant.correlations) for k in c.between}
     if base.correlations != variant.correlations or correlated.intersection(changed):
         return sample_inputs(variant, chunk, n_draws)
+    sampling = variant.simulation.sampling
+    if sampling != base.simulation.sampling or (
+            sampling != "random" and (list(before) != list(after) or base.simulation != variant.simulation)):
+        return sample_inputs(variant, chunk, n_draws)  # other points, or QMC dimensions renumbered
     inputs = {k: base_inputs[k] for k in after if k not in changed}
+    uniforms = input_uniforms(variant, chunk, n_draws) if changed else None
     for key in changed:
-        dist = after[key]
-        inputs[key] = (
-            np.full(n_draws, float(dist.value)) if dist.is_fixed else dist.sample(input_stream(chunk, key), n_draws)
-        )
+        inputs[key] = draw_input(key, after[key], chunk, n_draws, uniforms)
     return {k: inputs[k] for k in after}
 
 
@@ -169,6 +173,17 @@ def chunk_sizes(draws: int, chunk_size: int) -> list[tuple[int, int]]:
     return list(enumerate([chunk_size] * full + ([rest] if rest else [])))
 
 
+@dataclass
+class Precision:
+    """Run every variant until precise: figure (``section.key``) -> target standard error, and the
+    most draws to use.  :func:`run_variants` fills in ``record`` (see
+    :func:`simsib.run.precision.precision_record`; ``achieved_se`` is the worst over variants)."""
+
+    targets: Mapping[str, float]
+    max_draws: int
+    record: dict[str, Any] | None = None
+
+
 def run_variants(
     vset: VariantSet,
     entropy: int,
@@ -177,31 +192,67 @@ def run_variants(
     columns: Sequence[str] | None = None,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    precision: Precision | None = None,
 ) -> list[Columns]:
     """Run every variant over ``draws`` draws (chunks of the base's ``simulation.chunk_size``).
 
     Returns per variant a dict column -> (draws,) array, in draw order; the numbers equal
-    ``simsib.simulate(variant, draws, seed)`` for the same seed, for any ``workers``.
+    ``simsib.simulate(variant, draws, seed)`` for the same seed, for any ``workers``.  Under QMC
+    sampling each dict also has the ``replicate`` column the standard errors come from.
+
+    With ``precision``, chunks are added in chunk order up to ``precision.max_draws`` and the run
+    stops at the first chunk boundary where every target is met for *every* variant (the result
+    is then that of ``draws`` equal to the draws used; see :mod:`simsib.run.precision`).
     """
+    monitors = None
+    if precision is not None:
+        draws = precision.max_draws
+        monitors = [Convergence(v, list(precision.targets)) for v in vset.variants]
+        if columns is not None:
+            columns = sorted(set(columns) | set(columns_for(list(precision.targets))))
     plan = chunk_sizes(draws, vset.outcome_base.simulation.chunk_size)
     parts: dict[int, list[Columns]] = {}
+
+    def precise() -> bool:  # fold in the chunks that continue the prefix, in chunk order
+        while monitors[0].chunks < len(plan) and monitors[0].chunks in parts:
+            index = monitors[0].chunks
+            for monitor, part in zip(monitors, parts[index]):
+                monitor.add(index, part)
+            if not any(m.unmet(precision.targets) for m in monitors):
+                return True
+        return monitors[0].chunks == len(plan)
+
+    def arrived(index: int, size: int, part: list[Columns]) -> bool:
+        parts[index] = part
+        if progress:
+            progress(size)
+        return monitors is not None and precise()
+
     if workers <= 1 or len(plan) <= 1:
         for index, size in plan:
-            parts[index] = run_variant_chunk(vset, entropy, index, size, columns)
-            if progress:
-                progress(size)
+            if arrived(index, size, run_variant_chunk(vset, entropy, index, size, columns)):
+                break
     else:
         # The run's own process pool: a dead worker or Ctrl-C ends the sweep promptly.
+        for variant in vset.variants:  # workers inherit the scrambles (kept: drawn once per layout)
+            prepare_sobol(variant, entropy)
         calls = [(vset, entropy, i, n, columns) for i, n in plan]
         with closing(map_processes(run_variant_chunk, calls, workers)) as results:
             for position, part in results:
-                index, size = plan[position]
-                parts[index] = part
-                if progress:
-                    progress(size)
+                if arrived(*plan[position], part):
+                    break
+    if monitors is not None:
+        plan = plan[: monitors[0].chunks]
+        unmet = any(m.unmet(precision.targets) for m in monitors)
+        precision.record = precision_record(precision.targets, monitors[0], precision.max_draws,
+                                            "max_draws" if unmet else "precise")
+        worst = {f: max((np.inf if m.se(f) is None else m.se(f)) for m in monitors) for f in precision.targets}
+        precision.record["achieved_se"] = {f: None if np.isinf(se) else se for f, se in worst.items()}  # worst variant
     ordered = [parts[i] for i, _ in plan]
+    groups = draw_groups(vset.outcome_base, plan)
     return [
-        {c: np.concatenate([chunk[v][c] for chunk in ordered]) for c in ordered[0][v]}
+        {c: np.concatenate([chunk[v][c] for chunk in ordered]) for c in ordered[0][v] if c != REPLICATE_COLUMN}
+        | ({} if groups is None else {REPLICATE_COLUMN: groups})
         for v in range(len(vset.variants))
     ]
 

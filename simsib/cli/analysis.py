@@ -25,14 +25,20 @@ from simsib.cli.app import (
     DrawsOpt,
     ForceOpt,
     JsonOpt,
+    MaxDrawsOpt,
+    PrecisionOpt,
     QuietOpt,
+    Sampling,
+    SamplingOpt,
     SeedOpt,
     SetOpt,
     app,
     guarded,
     load,
     out_console,
+    precision_plan,
     progress_reporter,
+    sampling_override,
 )
 from simsib.report.formatting import money, multiple, number, percent
 from simsib.run.settings import default_workers
@@ -94,6 +100,9 @@ def sweep_cmd(
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
     set_: List[str] = SetOpt,
+    precision: List[str] = PrecisionOpt,
+    max_draws: Optional[int] = MaxDrawsOpt,
+    sampling: Optional[Sampling] = SamplingOpt,
     out: Optional[Path] = OutOpt,
     workers: Optional[int] = WorkersOpt,
     force: bool = ForceOpt,
@@ -105,14 +114,16 @@ def sweep_cmd(
     from simsib.report.formatting import FORMATS
     from simsib.report.sweep import show_value, write_sweep
 
-    path, raw, validated = load(scenario, set_)
+    path, raw, validated = load(scenario, sampling_override(set_, sampling))
     grids = [parse_grid(g) for g in grid]
-    n_draws = draws or validated.simulation.draws
+    until = precision_plan(precision, max_draws, draws, validated)
+    n_draws = until.max_draws if until else (draws or validated.simulation.draws)
     with _output(out, validated.meta.name, "sweep", force) as folder:
         result = _with_progress(n_draws, quiet or json_, lambda advance: sweep(
             raw, grids, metrics=metric or DEFAULT_METRICS, draws=draws, seed=seed,
-            workers=workers or default_workers(), file=str(path), progress=advance))
+            workers=workers or default_workers(), file=str(path), progress=advance, precision=until))
         _publish(folder, lambda staging: write_sweep(result, staging))
+    n_draws = result.header["draws"]
     out_dir = folder.out_dir
     if json_:
         typer.echo(_records(result.table))
@@ -184,6 +195,9 @@ def stress_cmd(
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
     set_: List[str] = SetOpt,
+    precision: List[str] = PrecisionOpt,
+    max_draws: Optional[int] = MaxDrawsOpt,
+    sampling: Optional[Sampling] = SamplingOpt,
     out: Optional[Path] = OutOpt,
     workers: Optional[int] = WorkersOpt,
     force: bool = ForceOpt,
@@ -195,13 +209,15 @@ def stress_cmd(
     from simsib.report.formatting import FORMATS
     from simsib.report.stress import signed, write_stress
 
-    path, raw, validated = load(scenario, set_)
-    n_draws = draws or validated.simulation.draws
+    path, raw, validated = load(scenario, sampling_override(set_, sampling))
+    until = precision_plan(precision, max_draws, draws, validated)
+    n_draws = until.max_draws if until else (draws or validated.simulation.draws)
     with _output(out, validated.meta.name, "stress", force) as folder:
         result = _with_progress(n_draws, quiet or json_, lambda advance: stress_test(
             raw, validated, names=case, draws=draws, seed=seed, workers=workers or default_workers(),
-            file=str(path), progress=advance))
+            file=str(path), progress=advance, precision=until))
         _publish(folder, lambda staging: write_stress(result, staging))
+    n_draws = result.header["draws"]
     out_dir = folder.out_dir
     if json_:
         typer.echo(_records(result.table))

@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import traceback
+from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
@@ -46,6 +47,14 @@ ENVIRONMENT_ERRNOS = frozenset(
     if hasattr(errno, name)
 )
 _ERRNO_IN_TEXT = ("[errno ", "[Errno ")
+
+
+class Sampling(str, Enum):
+    """``--sampling``: how the uncertain inputs are sampled (``simulation.sampling``)."""
+
+    random = "random"
+    sobol = "sobol"
+    lhs = "lhs"
 
 
 class Terminated(KeyboardInterrupt):
@@ -174,8 +183,64 @@ SeedOpt = typer.Option(None, "--seed", "-s", min=0, help="Seed; an unseeded run 
 SetOpt = typer.Option([], "--set", help="Override a scenario value: dotted.key=value (repeatable).")
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+PrecisionOpt = typer.Option([], "--precision", "-p", help="Run until a figure's standard error is at most TARGET: "
+                            "FIGURE=TARGET, e.g. investor.prob_loss=0.005 (repeatable; replaces --draws).")
+MaxDrawsOpt = typer.Option(None, "--max-draws", min=1, max=100_000_000,
+                           help="The most draws a run to a --precision may use [default: the scenario's, 1,000,000].")
+SamplingOpt = typer.Option(None, "--sampling", help="Sampling of the uncertain inputs: random, sobol or lhs "
+                           "[default: the scenario's simulation.sampling, random].")
 ForceOpt = typer.Option(False, "--force", help="Write into an output folder that holds files simsib did not write: "
                         "simsib's files are replaced, nothing else is touched.")
+
+
+def parse_precision(texts: List[str]) -> dict[str, float]:
+    """``["investor.prob_loss=0.005"]`` -> ``{"investor.prob_loss": 0.005}``; ScenarioError if malformed."""
+    from simsib.scenario.errors import ScenarioError, did_you_mean
+    from simsib.scenario.format.delivery import PRECISION_KEYS
+
+    targets = {}
+    for text in texts:
+        figure, sep, value = text.partition("=")
+        figure = figure.strip()
+        if figure not in PRECISION_KEYS:
+            raise ScenarioError.single("--precision", "expected FIGURE=TARGET with a figure that has a standard "
+                                       "error", value=text, suggestion=did_you_mean(figure, PRECISION_KEYS),
+                                       choices=PRECISION_KEYS)
+        try:
+            target = float(value)
+        except ValueError:
+            target = float("nan")
+        if not sep or not target > 0 or target == float("inf"):
+            raise ScenarioError.single(f"--precision {figure}", "expected a target standard error > 0, "
+                                       "e.g. investor.prob_loss=0.005", value=text)
+        targets[figure] = target
+    return targets
+
+
+def precision_plan(texts: List[str], max_draws: Optional[int], draws: Optional[int], scenario):
+    """The ``Precision`` of an analysis (``--precision``, else the scenario's when ``--draws`` is not
+    given), or None for a fixed number of draws."""
+    from simsib.scenario.errors import ScenarioError
+
+    targets = parse_precision(texts) if texts else None
+    if targets and draws is not None:
+        raise ScenarioError.single("--draws", "give --draws or --precision, not both (--max-draws bounds a run "
+                                   "to a precision)", value=draws)
+    if targets is None and draws is None:
+        targets = dict(scenario.simulation.precision) or None
+    if not targets:
+        return None
+    from simsib.analysis.variants import Precision
+
+    return Precision(targets, max_draws or scenario.simulation.max_draws)
+
+
+def sampling_override(overrides: List[str], sampling: Optional[str]) -> List[str]:
+    """``--set`` overrides with ``--sampling`` added: the sampling is part of the scenario (it changes
+    every number, so its hash and resolved scenario.toml must say so)."""
+    if sampling is None:
+        return list(overrides)
+    return [*overrides, f'simulation.sampling="{Sampling(sampling).value}"']
 
 
 def out_folder(out: Optional[Path], default: Path) -> Path:

@@ -13,7 +13,23 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from simsib.cli.app import DrawsOpt, ForceOpt, JsonOpt, SeedOpt, app, guarded, load, out_console, out_folder
+from simsib.cli.app import (
+    DrawsOpt,
+    ForceOpt,
+    JsonOpt,
+    MaxDrawsOpt,
+    PrecisionOpt,
+    Sampling,
+    SamplingOpt,
+    SeedOpt,
+    app,
+    guarded,
+    load,
+    out_console,
+    out_folder,
+    precision_plan,
+    sampling_override,
+)
 
 
 @app.command()
@@ -44,6 +60,9 @@ def compare_cmd(
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
     set_: List[str] = typer.Option([], "--set", help="Override a value in scenario B only: dotted.key=value (repeatable)."),
+    precision: List[str] = PrecisionOpt,
+    max_draws: Optional[int] = MaxDrawsOpt,
+    sampling: Optional[Sampling] = SamplingOpt,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write comparison.{json,csv,md,png,svg} here."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores]."),
     force: bool = ForceOpt,
@@ -65,8 +84,9 @@ def compare_cmd(
 
     if out is not None:
         out_folder(out, Path())
-    _, _, a = load(scenario_a, [])
-    _, _, b = load(scenario_b or scenario_a, set_)
+    _, _, a = load(scenario_a, sampling_override([], sampling))
+    _, _, b = load(scenario_b or scenario_a, sampling_override(set_, sampling))
+    until = precision_plan(precision, max_draws, draws, a)
     label_b = None
     if set_:
         label_b = f"{b.meta.name} [{', '.join(set_)}]"
@@ -74,7 +94,8 @@ def compare_cmd(
     writing = staged(out, kind="comparison", add=False, force=force, command=["simsib", *sys.argv[1:]]) \
         if out is not None else contextlib.nullcontext(None)
     with writing as staging:
-        result = compare(a, b, draws=draws, seed=seed, workers=workers or default_workers(), label_b=label_b)
+        result = compare(a, b, draws=draws, seed=seed, workers=workers or default_workers(), label_b=label_b,
+                         precision=until)
         if staging is not None:
             save_comparison(result, staging)
     if json_:

@@ -17,7 +17,11 @@ from simsib.cli.app import (
     DrawsOpt,
     ForceOpt,
     JsonOpt,
+    MaxDrawsOpt,
+    PrecisionOpt,
     QuietOpt,
+    Sampling,
+    SamplingOpt,
     SeedOpt,
     SetOpt,
     app,
@@ -26,7 +30,9 @@ from simsib.cli.app import (
     load,
     out_console,
     out_folder,
+    parse_precision,
     progress_reporter,
+    sampling_override,
 )
 from simsib.report.formatting import money, multiple, number, percent
 from simsib.report.headlines import HEADLINES
@@ -68,6 +74,9 @@ def run(
     seed: Optional[int] = SeedOpt,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder [default: reports/<scenario name>]."),
     set_: List[str] = SetOpt,
+    precision: List[str] = PrecisionOpt,
+    max_draws: Optional[int] = MaxDrawsOpt,
+    sampling: Optional[Sampling] = SamplingOpt,
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores]."),
     executor: Executor = typer.Option(Executor.local, "--executor", help="local processes, or a Dask cluster."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."),
@@ -89,11 +98,17 @@ def run(
         raise ScenarioError.single("--scheduler", "only used with --executor dask", value=scheduler)
     if scheduler:
         check_scheduler_address(scheduler)
-    path, raw, validated = load(scenario, set_)
+    targets = parse_precision(precision) if precision else None
+    if targets and draws is not None:
+        raise ScenarioError.single("--draws", "give --draws or --precision, not both (--max-draws bounds a run "
+                                   "to a precision)", value=draws)
+    path, raw, validated = load(scenario, sampling_override(set_, sampling))
     out_dir = out_folder(out, Path("reports") / validated.meta.name)
+    if targets is None and draws is None and validated.simulation.precision:
+        targets = dict(validated.simulation.precision)
     if resume and seed is None:
         raise ScenarioError.single("--resume", "needs the --seed of the interrupted run", value=None)
-    n_draws = draws or validated.simulation.draws
+    n_draws = (max_draws or validated.simulation.max_draws) if targets else (draws or validated.simulation.draws)
     bar, advance = progress_reporter(n_draws, quiet or json_)
 
     def notice(text: str) -> None:
@@ -108,7 +123,7 @@ def run(
         if xlsx:
             write_xlsx(staging, staging / XLSX_FILE)
 
-    kwargs = dict(draws=draws, seed=seed, workers=workers or default_workers(), executor=executor,
+    kwargs = dict(draws=draws, seed=seed, precision=targets, max_draws=max_draws, workers=workers or default_workers(), executor=executor,
                   scheduler=scheduler, resume=resume, cashflows=cashflows, force=force,
                   command=["simsib", *sys.argv[1:]], progress=advance, notice=notice,
                   extra_files=add_report if (report or xlsx) else None)

@@ -2,9 +2,14 @@
 
 Every quantity of the scenario (see :func:`simsib.scenario.format.all_quantities`) becomes an array of
 shape ``(n_draws,)``; fixed values become constant arrays, so later stages never branch on
-"is this uncertain?".  Each input is drawn by inverse CDF from its own named stream.  Declared
+"is this uncertain?".  Each input is drawn by inverse CDF from uniforms: independent ones from
+its own named stream (``simulation.sampling = "random"``), or its coordinates of the chunk's
+randomised quasi-Monte Carlo points (``"sobol"``, ``"lhs"``; :mod:`simsib.model.qmc`).  Declared
 rank correlations are then imposed by the Iman-Conover method, which only *reorders* the
-sampled values within a chunk: every marginal distribution is left exactly as drawn.
+sampled values within a chunk: every marginal distribution is left exactly as drawn -- under
+QMC too, so each input keeps its evenly spread values; what the reordering replaces is the
+QMC pairing of the correlated inputs with the others, by the pairing that gives the declared
+rank correlations (as @RISK does with Latin hypercubes).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import functools
 import numpy as np
 from scipy import special
 
+from simsib.model.qmc import Uniforms, input_uniforms
 from simsib.model.streams import input_stream, stream
 from simsib.scenario.errors import ScenarioError
 from simsib.scenario.format import Scenario, all_quantities, per_draw_quantities
@@ -29,12 +35,8 @@ def sample_inputs(scenario: Scenario, chunk: np.random.SeedSequence, n_draws: in
     dict of str -> ndarray, shape (n_draws,)
         Keyed by dotted scenario key, e.g. ``"effect.log_hazard_ratio"``.
     """
-    inputs: DrawInputs = {}
-    for key, dist in all_quantities(scenario).items():
-        if dist.is_fixed:
-            inputs[key] = np.full(n_draws, float(dist.value))
-        else:
-            inputs[key] = dist.sample(input_stream(chunk, key), n_draws)
+    uniforms = input_uniforms(scenario, chunk, n_draws)
+    inputs = {key: draw_input(key, dist, chunk, n_draws, uniforms) for key, dist in all_quantities(scenario).items()}
     if active_correlations(scenario) and n_draws > 2:
         keys, target = correlation_matrix(scenario)
         rng = stream(chunk, "correlation")
@@ -42,6 +44,16 @@ def sample_inputs(scenario: Scenario, chunk: np.random.SeedSequence, n_draws: in
         for j, key in enumerate(keys):
             inputs[key] = reordered[:, j]
     return inputs
+
+
+def draw_input(key: str, dist, chunk: np.random.SeedSequence, n_draws: int, uniforms: Uniforms | None) -> np.ndarray:
+    """One input's draws for a chunk, shape (n_draws,): constant if fixed, else by inverse CDF of
+    its QMC uniforms (``uniforms``) or of its own stream's random numbers (``uniforms`` None)."""
+    if dist.is_fixed:
+        return np.full(n_draws, float(dist.value))
+    if uniforms is None:
+        return dist.sample(input_stream(chunk, key), n_draws)
+    return dist.from_uniforms(uniforms[key])
 
 
 def active_correlations(scenario: Scenario) -> list:

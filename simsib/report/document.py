@@ -53,8 +53,8 @@ MARKDOWN_FILE = "report.md"
 FIGURES_DIR = "figures"
 XLSX_FILE = "results.xlsx"
 SCATTER_DRAWS = 5_000
-SECTIONS = ("headlines", "investors", "council", "referrals", "outcomes", "sensitivity", "assumptions",
-            "provenance")
+SECTIONS = ("headlines", "investors", "council", "referrals", "outcomes", "sensitivity", "convergence",
+            "assumptions", "provenance")
 
 
 # --- figures -------------------------------------------------------------------------------
@@ -140,7 +140,23 @@ def figure_specs(run: RunFolder) -> list[Figure]:
                                                    baseline=_value(baseline),
                                                    target=_value(sc.contract.target_care_proportion), ax=ax)),
     ]
-    return specs + tornado_specs(run)
+    return specs + tornado_specs(run) + convergence_specs(run)
+
+
+def convergence_specs(run: RunFolder) -> list[Figure]:
+    """The convergence figure, when the run folder has ``convergence.csv``."""
+    table = run.convergence
+    if table is None or table.empty:
+        return []
+    names = {f"{section}.{key}": label for label, section, key, _ in HEADLINES}
+    labels = {figure: names.get(figure, figure) for figure in dict.fromkeys(table["figure"])}
+    method = run.summary.get("standard_errors", {}).get("method", "iid")
+    return [Figure(
+        "convergence", "convergence", "Convergence of the headline figures",
+        f"Running estimate over the first n draws (chunks in chunk order), divided by the final estimate, "
+        f"with ± 2 standard errors ({'from replicates' if method == 'replicates' else 'iid'}). A band that is "
+        "narrow at the right-hand end is a figure the run has pinned down.",
+        lambda ax: figures.convergence(table, labels=labels, ax=ax))]
 
 
 def tornado_specs(run: RunFolder) -> list[Figure]:
@@ -267,7 +283,7 @@ def render_markdown(context: dict[str, Any]) -> str:
                       for r in context["headlines"]]), ""]
     out += [f"- {r['label']}: – {r['note']}" for r in context["headlines"] if r.get("note")]
     titles = {"investors": "Investors", "council": "Council", "referrals": "Referrals", "outcomes": "Outcomes",
-              "sensitivity": "Sensitivity"}
+              "sensitivity": "Sensitivity", "convergence": "Convergence"}
     for section, title in titles.items():
         items = context["figures"][section]
         if not items:

@@ -31,6 +31,7 @@ from simsib.scenario.format import Scenario, all_quantities
 from simsib.scenario.loader import load_scenario
 
 SENSITIVITY_FILE = "sensitivity.csv"
+CONVERGENCE_FILE = "convergence.csv"  # running estimates against draws (simsib.run.precision)
 REQUIRED_FILES = (SUMMARY_FILE, DRAWS_FILE, QUARTERLY_FILE, MANIFEST_FILE, SCENARIO_FILE)
 _BASE_FORMATS: dict[str, Callable[[Any], str]] = {
     "multiple": multiple, "percent": percent, "money": money, "number": number, "prob": percent,
@@ -64,6 +65,7 @@ class RunFolder:
     scenario: Scenario
     raw_scenario: dict[str, Any]
     sensitivity: pd.DataFrame | None = field(default=None)
+    convergence: pd.DataFrame | None = field(default=None)  # absent from folders of older simsibs
 
     def column(self, name: str) -> np.ndarray:
         """One per-draw column as float64, shape (n_draws,)."""
@@ -97,6 +99,7 @@ def read_run(run_dir: Path) -> RunFolder:
         scenario=load_scenario(run_dir / SCENARIO_FILE),
         raw_scenario=tomllib.loads((run_dir / SCENARIO_FILE).read_text()),
         sensitivity=pd.read_csv(sensitivity_path) if sensitivity_path.is_file() else None,
+        convergence=pd.read_csv(run_dir / CONVERGENCE_FILE) if (run_dir / CONVERGENCE_FILE).is_file() else None,
     )
 
 

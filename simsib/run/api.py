@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from simsib.model.qmc import draw_groups, replicates_text
 from simsib.run.execution import Executor, run_chunks
 from simsib.run.pipeline import QUARTERLY_SERIES, ChunkResult
 from simsib.run.plan import RunPlan, make_plan, run_header
@@ -71,5 +72,6 @@ def simulate(
         chunks = list(results)
     table, sample, flows = collect(chunks, plan)
     header = run_header(plan, seed)
-    summary = {**header, **summarise(lambda c: table[c].to_numpy(), len(table))}
+    groups = draw_groups(scenario, plan.chunks)
+    summary = {**header, **summarise(lambda c: table[c].to_numpy(), len(table), groups, replicates_text(scenario))}
     return SimulationResult(scenario, header, table, pd.DataFrame(quarterly_bands(sample)), summary, sample, flows)

@@ -24,6 +24,7 @@ from contextlib import closing
 from typing import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
+from simsib.model.qmc import prepare_sobol
 from simsib.run import pipeline
 from simsib.run.pipeline import ChunkResult, run_chunk
 from simsib.run.plan import RunPlan
@@ -73,14 +74,17 @@ def _run(plan: RunPlan, index: int, size: int) -> ChunkResult:
                      quarterly=plan.wants_quarterly(index), cashflows=plan.cashflows)
 
 
-def warm_up(scenario: Scenario) -> None:
+def warm_up(scenario: Scenario, entropy: int | None = None) -> None:
     """Load the compiled kernels in this process, before it forks workers.
 
     Loading numba's cached machine code takes about 0.2 s per process; done once here, every
     forked worker inherits it instead of loading it again.  A two-draw chunk touches every
-    kernel; its numbers are discarded (chunks are pure, so nothing else changes).
+    kernel; its numbers are discarded (chunks are pure, so nothing else changes).  With the
+    run's ``entropy``, its Sobol scrambles are drawn here too, once rather than in every worker.
     """
     pipeline.run_chunk(scenario, 0, 0, 2, quarterly=False)
+    if entropy is not None:
+        prepare_sobol(scenario, entropy)
 
 
 def run_chunks(
@@ -119,7 +123,7 @@ def _bounded(submit: Callable, todo: list[tuple], in_flight: int, wait_some: Cal
 
 
 def _run_processes(plan: RunPlan, todo: list[tuple[int, int]], workers: int) -> Iterator[ChunkResult]:
-    warm_up(plan.scenario)
+    warm_up(plan.scenario, plan.entropy)
     with closing(map_processes(_run, [(plan, index, size) for index, size in todo], workers)) as results:
         for _, result in results:
             yield result

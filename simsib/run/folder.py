@@ -6,13 +6,14 @@ import platform
 import sys
 import time
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from simsib.model.qmc import draw_groups, replicates_text
 from simsib.run.execution import Executor, run_chunks
 from simsib.run.outputs import (
     DRAWS_FILE,
@@ -22,13 +23,23 @@ from simsib.run.outputs import (
     SUMMARY_FILE,
     assemble,
     column_reader,
+    numpy_column,
     quarterly_sample,
     verify_outputs,
+    write_csv,
     write_json,
 )
 from simsib.run.ownership import OutputFolder
 from simsib.run.partial import PartialRun
-from simsib.run.plan import Progress, make_plan, run_header
+from simsib.run.plan import Progress, RunPlan, make_plan, run_header
+from simsib.run.precision import (
+    CONVERGENCE_FIGURES,
+    CONVERGENCE_FILE,
+    Convergence,
+    columns_for,
+    convergence_columns,
+    precision_record,
+)
 from simsib.run.settings import check_scheduler_address
 from simsib.run.summary import quarterly_bands, summarise, write_quarterly_csv
 from simsib.scenario.format import Scenario
@@ -48,6 +59,8 @@ def run_to_folder(
     *,
     draws: int | None = None,
     seed: int | None = None,
+    precision: Mapping[str, float] | None = None,
+    max_draws: int | None = None,
     workers: int = 1,
     executor: Executor = Executor.local,
     scheduler: str | None = None,
@@ -60,6 +73,11 @@ def run_to_folder(
     extra_files: Callable[[Path, dict], None] | None = None,
 ) -> RunInfo:
     """Run and publish ``out_dir`` whole (the rules are :mod:`simsib.run.ownership`'s).
+
+    ``draws`` draws; or, with ``precision`` (figure -> target standard error; default the
+    scenario's ``simulation.precision`` when ``draws`` is not given), chunks in chunk order until
+    every target is met or ``max_draws`` (default ``simulation.max_draws``) is reached -- the
+    result then equals a run of the draws it stopped at (see :mod:`simsib.run.precision`).
 
     With ``resume``, chunks already completed by an interrupted run of the *same* plan (scenario
     hash, entropy, draws, chunk size) are reused if their checksums hold; damaged ones are
@@ -75,12 +93,14 @@ def run_to_folder(
     started = time.perf_counter()
     if scheduler:
         check_scheduler_address(scheduler)
+    targets = dict(precision if precision is not None else ({} if draws is not None else scenario.simulation.precision))
+    if targets:
+        draws = max_draws or scenario.simulation.max_draws
     with OutputFolder(out_dir, kind="run", force=force) as folder:
         plan = make_plan(scenario, draws, seed, cashflows=cashflows)
         header = run_header(plan, seed)
         identity = {k: header[k] for k in ("draws", "seed_entropy", "chunk_size", "simsib_version", "scenario_sha256")}
-        identity["cashflows"] = cashflows
-        identity["partial_format"] = "arrow-ipc-2"  # chunks stored by another simsib are not reused
+        identity.update(cashflows=cashflows, precision=targets, partial_format="arrow-ipc-2")
         partial = PartialRun(folder.out_dir, identity, resume, dict(plan.chunks))
         for index, why in partial.rejected:
             if notice:
@@ -88,20 +108,27 @@ def run_to_folder(
         done = partial.completed()
         if progress and done:
             progress(sum(n for i, n in plan.chunks if i in done))
-        # closing(): stop the workers at once if saving or the progress callback raises (Ctrl-C).
-        with closing(run_chunks(plan, workers=workers, executor=executor, scheduler=scheduler, skip=done)) as results:
-            for chunk in results:
-                partial.save(chunk)
-                if progress:
-                    progress(chunk.n_draws)
+        monitor = Convergence(scenario, list(targets)) if targets else None
+        used = _simulate(plan, partial, done, monitor, targets, progress,
+                         workers=workers, executor=executor, scheduler=scheduler)
         simulated = time.perf_counter()
+        if monitor is not None:  # the run is the draws it stopped at, exactly as a run of that many
+            plan = replace(plan, draws=monitor.draws)
+            header = run_header(plan, seed)
+            stopped = "max_draws" if monitor.unmet(targets) else "precise"
+            if stopped == "max_draws" and notice:
+                notice(_short_of(targets, monitor))
 
         staging = folder.staging()
-        n = assemble(partial, staging, len(plan.chunks), cashflows)
+        convergence = Convergence(scenario, [*CONVERGENCE_FIGURES, *targets])
+        n = assemble(partial, staging, len(plan.chunks), cashflows,
+                     on_chunk=lambda index, table: convergence.add(index, _numpy_columns(table, convergence)))
         verify_outputs(staging, plan.draws, cashflows)
-        summary = {**header, **summarise(column_reader(staging / DRAWS_FILE), n)}
+        groups = draw_groups(scenario, plan.chunks)
+        summary = {**header, **summarise(column_reader(staging / DRAWS_FILE), n, groups, replicates_text(scenario))}
         write_json(staging / SUMMARY_FILE, summary)
         write_quarterly_csv(staging / QUARTERLY_FILE, quarterly_bands(quarterly_sample(partial, plan.quarterly_sample)))
+        write_csv(staging / CONVERGENCE_FILE, convergence_columns(convergence.rows))
         _write_scenario(staging / SCENARIO_FILE, raw_scenario)
         manifest = {
             **header,
@@ -110,6 +137,7 @@ def run_to_folder(
             "executor": Executor(executor).value,
             "resumed_chunks": len(done),
             "recomputed_chunks": [{"index": i, "reason": why} for i, why in partial.rejected],
+            "precision": precision_record(targets, monitor, used, stopped) if monitor is not None else None,
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "timings_seconds": {"simulate": round(simulated - started, 3),
                                 "total": round(time.perf_counter() - started, 3)},
@@ -123,6 +151,53 @@ def run_to_folder(
         manifest = folder.publish(staging, manifest)
         partial.remove()
     return RunInfo(folder.out_dir, summary, manifest)
+
+
+def _simulate(plan: RunPlan, partial: PartialRun, done: set[int], monitor: Convergence | None,
+              targets: Mapping[str, float], progress: Progress | None, **execution: Any) -> int:
+    """Compute and save the plan's chunks not in ``done``; with a monitor, stop at the first chunk
+    boundary (in chunk order) where every target is met.  Returns the most draws the plan allowed."""
+    pending: dict[int, dict[str, np.ndarray]] = {}
+
+    def precise() -> bool:  # fold in the completed chunks that continue the prefix, in order
+        while monitor.chunks < len(plan.chunks):
+            index = monitor.chunks
+            if index in pending:
+                monitor.add(index, pending.pop(index))
+            elif index in done:
+                monitor.add(index, _numpy_columns(partial.draws(index), monitor))
+            else:
+                return False
+            if not monitor.unmet(targets):
+                return True
+        return True
+
+    if monitor is not None and precise():
+        return plan.draws
+    # closing(): stop the workers at once if saving or the progress callback raises (Ctrl-C), or
+    # when the run is precise enough.
+    with closing(run_chunks(plan, skip=done, **execution)) as results:
+        for chunk in results:
+            partial.save(chunk)
+            if progress:
+                progress(chunk.n_draws)
+            if monitor is not None:
+                pending[chunk.index] = {c: chunk.draws[c] for c in columns_for(monitor.figures)}
+                if precise():
+                    break
+    return plan.draws
+
+
+def _numpy_columns(table, monitor: Convergence) -> dict[str, np.ndarray]:
+    return {c: numpy_column(table.column(c)) for c in columns_for(monitor.figures)}
+
+
+def _short_of(targets: Mapping[str, float], monitor: Convergence) -> str:
+    unmet = monitor.unmet(targets)
+    shown = ", ".join(f"{figure} se {'undefined' if se is None else f'{se:.4g}'} > {targets[figure]:g}"
+                      for figure, se in unmet.items())
+    return (f"stopped at the maximum of {monitor.draws:,} draws before every target was met: {shown}; "
+            "raise --max-draws for more precision")
 
 
 def _write_scenario(path: Path, raw: dict[str, Any]) -> None:

@@ -12,10 +12,11 @@ Run folder contents: ``summary.json``, ``draws.parquet``, ``quarterly.csv``, ``m
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -74,12 +75,14 @@ def table_of(columns: dict[str, np.ndarray]) -> pa.Table:
     return pa.Table.from_arrays([arrow_array(v) for v in columns.values()], names=list(columns))
 
 
-def assemble(partial, staging: Path, n_chunks: int, cashflows: bool) -> int:
+def assemble(partial, staging: Path, n_chunks: int, cashflows: bool,
+             on_chunk: Callable[[int, pa.Table], None] | None = None) -> int:
     """Concatenate the verified chunks, each exactly once and in chunk order, into draws.parquet
     (and cashflows.parquet).
 
-    ``partial`` is the run's :class:`simsib.run.partial.PartialRun`.  Streams: at most one row group (:data:`ROW_GROUP_ROWS` draws) is held in memory.
-    Returns the number of draws written.
+    ``partial`` is the run's :class:`simsib.run.partial.PartialRun`; ``on_chunk(index, table)``
+    sees each chunk's columns on the way, in chunk order.  Streams: at most one row group
+    (:data:`ROW_GROUP_ROWS` draws) is held in memory.  Returns the number of draws written.
     """
     missing = sorted(set(range(n_chunks)) - partial.completed())
     if missing:
@@ -90,6 +93,8 @@ def assemble(partial, staging: Path, n_chunks: int, cashflows: bool) -> int:
     try:
         for index in range(n_chunks):
             table = partial.draws(index)
+            if on_chunk is not None:
+                on_chunk(index, table)
             numbers = np.arange(n, n + table.num_rows, dtype=np.int64)
             draws.add(table.add_column(0, "draw", arrow_array(numbers)))
             if flows is not None:
@@ -172,6 +177,14 @@ def column_reader(path: Path):
             return numpy_column(parquet.read(columns=[column]).column(0))
 
     return read
+
+
+def write_csv(path: Path, columns: dict[str, list]) -> None:
+    """Columns of equal length as CSV (None as an empty cell, floats in their shortest exact form)."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(zip(*columns.values()))
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -28,6 +28,7 @@ from simsib.contract.waterfall import Waterfall, run_waterfall
 from simsib.model.inputs import DrawInputs, sample_inputs
 from simsib.model.outcomes import CohortQuarterly
 from simsib.model.processes import simulate_aggregates
+from simsib.model.qmc import REPLICATE_COLUMN, replicate_ids
 from simsib.model.referrals import monthly_starts
 from simsib.model.streams import chunk_seed, stream
 from simsib.scenario.format import Scenario, per_draw_quantities
@@ -173,6 +174,15 @@ def draw_columns(
     return columns
 
 
+def replicate_column(scenario: Scenario, index: int, n_draws: int) -> dict[str, np.ndarray]:
+    """``{"replicate": (n,)}`` under QMC sampling -- the independent replicate each draw belongs to,
+    from which every standard error is computed (:func:`simsib.run.summary.standard_error`) -- and
+    nothing under random sampling, whose draws are independent."""
+    if scenario.simulation.sampling == "random":
+        return {}
+    return {REPLICATE_COLUMN: replicate_ids(scenario, n_draws)}
+
+
 def run_chunk(
     scenario: Scenario,
     entropy: int,
@@ -189,7 +199,7 @@ def run_chunk(
     settlement = settle(scenario, inputs, outcomes)
     return ChunkResult(
         index=index,
-        draws=draw_columns(scenario, inputs, settlement, monthly),
+        draws={**draw_columns(scenario, inputs, settlement, monthly), **replicate_column(scenario, index, n_draws)},
         quarterly=quarterly_series(monthly, settlement.stop_quarter, settlement.waterfall) if quarterly else {},
         cashflows=settlement.waterfall.investor_flows if cashflows else None,
     )

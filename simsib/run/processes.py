@@ -20,11 +20,13 @@ import time
 import traceback
 from typing import Callable, Iterator, Sequence, TypeVar
 
+from simsib.run.fileops import signals_deferred
 from simsib.run.settings import ExecutionError
 
 T = TypeVar("T")
 
 TERMINATE_SECONDS = 5.0  # grace for terminated workers before they are killed
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -56,12 +58,14 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 def _worker_loop(conn, parent_pid: int, inherited: list) -> None:
-    die_with_parent(parent_pid)
     # Ctrl-C reaches the whole foreground process group; the parent alone handles it (and
     # terminates the workers), so workers neither die mid-write nor print tracebacks.  SIGTERM
     # (the parent stopping them) ends a worker at once, whatever handler the parent installed.
+    # Both arrive blocked (see map_processes) and are let through only once these are set.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    die_with_parent(parent_pid)
     for other in inherited:  # the parent's ends of earlier workers' pipes, copied by fork
         other.close()
     while True:
@@ -134,7 +138,11 @@ def map_processes(function: Callable[..., T], calls: Sequence[tuple], workers: i
             ours, theirs = context.Pipe()
             process = context.Process(target=_worker_loop, daemon=True, name="simsib-worker",
                                       args=(theirs, os.getpid(), [conn for _, conn in pool]))
-            process.start()
+            # Forked with Ctrl-C and SIGTERM blocked: until the worker has set its own handlers
+            # it would otherwise run the parent's (a traceback from every worker).  Signals that
+            # arrive meanwhile reach the parent when it unblocks them.
+            with signals_deferred():
+                process.start()
             theirs.close()
             pool.append((process, ours))
         for process, conn in pool:

@@ -8,6 +8,12 @@ why -- never a number such as 0% that would read as an answer.  The expected
 shortfall ``es05`` is the mean MOIC (on committed capital) of the worst 5% of draws, with the
 influence-function standard error of Hong & Liu (2009).
 
+Under randomised quasi-Monte Carlo sampling (``simulation.sampling`` = ``"sobol"`` or
+``"lhs"``) the draws are not independent, and these iid formulas would be wrong (too large, when
+QMC works).  Every standard error then comes from *replicates* -- groups of draws that are
+independent of each other (:func:`simsib.model.qmc.replicate_ids`) -- by the batch-means
+estimator :func:`replicate_se`; ``summary.json``'s ``standard_errors`` says which was used.
+
 Statistics are computed column by column from a reader, so a run of millions of draws never
 needs more than one column in memory at a time.
 """
@@ -56,27 +62,87 @@ DISTRIBUTIONS = (
     ("outcomes", "unfunded_costs", "unfunded_costs"),
 )
 
+# (section, summary key, draws columns, event): the probabilities reported in summary.json, each
+# the share of draws where ``event(*columns)`` is true.  MOIC on drawn capital is NaN only where
+# nothing was drawn: the investor put nothing at risk, so that draw is not a loss (NaN < 1 is
+# False); if that is so in every draw, the probability is undefined (see summarise).
+EVENTS = (
+    ("investor", "prob_loss", ("moic_drawn",), lambda moic: moic < 1.0),
+    ("investor", "prob_total_loss", ("moic_drawn",), lambda moic: moic < TOTAL_LOSS_MOIC),
+    ("council", "prob_cap_reached", ("cap_reached",), lambda reached: reached.astype(bool)),
+    ("council", "prob_pays_more_than_saved", ("outcome_payments", "true_savings"), lambda paid, saved: paid > saved),
+    ("outcomes", "prob_service_stopped_early", ("service_stopped_early",), lambda stopped: stopped.astype(bool)),
+)
+IID_SE = {"method": "iid", "text": "sample standard deviation / sqrt(draws); binomial for probabilities"}
+
 ColumnReader = Callable[[str], np.ndarray]
 
 
-def distribution(values: np.ndarray) -> dict[str, float]:
-    """Mean, its standard error and percentiles over the defined (non-NaN) values."""
+def replicate_se(values: np.ndarray, groups: np.ndarray) -> float | None:
+    """Standard error of the mean of ``values`` from the spread of independent replicates' means.
+
+    ``groups`` (same shape as ``values``) labels each draw's replicate; NaN values are left out.
+    With replicate means ``m_r`` over ``n_r`` values, ``w_r = n_r / n`` and the overall mean
+    ``m = sum(w_r m_r)``, the batch-means (ratio) estimator is
+
+        se² = R / (R − 1) · sum(w_r² (m_r − m)²),
+
+    which for equal replicates is the familiar ``sd(m_r) / sqrt(R)``.  It makes no assumption
+    about the draws inside a replicate (they may be a QMC point set), only that replicates are
+    independent and identically constructed.  None with fewer than two replicates.
+    """
+    values = np.asarray(values, dtype=float)
+    defined = ~np.isnan(values)
+    labels, group = np.unique(np.asarray(groups)[defined], return_inverse=True)
+    if labels.size < 2:
+        return None
+    counts = np.bincount(group)
+    means = np.bincount(group, weights=values[defined]) / counts
+    weights = counts / counts.sum()
+    mean = float((weights * means).sum())
+    return float(np.sqrt(labels.size / (labels.size - 1) * ((weights * (means - mean)) ** 2).sum()))
+
+
+def standard_error(values: np.ndarray, groups: np.ndarray | None = None, probability: bool = False) -> float | None:
+    """Monte Carlo standard error of the mean of ``values`` (NaN left out): from replicates when
+    ``groups`` labels them (QMC sampling), else iid -- ``sd/√n``, or binomial for 0/1 events."""
+    if groups is not None:
+        return replicate_se(values, groups)
+    values = np.asarray(values, dtype=float)
+    defined = values[~np.isnan(values)]
+    n = defined.size
+    if probability and n:
+        p = float(defined.mean())
+        return float(np.sqrt(p * (1.0 - p) / n))
+    return float(defined.std(ddof=1) / np.sqrt(n)) if n > 1 else None
+
+
+def distribution(values: np.ndarray, groups: np.ndarray | None = None) -> dict[str, float]:
+    """Mean, its standard error and percentiles over the defined (non-NaN) values.
+
+    ``groups`` labels each draw's replicate under QMC sampling (see :func:`replicate_se`).
+    """
     values = np.asarray(values, dtype=float)
     defined = values[~np.isnan(values)]
     n = defined.size
     if n == 0:
         return {"mean": None, "se": None, **{f"p{p:02d}": None for p in PERCENTILES}, "n": 0,
                 "reason": "undefined in every draw"}
-    se = float(defined.std(ddof=1) / np.sqrt(n)) if n > 1 else None
+    if groups is not None:
+        se = replicate_se(values, groups)
+    else:
+        se = float(defined.std(ddof=1) / np.sqrt(n)) if n > 1 else None
     quantiles = np.percentile(defined, PERCENTILES)
     return {"mean": float(defined.mean()), "se": se,
             **{f"p{p:02d}": float(q) for p, q in zip(PERCENTILES, quantiles)}, "n": int(n)}
 
 
-def probability(events: np.ndarray) -> dict[str, float]:
-    """Share of draws where ``events`` is true, with its binomial standard error."""
+def probability(events: np.ndarray, groups: np.ndarray | None = None) -> dict[str, float]:
+    """Share of draws where ``events`` is true, with its binomial (or replicate) standard error."""
     events = np.asarray(events, dtype=bool)
     p = float(events.mean())
+    if groups is not None:
+        return {"value": p, "se": replicate_se(events.astype(float), groups)}
     return {"value": p, "se": float(np.sqrt(p * (1.0 - p) / events.size))}
 
 
@@ -85,13 +151,16 @@ def undefined_probability(reason: str) -> dict[str, float | str | None]:
     return {"value": None, "se": None, "reason": reason}
 
 
-def expected_shortfall(values: np.ndarray, tail: float = TAIL) -> dict[str, float]:
+def expected_shortfall(values: np.ndarray, tail: float = TAIL, groups: np.ndarray | None = None) -> dict[str, float]:
     """Mean of the worst ``tail`` share of draws, and its standard error.
 
-    ``se = sd((X − VaR)·1{X ≤ VaR}) ÷ (tail·√n)`` (influence function of the lower-tail mean).
+    ``se = sd((X − VaR)·1{X ≤ VaR}) ÷ (tail·√n)`` (influence function of the lower-tail mean);
+    with ``groups``, the replicate standard error of the same influence terms.
     """
     values = np.asarray(values, dtype=float)
-    values = values[~np.isnan(values)]
+    defined = ~np.isnan(values)
+    groups = np.asarray(groups)[defined] if groups is not None else None
+    values = values[defined]
     n = values.size
     if n == 0:
         return {"value": None, "se": None, "var": None, "tail": tail, "reason": "undefined in every draw"}
@@ -99,41 +168,47 @@ def expected_shortfall(values: np.ndarray, tail: float = TAIL) -> dict[str, floa
     worst = np.partition(values, k - 1)[:k]
     var = float(worst.max())
     tail_terms = np.minimum(values - var, 0.0)
-    se = float(tail_terms.std(ddof=1) / (tail * np.sqrt(n))) if n > 1 else None
+    if groups is not None:
+        se = replicate_se(tail_terms / tail, groups)
+    else:
+        se = float(tail_terms.std(ddof=1) / (tail * np.sqrt(n))) if n > 1 else None
     return {"value": float(worst.mean()), "se": se, "var": var, "tail": tail}
 
 
-def summarise(read: ColumnReader, n_draws: int) -> dict:
-    """The ``investor``/``council``/``outcomes`` sections of summary.json."""
+def summarise(read: ColumnReader, n_draws: int, groups: np.ndarray | None = None, replicates_text: str = "") -> dict:
+    """The ``standard_errors``, ``investor``, ``council`` and ``outcomes`` sections of summary.json.
+
+    ``groups`` (n_draws,) labels each draw's replicate when the inputs were QMC points; the
+    standard errors then come from replicates, as ``replicates_text`` describes.
+    """
     out: dict[str, dict] = {"investor": {}, "council": {}, "outcomes": {}}
     for section, key, column in DISTRIBUTIONS:
-        out[section][key] = distribution(read(column))
+        out[section][key] = distribution(read(column), groups)
     status = read("irr_status")
     undefined = status != IrrStatus.OK
     out["investor"]["irr"]["nan_share"] = float(np.isnan(read("irr")).mean())
     out["investor"]["irr"]["status_shares"] = {
         IRR_STATUS_TEXT[int(code)]: float((status == code).mean()) for code in np.unique(status[undefined])
     }
-    # MOIC on drawn capital is NaN only where nothing was drawn: the investor put nothing at
-    # risk, so that draw is not a loss (NaN < 1 is False).
-    # If no draw drew any capital there is nothing to lose: the probability is undefined, not 0.
-    moic_drawn = read("moic_drawn")
-    if np.isnan(moic_drawn).all():
-        why = "undefined: no draw drew any investor capital, so MOIC on drawn capital is undefined in every draw"
-        out["investor"]["prob_loss"] = undefined_probability(why)
-        out["investor"]["prob_total_loss"] = undefined_probability(why)
-    else:
+    for section, key, columns, event in EVENTS:
+        values = [read(c) for c in columns]
+        if values[0].dtype.kind == "f" and np.isnan(values[0]).all():
+            out[section][key] = undefined_probability(_UNDEFINED.get(key, "undefined in every draw"))
+            continue
         with np.errstate(invalid="ignore"):
-            out["investor"]["prob_loss"] = probability(moic_drawn < 1.0)
-            out["investor"]["prob_total_loss"] = probability(moic_drawn < TOTAL_LOSS_MOIC)
-    es05 = expected_shortfall(read("moic_committed"))
+            out[section][key] = probability(event(*values), groups)
+    es05 = expected_shortfall(read("moic_committed"), groups=groups)
     if es05["value"] is None:
         es05["reason"] = "undefined: MOIC on committed capital is undefined in every draw (no capital committed)"
     out["investor"]["es05"] = {**es05, "of": "moic_committed"}
-    out["council"]["prob_cap_reached"] = probability(read("cap_reached"))
-    out["council"]["prob_pays_more_than_saved"] = probability(read("outcome_payments") > read("true_savings"))
-    out["outcomes"]["prob_service_stopped_early"] = probability(read("service_stopped_early"))
-    return out
+    method = IID_SE if groups is None else {"method": "replicates", "replicates": int(np.unique(groups).size),
+                                            "text": replicates_text}
+    return {"standard_errors": method, **out}
+
+
+# If no draw drew any capital there is nothing to lose: the probability is undefined, not 0.
+_NO_CAPITAL = "undefined: no draw drew any investor capital, so MOIC on drawn capital is undefined in every draw"
+_UNDEFINED = {"prob_loss": _NO_CAPITAL, "prob_total_loss": _NO_CAPITAL}
 
 
 def flatten(summary: dict) -> list[dict]:

@@ -3,9 +3,10 @@ simulated, and how young people reach the service (EVIDENCE C)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import difflib
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from simsib.scenario.format.fields import (
     Count,
@@ -36,6 +37,22 @@ class Meta(Section):
     )
 
 
+# summary.json figures that have a Monte Carlo standard error, as SECTION.KEY: what a run to a
+# precision may target (simsib/run/summary.py computes them; tests/test_precision.py checks the
+# two lists agree).
+PRECISION_KEYS = (
+    "investor.moic_committed", "investor.moic_drawn", "investor.irr", "investor.capital_drawn",
+    "investor.distributions", "investor.investor_profit", "investor.npv", "investor.payback_quarter",
+    "investor.peak_capital_at_risk", "investor.prob_loss", "investor.prob_total_loss",
+    "council.outcome_payments", "council.contract_savings", "council.true_savings", "council.deadweight_share",
+    "council.net_benefit", "council.cap_quarter", "council.prob_cap_reached", "council.prob_pays_more_than_saved",
+    "outcomes.young_people_started", "outcomes.young_people_completed", "outcomes.year1_starts",
+    "outcomes.care_proportion_treated", "outcomes.care_proportion_counterfactual",
+    "outcomes.care_days_saved_contract", "outcomes.care_days_saved_true", "outcomes.care_days_treated",
+    "outcomes.care_days_counterfactual", "outcomes.unfunded_costs", "outcomes.prob_service_stopped_early",
+)
+
+
 class Simulation(Section):
     """Monte Carlo settings."""
 
@@ -51,6 +68,37 @@ class Simulation(Section):
         default=20_000,
         description="Quarterly percentile bands use the first this-many draws (bounded memory).",
     )
+    sampling: Literal["random", "sobol", "lhs"] = Field(
+        default="sobol",
+        description="How the per-draw inputs are sampled: independent random numbers, scrambled Sobol points or "
+        "Latin hypercubes (randomised quasi-Monte Carlo; standard errors then come from replicates). "
+        "Per-person randomness is always random.",
+    )
+    replicates: Annotated[Count, Field(ge=2, le=1000)] = Field(
+        default=10,
+        description="With sampling = \"sobol\": independently scrambled Sobol sequences; chunk i belongs to "
+        "replicate i mod replicates, and the standard errors come from the spread of the replicates' means.",
+    )
+    precision: dict[str, Annotated[Number, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="Run until precise: figure -> target standard error (e.g. \"investor.prob_loss\" = 0.005). "
+        "Chunks are added in order until every named figure's standard error is at most its target, or "
+        "max_draws is reached.",
+    )
+    max_draws: Annotated[Count, Field(ge=1, le=100_000_000)] = Field(
+        default=1_000_000, description="The most draws a run to a precision may use."
+    )
+
+    @field_validator("precision")
+    @classmethod
+    def _known_figures(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [key for key in value if key not in PRECISION_KEYS]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], PRECISION_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown figure {unknown[0]!r}{hint}; figures with a standard error: "
+                             + ", ".join(PRECISION_KEYS))
+        return value
 
 
 class Referrals(Section):

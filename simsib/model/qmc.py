@@ -1,0 +1,197 @@
+"""Randomised quasi-Monte Carlo uniforms for the per-draw inputs: scrambled Sobol points or Latin
+hypercubes (``simulation.sampling``).  Per-person randomness never comes from here.
+
+Replicates.  Standard errors under QMC come from ``R = simulation.replicates`` independent
+replicates, never from the iid formula (see :mod:`simsib.run.summary`).  Every chunk holds all
+``R``: its draws are cut into ``R`` consecutive blocks (sizes differing by at most one), block
+``r`` belonging to replicate ``r`` (:func:`replicate_ids`; the ``replicate`` column of the draws).
+So any run, even of one chunk, has ``R`` replicates, and a run to a precision may stop at any
+chunk boundary.
+
+Sobol (``"sobol"``).  Replicate ``r`` is one scrambled Sobol sequence (scipy's LMS scrambling
+with a digital shift, its scramble drawn from chunk ``r``'s ``"sobol"`` stream); in chunk ``i``
+it takes the next contiguous block of that sequence, starting at point ``i * (its block size
+in a full chunk)``.  So a chunk's points depend only on the run's entropy and the chunk's index:
+identical for any number of workers or any executor.  The points are scipy's
+(:mod:`simsib.model.sobol` computes them without importing ``scipy.stats``, 0.3 s).
+
+Sobol dimensions.  Each quantity the scenario format can declare has a fixed place in
+:func:`dimension_registry` (the format's quantity fields in declaration order, mechanisms
+``0 .. MAX_MECHANISMS-1`` included), whether or not a scenario sets it; the ``u``-th uniform of
+the quantity in place ``j`` is dimension ``u*K + j`` of a ``MAX_UNIFORMS*K``-dimensional
+sequence (first uniforms in the low dimensions, where Sobol points are most even).  So every
+variant of a scenario -- changing values or distributions, fixing an input, removing the cap --
+gives every input the same points as the base: common random numbers.  (A quantity outside the
+registry, say a fifth mechanism's, takes a dimension after it, in scenario order, and is common
+with the base's only if the keys before it are.)
+
+Latin hypercubes (``"lhs"``).  In every chunk, each replicate's block is its own Latin
+hypercube: every uniform of every input has one point in each of the block's equal strata, in
+an order permuted from a stream keyed by the input's name (``"lhs"``), so any variant shares the
+points of every input it did not change.
+"""
+
+from __future__ import annotations
+
+import typing
+import zlib
+from functools import lru_cache
+
+import numpy as np
+from pydantic import BaseModel
+
+from simsib.model import sobol
+from simsib.model.streams import chunk_seed, stream
+from simsib.scenario.errors import ScenarioError
+from simsib.scenario.format import Scenario, all_quantities
+
+REPLICATE_COLUMN = "replicate"  # the per-draw column naming each draw's replicate under QMC sampling
+MAX_UNIFORMS = 3  # uniforms one input may take under Sobol sampling (a mixture of mixtures)
+MAX_MECHANISMS = 4  # payment mechanisms with reserved Sobol dimensions
+_NOT_PER_DRAW = {"meta", "simulation", "correlations", "stress", "population.age_at_start"}  # as all_quantities
+
+Uniforms = dict[str, np.ndarray]  # dotted key -> (n_draws, n_uniforms)
+
+
+def replicate_sizes(scenario: Scenario, n_draws: int) -> np.ndarray:
+    """Draws of each replicate in a chunk of ``n_draws``, shape (R,): as equal as they can be."""
+    replicates = scenario.simulation.replicates
+    base, extra = divmod(n_draws, replicates)
+    return base + (np.arange(replicates) < extra)
+
+
+def replicate_ids(scenario: Scenario, n_draws: int) -> np.ndarray:
+    """Each draw's replicate in a chunk of ``n_draws``, shape (n_draws,): 0 .. R-1 in blocks."""
+    return np.repeat(np.arange(scenario.simulation.replicates), replicate_sizes(scenario, n_draws))
+
+
+def draw_groups(scenario: Scenario, chunks: list[tuple[int, int]]) -> np.ndarray | None:
+    """Each draw's replicate for a run's chunks ``(index, size)``, (n_draws,); None under random sampling."""
+    if scenario.simulation.sampling == "random":
+        return None
+    return np.concatenate([replicate_ids(scenario, n) for _, n in chunks])
+
+
+def replicates_text(scenario: Scenario) -> str:
+    """What the standard errors of a QMC run are, in words (for summary.json)."""
+    r = scenario.simulation.replicates
+    what = {"sobol": f"{r} independently scrambled Sobol sequences",
+            "lhs": f"{r} replicates of independent Latin hypercubes (one per chunk each)"}.get(scenario.simulation.sampling)
+    if what is None:
+        return ""
+    return (f"batch means over {what}, every chunk holding a block of each: se = sqrt(R/(R-1) * "
+            "sum(w_r^2 (mean_r - mean)^2)), mean_r a replicate's mean and w_r its share of the draws")
+
+
+def input_uniforms(scenario: Scenario, chunk: np.random.SeedSequence, n_draws: int) -> Uniforms | None:
+    """The QMC uniforms of every uncertain input of a chunk, or None under random sampling.
+
+    Parameters
+    ----------
+    chunk : the chunk's SeedSequence (:func:`simsib.model.streams.chunk_seed`), whose spawn key
+        is the chunk's index (a bare SeedSequence counts as chunk 0)
+    n_draws : draws in the chunk
+
+    Returns
+    -------
+    dict of str -> ndarray, shape (n_draws, n_uniforms), values in (0, 1)
+    """
+    sampling = scenario.simulation.sampling
+    if sampling == "random":
+        return None
+    uncertain = {k: d for k, d in all_quantities(scenario).items() if not d.is_fixed}
+    sizes = replicate_sizes(scenario, n_draws)
+    if sampling == "lhs":
+        return {key: np.concatenate([latin_hypercube(stream(chunk, "lhs", zlib.crc32(key.encode()), r), int(size),
+                                                     dist.n_uniforms) for r, size in enumerate(sizes)])
+                for key, dist in uncertain.items()}
+    return _sobol_uniforms(scenario, chunk, sizes, uncertain)
+
+
+def latin_hypercube(rng: np.random.Generator, n: int, dims: int) -> np.ndarray:
+    """``n`` points of a random Latin hypercube in ``dims`` dimensions, shape (n, dims).
+
+    Column ``c`` holds one point in each stratum ``[k/n, (k+1)/n)``, uniformly placed inside
+    it, in a random order; columns are ordered independently (McKay, Beckman & Conover 1979).
+    """
+    out = np.empty((n, dims))
+    for c in range(dims):
+        out[:, c] = (rng.permutation(n) + rng.random(n)) / n
+    return out
+
+
+def _sobol_uniforms(scenario: Scenario, chunk: np.random.SeedSequence, sizes: np.ndarray,
+                    uncertain: dict) -> Uniforms:
+    too_many = [k for k, d in uncertain.items() if d.n_uniforms > MAX_UNIFORMS]
+    if too_many:
+        raise ScenarioError.single(too_many[0], f"Sobol sampling gives an input at most {MAX_UNIFORMS} uniforms; "
+                                   "this distribution needs more (mixtures nested too deep); use sampling = \"lhs\"")
+    index = chunk.spawn_key[0] if chunk.spawn_key else 0
+    places = dict(dimension_registry())
+    for key in all_quantities(scenario):  # keys outside the registry: after it, in scenario order
+        places.setdefault(key, len(places))
+    width = len(places)
+    full = replicate_sizes(scenario, scenario.simulation.chunk_size)
+    points = np.concatenate([
+        sobol_block(chunk.entropy, r, MAX_UNIFORMS * width, index * int(full[r]), int(size))
+        for r, size in enumerate(sizes)])
+    return {key: points[:, [u * width + places[key] for u in range(dist.n_uniforms)]]
+            for key, dist in uncertain.items()}
+
+
+@lru_cache(maxsize=1)
+def dimension_registry() -> dict[str, int]:
+    """Every per-draw quantity the scenario format can declare -> its place, in declaration order.
+
+    Read from the format's models, not from a scenario, so the places do not depend on which
+    optional quantities a scenario sets.  List fields (the mechanisms) get entries for the
+    first :data:`MAX_MECHANISMS` positions, each holding the quantity fields of every table type.
+    """
+    keys: list[str] = []
+
+    def visit(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            path = f"{prefix}.{name}" if prefix else name
+            if path in _NOT_PER_DRAW:
+                continue
+            kinds = _types_in(info.annotation)
+            if any(hasattr(t, "from_uniforms") for t in kinds):
+                keys.append(path)
+                continue
+            tables = [t for t in kinds if isinstance(t, type) and issubclass(t, BaseModel)]
+            is_list = any(typing.get_origin(t) in (list, tuple) for t in kinds)
+            for where in ([f"{path}.{i}" for i in range(MAX_MECHANISMS)] if is_list else [path]):
+                for table in tables:
+                    visit(table, where)
+
+    visit(Scenario, "")
+    return {key: place for place, key in enumerate(dict.fromkeys(keys))}
+
+
+def _types_in(annotation) -> list:
+    """``annotation`` and every type inside it (unions, lists, Annotated)."""
+    return [annotation, *(t for arg in typing.get_args(annotation) for t in _types_in(arg))]
+
+
+def prepare_sobol(scenario: Scenario, entropy: int) -> None:
+    """Draw a run's Sobol scrambles now (they are kept): before forking workers, so they share them."""
+    if scenario.simulation.sampling == "sobol":
+        width = len(set(dimension_registry()) | set(all_quantities(scenario)))
+        for replicate in range(scenario.simulation.replicates):
+            _scramble(entropy, replicate, MAX_UNIFORMS * width)
+
+
+def sobol_block(entropy: int, replicate: int, dims: int, start: int, n: int) -> np.ndarray:
+    """Points ``start .. start+n-1`` of replicate ``replicate``'s scrambled Sobol sequence, (n, dims).
+
+    The same points as ``scipy.stats.qmc.Sobol(dims, scramble=True, seed=rng)`` after
+    ``fast_forward(start)`` (see :mod:`simsib.model.sobol`).
+    """
+    directions, shift = _scramble(entropy, replicate, dims)
+    return sobol.points(directions, shift, start, n)
+
+
+@lru_cache(maxsize=64)
+def _scramble(entropy: int, replicate: int, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """Replicate ``replicate``'s scramble (a few ms to draw, so kept for the run's other chunks)."""
+    return sobol.scrambled(dims, stream(chunk_seed(entropy, replicate), "sobol"))
