@@ -26,6 +26,8 @@ COMMANDS = (
     ("simsib --version", ["--version"], 0.3),
     ("simsib validate scenarios/essex.toml", ["validate", "scenarios/essex.toml"], 0.6),
     ("simsib run --draws 10000", ["run", "--draws", "10000", "--seed", "1", "--quiet", "--out", "{out}"], 1.0),
+    ("simsib run --precision investor.prob_loss=0.005",
+     ["run", "--precision", "investor.prob_loss=0.005", "--seed", "1", "--quiet", "--out", "{out}"], 2.0),
 )
 
 

@@ -135,3 +135,18 @@ def test_compare_and_stress_take_a_precision(tmp_path):
                         "investor.prob_loss=0.03", "--quiet", "--out", str(tmp_path / "stress"))
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "stress" / "stress.json").read_text())["precision"]["stopped"] == "precise"
+
+
+def test_chunks_computed_past_the_stop_are_not_part_of_the_run(scenario, tmp_path):
+    """With several workers a few chunks beyond the stopping point may be done already; they must
+    not reach the outputs (the quarterly bands once took them in, depending on timing)."""
+    from simsib.run.outputs import quarterly_sample
+    from simsib.run.partial import PartialRun
+    from simsib.run.pipeline import run_chunk
+
+    validated, _ = scenario
+    partial = PartialRun(tmp_path / "run", {"id": 1}, False, {i: 200 for i in range(5)})
+    for index in range(5):
+        partial.save(run_chunk(validated, 7, index, 200))
+    sample = quarterly_sample(partial, 10**6, n_chunks=3)
+    assert all(values.shape[0] == 600 for values in sample.values())

@@ -221,7 +221,7 @@ def test_default_metrics_with_standard_errors(raw):
 def test_qmc_standard_errors(raw):
     """Under Sobol sampling (the default) every error is the spread of the replicates' figures:
     sd(replicate means) / sqrt(R) for equal replicates, and the same of their medians."""
-    n, replicates = 200, 10  # 20 draws in each replicate
+    n, replicates = 400, 20  # 20 draws in each replicate
     result = sweep(raw, [parse_grid("contract.cap=5e6,7e6")], draws=n, seed=1)
     for (_, row), cols in zip(result.table.iterrows(), result.draws):
         groups = np.asarray(cols["replicate"])

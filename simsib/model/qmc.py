@@ -127,16 +127,23 @@ def _sobol_uniforms(scenario: Scenario, chunk: np.random.SeedSequence, sizes: np
         raise ScenarioError.single(too_many[0], f"Sobol sampling gives an input at most {MAX_UNIFORMS} uniforms; "
                                    "this distribution needs more (mixtures nested too deep); use sampling = \"lhs\"")
     index = chunk.spawn_key[0] if chunk.spawn_key else 0
+    width, columns = _layout(scenario)
+    used = tuple(sorted({d for key in uncertain for d in columns[key]}))
+    full = replicate_sizes(scenario, scenario.simulation.chunk_size)
+    points = np.concatenate([
+        sobol_block(chunk.entropy, r, MAX_UNIFORMS * width, used, index * int(full[r]), int(size))
+        for r, size in enumerate(sizes)])
+    position = {d: i for i, d in enumerate(used)}
+    return {key: points[:, [position[d] for d in columns[key][:dist.n_uniforms]]] for key, dist in uncertain.items()}
+
+
+def _layout(scenario: Scenario) -> tuple[int, dict[str, list[int]]]:
+    """(width K, key -> its MAX_UNIFORMS dimensions u*K + place) for a scenario's quantities."""
     places = dict(dimension_registry())
     for key in all_quantities(scenario):  # keys outside the registry: after it, in scenario order
         places.setdefault(key, len(places))
     width = len(places)
-    full = replicate_sizes(scenario, scenario.simulation.chunk_size)
-    points = np.concatenate([
-        sobol_block(chunk.entropy, r, MAX_UNIFORMS * width, index * int(full[r]), int(size))
-        for r, size in enumerate(sizes)])
-    return {key: points[:, [u * width + places[key] for u in range(dist.n_uniforms)]]
-            for key, dist in uncertain.items()}
+    return width, {key: [u * width + places[key] for u in range(MAX_UNIFORMS)] for key in all_quantities(scenario)}
 
 
 @lru_cache(maxsize=1)
@@ -176,22 +183,25 @@ def _types_in(annotation) -> list:
 def prepare_sobol(scenario: Scenario, entropy: int) -> None:
     """Draw a run's Sobol scrambles now (they are kept): before forking workers, so they share them."""
     if scenario.simulation.sampling == "sobol":
-        width = len(set(dimension_registry()) | set(all_quantities(scenario)))
+        width, columns = _layout(scenario)
+        uncertain = [k for k, d in all_quantities(scenario).items() if not d.is_fixed]
+        used = tuple(sorted({d for key in uncertain for d in columns[key]}))
         for replicate in range(scenario.simulation.replicates):
-            _scramble(entropy, replicate, MAX_UNIFORMS * width)
+            _scramble(entropy, replicate, MAX_UNIFORMS * width, used)
 
 
-def sobol_block(entropy: int, replicate: int, dims: int, start: int, n: int) -> np.ndarray:
-    """Points ``start .. start+n-1`` of replicate ``replicate``'s scrambled Sobol sequence, (n, dims).
+def sobol_block(entropy: int, replicate: int, dims: int, used: tuple[int, ...], start: int, n: int) -> np.ndarray:
+    """Points ``start .. start+n-1`` of replicate ``replicate``'s scrambled ``dims``-dimensional Sobol
+    sequence, in the dimensions ``used`` only: shape (n, len(used)).
 
     The same points as ``scipy.stats.qmc.Sobol(dims, scramble=True, seed=rng)`` after
-    ``fast_forward(start)`` (see :mod:`simsib.model.sobol`).
+    ``fast_forward(start)``, columns ``used`` (see :mod:`simsib.model.sobol`).
     """
-    directions, shift = _scramble(entropy, replicate, dims)
+    directions, shift = _scramble(entropy, replicate, dims, used)
     return sobol.points(directions, shift, start, n)
 
 
 @lru_cache(maxsize=64)
-def _scramble(entropy: int, replicate: int, dims: int) -> tuple[np.ndarray, np.ndarray]:
-    """Replicate ``replicate``'s scramble (a few ms to draw, so kept for the run's other chunks)."""
-    return sobol.scrambled(dims, stream(chunk_seed(entropy, replicate), "sobol"))
+def _scramble(entropy: int, replicate: int, dims: int, used: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Replicate ``replicate``'s scramble of the dimensions ``used`` (kept for the run's other chunks)."""
+    return sobol.scrambled(dims, stream(chunk_seed(entropy, replicate), "sobol"), used)

@@ -55,23 +55,26 @@ def direction_numbers(dims: int) -> np.ndarray:
     return v
 
 
-def scrambled(dims: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(direction numbers (dims, BITS), shift (dims,)) of one LMS + shift scramble, uint64.
+def scrambled(dims: int, rng: np.random.Generator, used: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(direction numbers (k, BITS), shift (k,)) of one LMS + shift scramble of a ``dims``-dimensional
+    sequence, uint64, for the ``k`` dimensions in ``used`` (default all, in order).
 
     Draws as scipy does: from a child of ``rng``'s seed sequence (scipy spawns one to own), the
-    shift's bits first, then the matrices.
+    shift's bits first, then the matrices, for every dimension -- so the dimensions in ``used``
+    are scrambled exactly as in the full sequence, and only they are computed.
     """
+    used = np.arange(dims) if used is None else np.asarray(used, dtype=np.int64)
     bit_generator = rng.bit_generator
     rng = np.random.Generator(type(bit_generator)(bit_generator.seed_seq.spawn(1)[0]))
-    bits = rng.integers(2, size=(dims, BITS), dtype=np.uint32).astype(np.uint64)
+    bits = rng.integers(2, size=(dims, BITS), dtype=np.uint32)[used].astype(np.uint64)
     shift = bits @ (np.uint64(1) << np.arange(BITS, dtype=np.uint64))
-    lower = rng.integers(2, size=(dims, BITS, BITS), dtype=np.uint32).astype(bool) & _LOWER
+    lower = rng.integers(2, size=(dims, BITS, BITS), dtype=np.uint32)[used].astype(bool) & _LOWER
     lower |= np.eye(BITS, dtype=bool)
     # Row p of each matrix as a bit mask over the direction number's bits (bit k = 0 the most
     # significant); the scrambled number's bit p is the parity of that row times the number.
     weights = np.uint64(1) << (BITS - 1 - np.arange(BITS, dtype=np.uint64))
-    rows = (lower * weights).sum(axis=2, dtype=np.uint64)  # (dims, BITS_p)
-    parity = np.bitwise_count(rows[:, :, None] & direction_numbers(dims)[:, None, :]) & 1  # (dims, p, j)
+    rows = (lower * weights).sum(axis=2, dtype=np.uint64)  # (k, BITS_p)
+    parity = np.bitwise_count(rows[:, :, None] & direction_numbers(dims)[used][:, None, :]) & 1  # (k, p, j)
     return (parity.astype(np.uint64) * weights[None, :, None]).sum(axis=1, dtype=np.uint64), shift
 
 

@@ -122,9 +122,20 @@ def _bounded(submit: Callable, todo: list[tuple], in_flight: int, wait_some: Cal
             yield future
 
 
+_FORKED_PLAN: RunPlan | None = None  # the plan forked workers inherit (see _run_processes)
+
+
+def _run_inherited(index: int, size: int) -> ChunkResult:
+    return _run(_FORKED_PLAN, index, size)
+
+
 def _run_processes(plan: RunPlan, todo: list[tuple[int, int]], workers: int) -> Iterator[ChunkResult]:
+    global _FORKED_PLAN
     warm_up(plan.scenario, plan.entropy)
-    with closing(map_processes(_run, [(plan, index, size) for index, size in todo], workers)) as results:
+    # The workers fork with the plan in memory, so each call sends two numbers, not the pickled
+    # scenario (3 ms a chunk in the parent alone).
+    _FORKED_PLAN = plan
+    with closing(map_processes(_run_inherited, [(index, size) for index, size in todo], workers)) as results:
         for _, result in results:
             yield result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import sys
 import time
@@ -109,8 +110,13 @@ def run_to_folder(
         if progress and done:
             progress(sum(n for i, n in plan.chunks if i in done))
         monitor = Convergence(scenario, list(targets)) if targets else None
-        used = _simulate(plan, partial, done, monitor, targets, progress,
-                         workers=workers, executor=executor, scheduler=scheduler)
+        try:
+            used = _simulate(plan, partial, done, monitor, targets, progress,
+                             workers=workers, executor=executor, scheduler=scheduler)
+        except BaseException:  # interrupted or failed: keep what was computed, for --resume
+            with contextlib.suppress(Exception):
+                partial.spill()
+            raise
         simulated = time.perf_counter()
         if monitor is not None:  # the run is the draws it stopped at, exactly as a run of that many
             plan = replace(plan, draws=monitor.draws)
@@ -125,9 +131,13 @@ def run_to_folder(
                      on_chunk=lambda index, table: convergence.add(index, _numpy_columns(table, convergence)))
         verify_outputs(staging, plan.draws, cashflows)
         groups = draw_groups(scenario, plan.chunks)
-        summary = {**header, **summarise(column_reader(staging / DRAWS_FILE), n, groups, replicates_text(scenario))}
+        # A short run's columns are still in memory; a long one's are read back one at a time.
+        n_chunks = len(plan.chunks)
+        read = (lambda column: partial.column(column, n_chunks)) if partial.in_memory(n_chunks) \
+            else column_reader(staging / DRAWS_FILE)
+        summary = {**header, **summarise(read, n, groups, replicates_text(scenario))}
         write_json(staging / SUMMARY_FILE, summary)
-        write_quarterly_csv(staging / QUARTERLY_FILE, quarterly_bands(quarterly_sample(partial, plan.quarterly_sample)))
+        write_quarterly_csv(staging / QUARTERLY_FILE, quarterly_bands(quarterly_sample(partial, plan.quarterly_sample, len(plan.chunks))))
         write_csv(staging / CONVERGENCE_FILE, convergence_columns(convergence.rows))
         _write_scenario(staging / SCENARIO_FILE, raw_scenario)
         manifest = {

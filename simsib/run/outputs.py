@@ -151,11 +151,15 @@ class _RowGroupWriter:
                 self.writer.close()
 
 
-def quarterly_sample(partial, limit: int) -> dict[str, np.ndarray]:
-    """The first ``limit`` draws' quarterly series, stacked: series -> (m, n_quarters)."""
+def quarterly_sample(partial, limit: int, n_chunks: int) -> dict[str, np.ndarray]:
+    """The first ``limit`` draws' quarterly series, stacked: series -> (m, n_quarters).
+
+    Only the run's chunks ``0 .. n_chunks-1`` count: a run to a precision may have computed a
+    few more before it stopped, which are not part of it.
+    """
     pieces: dict[str, list[np.ndarray]] = {k: [] for k in QUARTERLY_SERIES}
     taken = 0
-    for index in sorted(partial.completed()):
+    for index in range(n_chunks):
         if taken >= limit:
             break
         extras = partial.extras(index)

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +34,27 @@ RECORD_SUFFIX = ".chunk.json"  # its record: index, rows, run, SHA-256 of each f
 PLAN_FILE = "plan.json"  # which run the folder's chunks belong to
 
 
+SPILL_AFTER_SECONDS = 2.0  # completed chunks stay in memory until a run has taken this long
+
+
 class PartialRun:
     """The resumable store of completed chunks for one output folder, verified when read back.
 
     Each chunk is kept as ``NNNNNNN.draws.arrow`` (its per-draw columns), ``NNNNNNN.extra.npz``
     (its quarterly sample and cash flows, when it has any) and ``NNNNNNN.chunk.json``, the
     chunk's record: its index, its row count, the run it belongs to and the SHA-256 of each of
-    its files.  The record is written last, after the data files are on disk, so a chunk counts
-    as completed only once all of it is there.  Every read checks the record; on ``resume`` a
+    its files.  The record is written last, after the data files, so a chunk counts as
+    completed only once all of it is there.  Every read checks the record; on ``resume`` a
     chunk that fails the check is deleted and recomputed (listed in :attr:`rejected`), never
-    trusted.  The folder itself is created only when the first chunk is saved, so a run that
-    fails before computing anything leaves nothing behind.
+    trusted.  Files are not flushed to disk one by one: a chunk torn by a power cut fails its
+    checksum and is recomputed, which costs less than an fsync per file in every run.
+
+    A short run never touches the disk: chunks stay in memory for the first
+    :data:`SPILL_AFTER_SECONDS` of a run (writing, checksumming and deleting them would cost a
+    short run a fifth of its time), and are written out when that time has passed or when the
+    run is interrupted (:meth:`spill`).  Only a ``kill -9`` in those first seconds loses them.
+    The folder itself is created only when the first chunk is written, so a run that fails
+    before computing anything leaves nothing behind.
     """
 
     def __init__(self, out_dir: Path, identity: dict[str, Any], resume: bool, rows: dict[int, int]):
@@ -52,7 +63,9 @@ class PartialRun:
         self.identity = identity
         self.run_id = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
         self.rows = rows  # index -> draws in that chunk, for every chunk of the run
-        self.records: dict[int, dict[str, Any]] = {}
+        self.records: dict[int, dict[str, Any]] = {}  # chunks on disk
+        self.held: dict[int, ChunkResult] = {}  # chunks in memory, as computed
+        self.started = time.monotonic()
         self.rejected: list[tuple[int, str]] = []  # (index, why) of chunks found damaged on resume
         self.ready = False  # the folder exists and holds this run's plan
         plan = self._read_plan()
@@ -118,43 +131,55 @@ class PartialRun:
             path.unlink(missing_ok=True)
 
     def completed(self) -> set[int]:
-        """Indices of the verified completed chunks."""
-        return set(self.records)
+        """Indices of the completed chunks (verified ones on disk, and those in memory)."""
+        return set(self.records) | set(self.held)
 
     def _create(self) -> None:
         if self.path.exists():
             shutil.rmtree(self.path)
         self.path.mkdir()
-        _write_synced(self.path / PLAN_FILE, json.dumps(self.identity, indent=2, sort_keys=True).encode())
+        _write_whole(self.path / PLAN_FILE, json.dumps(self.identity, indent=2, sort_keys=True).encode())
         self.ready = True
 
     def save(self, chunk: ChunkResult) -> None:
-        """Store one chunk: its data files, flushed to disk, then its record."""
+        """Store one chunk: in memory early in a run, else its data files, then its record."""
         expected = self.rows.get(chunk.index)
         counts = {len(v) for v in chunk.draws.values()}
         if expected is None or counts != {expected} or chunk.n_draws != expected:
             raise RuntimeError(f"chunk {chunk.index} came back with {sorted(counts)} draws per column, "
                                f"expected {expected}; nothing was published")
-        if not self.ready:
-            self._create()
+        self.held[chunk.index] = chunk
+        if time.monotonic() - self.started >= SPILL_AFTER_SECONDS:
+            self.spill()
+
+    def _files(self, chunk: ChunkResult) -> dict[str, bytes]:
+        """A chunk's files, name -> bytes."""
         stem = self._stem(chunk.index)
         files = {f"{stem}{CHUNK_SUFFIX}": _ipc_bytes(table_of(chunk.draws))}
-        arrays = {f"q_{k}": v for k, v in chunk.quarterly.items()}
-        if chunk.cashflows is not None:
-            arrays["cashflows"] = chunk.cashflows
+        arrays = _extra_arrays(chunk)
         if arrays:
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)
             files[f"{stem}{EXTRA_SUFFIX}"] = buffer.getvalue()
-        for name, data in files.items():
-            _write_synced(self.path / name, data)
-        record = {"index": chunk.index, "rows": expected, "run": self.run_id,
-                  "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
-        _write_synced(self.path / f"{stem}{RECORD_SUFFIX}", json.dumps(record, indent=1).encode())
-        self.records[chunk.index] = record
+        return files
+
+    def spill(self) -> None:
+        """Write every chunk held in memory to disk (files, then record), to be resumable."""
+        for index in sorted(self.held):
+            if not self.ready:
+                self._create()
+            files = self._files(self.held[index])
+            for name, data in files.items():
+                _write_whole(self.path / name, data)
+            record = {"index": index, "rows": self.rows[index], "run": self.run_id,
+                      "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
+            _write_whole(self.path / f"{self._stem(index)}{RECORD_SUFFIX}", json.dumps(record, indent=1).encode())
+            self.records[index] = record
+            del self.held[index]
 
     def _read(self, index: int, name: str) -> bytes:
-        """A chunk file's bytes, checked against its record (a damaged file ends the run)."""
+        """A chunk file's bytes: from memory, or from disk checked against its record (a damaged
+        file ends the run)."""
         record = self.records.get(index)
         if record is None or name not in record["files"]:
             raise RuntimeError(f"chunk {index} has no verified {name}; nothing was published")
@@ -165,7 +190,9 @@ class PartialRun:
         return data
 
     def draws(self, index: int) -> pa.Table:
-        """Chunk ``index``'s per-draw columns, verified."""
+        """Chunk ``index``'s per-draw columns (verified, when read from disk)."""
+        if index in self.held:
+            return table_of(self.held[index].draws)
         data = self._read(index, f"{self._stem(index)}{CHUNK_SUFFIX}")
         table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
         if table.num_rows != self.rows[index]:
@@ -174,17 +201,34 @@ class PartialRun:
 
     def extras(self, index: int) -> dict[str, np.ndarray]:
         """Chunk ``index``'s quarterly sample and cash flows (empty if it kept none), verified."""
+        if index in self.held:
+            return _extra_arrays(self.held[index])
         name = f"{self._stem(index)}{EXTRA_SUFFIX}"
         if name not in self.records.get(index, {}).get("files", {}):
             return {}
         with np.load(io.BytesIO(self._read(index, name))) as data:
             return {k: data[k] for k in data.files}
 
+    def in_memory(self, n_chunks: int) -> bool:
+        """Whether chunks 0 .. n_chunks-1 are all held in memory (a short run)."""
+        return all(i in self.held for i in range(n_chunks))
+
+    def column(self, name: str, n_chunks: int) -> np.ndarray:
+        """One per-draw column over chunks 0 .. n_chunks-1, from memory (see :meth:`in_memory`)."""
+        return np.concatenate([self.held[i].draws[name] for i in range(n_chunks)])
+
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
 _CHUNK_NAME = re.compile(r"(\d{7})\.(draws\.arrow|extra\.npz|chunk\.json)")
+
+
+def _extra_arrays(chunk: ChunkResult) -> dict[str, np.ndarray]:
+    arrays = {f"q_{k}": v for k, v in chunk.quarterly.items()}
+    if chunk.cashflows is not None:
+        arrays["cashflows"] = chunk.cashflows
+    return arrays
 
 
 def _ipc_bytes(table: pa.Table) -> bytes:
@@ -194,14 +238,12 @@ def _ipc_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    """Write ``path`` whole: to a temporary name, flushed to disk, then renamed."""
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write ``path`` whole: to a temporary name, then renamed (readers never see half a file)."""
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -75,9 +75,9 @@ class Simulation(Section):
         "Per-person randomness is always random.",
     )
     replicates: Annotated[Count, Field(ge=2, le=1000)] = Field(
-        default=10,
-        description="With sampling = \"sobol\": independently scrambled Sobol sequences; chunk i belongs to "
-        "replicate i mod replicates, and the standard errors come from the spread of the replicates' means.",
+        default=20,
+        description="With QMC sampling: independent replicates (scrambled Sobol sequences, or Latin hypercubes), "
+        "each a block of every chunk; the standard errors come from the spread of the replicates' figures.",
     )
     precision: dict[str, Annotated[Number, Field(gt=0)]] = Field(
         default_factory=dict,
