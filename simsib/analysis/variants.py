@@ -28,7 +28,7 @@ from simsib.contract.mechanisms import milestone_needs
 from simsib.model.inputs import DrawInputs, draw_input, sample_inputs
 from simsib.model.qmc import REPLICATE_COLUMN, draw_groups, input_uniforms, prepare_sobol
 from simsib.model.streams import chunk_seed
-from simsib.run.execution import map_processes
+from simsib.run.execution import end_of_startup, map_processes
 from simsib.run.pipeline import draw_columns, run_chunk, settle, simulate_outcomes
 from simsib.run.precision import Convergence, columns_for, precision_record
 from simsib.scenario.format import Scenario, all_quantities
@@ -229,6 +229,7 @@ def run_variants(
         return monitors is not None and precise()
 
     if workers <= 1 or len(plan) <= 1:
+        end_of_startup()
         for index, size in plan:
             if arrived(index, size, run_variant_chunk(vset, entropy, index, size, columns)):
                 break

@@ -9,6 +9,11 @@ from simsib.cli.app import app
 
 
 def entry() -> None:
+    # Start-up builds hundreds of thousands of long-lived objects (modules, pydantic schemas,
+    # numba's typing tables); the collector would traverse them again and again (0.1 s of a 1 s
+    # run).  Simulating re-enables it (simsib.run.processes.end_of_startup); commands that never
+    # simulate are short, and leave little garbage.
+    gc.disable()
     try:
         app()
     finally:

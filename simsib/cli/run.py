@@ -34,7 +34,7 @@ from simsib.cli.app import (
     progress_reporter,
     sampling_override,
 )
-from simsib.report.formatting import money, multiple, number, percent
+from simsib.report.formatting import money, multiple, number, percent, standard_error
 from simsib.report.headlines import HEADLINES
 from simsib.run.settings import Executor, default_workers
 from simsib.scenario.errors import ScenarioError
@@ -54,10 +54,11 @@ def headline_table(summary: dict[str, Any]) -> Table:
     for label, section, key, kind in HEADLINES:
         stats = summary[section][key]
         f = fmt[kind]
+        se = standard_error(stats["se"], kind)
         if "value" in stats:
-            table.add_row(label, f(stats["value"]), f(stats["se"]), "", "", "")
+            table.add_row(label, f(stats["value"]), se, "", "", "")
         else:
-            table.add_row(label, f(stats["mean"]), f(stats["se"]), f(stats["p05"]), f(stats["p50"]), f(stats["p95"]))
+            table.add_row(label, f(stats["mean"]), se, f(stats["p05"]), f(stats["p50"]), f(stats["p95"]))
         if stats.get("value", stats.get("mean")) is None and stats.get("reason"):
             notes.append(f"{label}: – {stats['reason']}")
     if notes:

@@ -130,9 +130,8 @@ def _sobol_uniforms(scenario: Scenario, chunk: np.random.SeedSequence, sizes: np
     width, columns = _layout(scenario)
     used = tuple(sorted({d for key in uncertain for d in columns[key]}))
     full = replicate_sizes(scenario, scenario.simulation.chunk_size)
-    points = np.concatenate([
-        sobol_block(chunk.entropy, r, MAX_UNIFORMS * width, used, index * int(full[r]), int(size))
-        for r, size in enumerate(sizes)])
+    directions, shifts = _scrambles(chunk.entropy, scenario.simulation.replicates, MAX_UNIFORMS * width, used)
+    points = sobol.block_points(directions, shifts, index * full, sizes)
     position = {d: i for i, d in enumerate(used)}
     return {key: points[:, [position[d] for d in columns[key][:dist.n_uniforms]]] for key, dist in uncertain.items()}
 
@@ -186,22 +185,17 @@ def prepare_sobol(scenario: Scenario, entropy: int) -> None:
         width, columns = _layout(scenario)
         uncertain = [k for k, d in all_quantities(scenario).items() if not d.is_fixed]
         used = tuple(sorted({d for key in uncertain for d in columns[key]}))
-        for replicate in range(scenario.simulation.replicates):
-            _scramble(entropy, replicate, MAX_UNIFORMS * width, used)
-
-
-def sobol_block(entropy: int, replicate: int, dims: int, used: tuple[int, ...], start: int, n: int) -> np.ndarray:
-    """Points ``start .. start+n-1`` of replicate ``replicate``'s scrambled ``dims``-dimensional Sobol
-    sequence, in the dimensions ``used`` only: shape (n, len(used)).
-
-    The same points as ``scipy.stats.qmc.Sobol(dims, scramble=True, seed=rng)`` after
-    ``fast_forward(start)``, columns ``used`` (see :mod:`simsib.model.sobol`).
-    """
-    directions, shift = _scramble(entropy, replicate, dims, used)
-    return sobol.points(directions, shift, start, n)
+        _scrambles(entropy, scenario.simulation.replicates, MAX_UNIFORMS * width, used)
 
 
 @lru_cache(maxsize=64)
 def _scramble(entropy: int, replicate: int, dims: int, used: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Replicate ``replicate``'s scramble of the dimensions ``used`` (kept for the run's other chunks)."""
     return sobol.scrambled(dims, stream(chunk_seed(entropy, replicate), "sobol"), used)
+
+
+@lru_cache(maxsize=16)
+def _scrambles(entropy: int, replicates: int, dims: int, used: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Every replicate's scramble, stacked: directions (R, k, BITS) and shifts (R, k)."""
+    pairs = [_scramble(entropy, r, dims, used) for r in range(replicates)]
+    return np.stack([d for d, _ in pairs]), np.stack([s for _, s in pairs])

@@ -91,3 +91,42 @@ def points(v: np.ndarray, shift: np.ndarray, start: int, n: int) -> np.ndarray:
         if on.any():
             quasi[on] ^= v[:, bit]
     return quasi * SCALE
+
+
+def block_points(directions: np.ndarray, shifts: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Points of several scrambled sequences, one block each, stacked: shape (sizes.sum(), k).
+
+    Block ``r`` is points ``starts[r] .. starts[r]+sizes[r]-1`` of the sequence scrambled by
+    ``directions[r]`` (k, BITS) and ``shifts[r]`` (k,), as :func:`points` gives it.  Computed in
+    one pass: consecutive points differ by one direction number (the one of the lowest zero bit
+    of the previous index, Antonov & Saleev's Gray-code order), so the points are a running XOR.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    starts = np.asarray(starts, dtype=np.uint64)
+    total, blocks = int(sizes.sum()), np.flatnonzero(sizes)
+    if total == 0:
+        return np.empty((0, shifts.shape[1]))
+    block = np.repeat(np.arange(sizes.size), sizes)
+    first = np.cumsum(sizes) - sizes  # row of each block's first point
+    index = starts[block] + (np.arange(total) - first[block]).astype(np.uint64)
+    steps = np.bitwise_count((index & (~index + np.uint64(1))) - np.uint64(1))  # trailing zeros
+    deltas = directions[block, :, np.minimum(steps, BITS - 1)]
+    # A block's first row starts afresh: its point, XOR the previous block's last point, which
+    # the running XOR carries into it.
+    ends = [_point(directions[r], shifts[r], int(starts[r])) for r in blocks]
+    lasts = [_point(directions[r], shifts[r], int(starts[r]) + int(sizes[r]) - 1) for r in blocks]
+    carried = np.zeros(shifts.shape[1], dtype=np.uint64)
+    for r, start_point, last_point in zip(blocks, ends, lasts):
+        deltas[first[r]] = start_point ^ carried
+        carried = last_point
+    return np.bitwise_xor.accumulate(deltas, axis=0) * SCALE
+
+
+def _point(directions: np.ndarray, shift: np.ndarray, index: int) -> np.ndarray:
+    """Point ``index`` of a scrambled sequence, as integers (k,)."""
+    gray = index ^ (index >> 1)
+    out = shift.copy()
+    for bit in range(BITS):
+        if (gray >> bit) & 1:
+            out ^= directions[:, bit]
+    return out

@@ -40,6 +40,23 @@ def number(value: float | None, digits: int = 0) -> str:
     return "–" if _missing(value) else _minus(f"{value:,.{digits}f}")
 
 
+def standard_error(value: float | None, kind: str) -> str:
+    """A standard error in the unit of its figure, with two significant digits when it is small.
+
+    QMC sampling makes errors far below a figure's own display precision (MOIC ± 0.0017×);
+    shown at that precision they would read as "± 0.00×", as if exact.
+    """
+    if _missing(value):
+        return "–"
+    scale = {"percent": 100.0, "prob": 100.0}.get(kind, 1.0)
+    shown = {"multiple": 0.01, "percent": 0.1, "prob": 0.1, "number": 1.0}.get(kind)
+    if shown is None or value == 0 or abs(value) * scale >= shown:
+        return {"multiple": multiple, "percent": percent, "prob": percent, "money": money,
+                "number": number}[kind](value)
+    suffix = {"multiple": "×", "percent": "%", "prob": "%", "number": ""}[kind]
+    return _minus(f"{value * scale:.2g}{suffix}")
+
+
 # Formatter by unit, as analyses and the terminal tables name units.
 FORMATS: dict[str, Callable[[float], str]] = {
     "money": money, "percent": percent, "multiple": multiple, "number": lambda v: number(v, 2),

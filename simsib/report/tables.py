@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from simsib import __version__
-from simsib.report.formatting import money, multiple, number, percent
+from simsib.report.formatting import money, multiple, number, percent, standard_error
 from simsib.report.headlines import HEADLINES
 from simsib.run.outputs import DRAWS_FILE, MANIFEST_FILE, QUARTERLY_FILE, SCENARIO_FILE, SUMMARY_FILE
 from simsib.scenario.errors import ScenarioError
@@ -47,7 +47,8 @@ def _formatter(kind: str, digits: int | None = None) -> Callable[[Any], str]:
 
 
 FORMATTERS = {kind: _formatter(kind) for kind in _BASE_FORMATS}
-SE_FORMATTERS = {**FORMATTERS, "number": _formatter("number", 1)}  # a count's se is often below 1
+# Standard errors keep two significant digits when below their figure's display precision.
+SE_FORMATTERS = {kind: (lambda v, kind=kind: standard_error(v, kind)) for kind in _BASE_FORMATS}
 _EVIDENCE_ID = re.compile(r"\bE\d+\b")
 
 

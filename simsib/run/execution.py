@@ -28,7 +28,7 @@ from simsib.model.qmc import prepare_sobol
 from simsib.run import pipeline
 from simsib.run.pipeline import ChunkResult, run_chunk
 from simsib.run.plan import RunPlan
-from simsib.run.processes import TERMINATE_SECONDS, map_processes  # noqa: F401  (re-exported)
+from simsib.run.processes import TERMINATE_SECONDS, end_of_startup, map_processes  # noqa: F401  (re-exported)
 from simsib.run.settings import ExecutionError, Executor, default_workers  # noqa: F401  (re-exported)
 from simsib.scenario.format import Scenario
 
@@ -103,10 +103,18 @@ def run_chunks(
     skipped = set(skip)
     todo = [(i, n) for i, n in plan.chunks if i not in skipped]
     if executor == Executor.dask:
+        end_of_startup()
         return _run_dask(plan, todo, workers, scheduler)
     if workers <= 1 or len(todo) <= 1:
-        return (_run(plan, index, size) for index, size in todo)
+        return _run_here(plan, todo)
     return _run_processes(plan, todo, workers)
+
+
+def _run_here(plan: RunPlan, todo: list[tuple[int, int]]) -> Iterator[ChunkResult]:
+    for position, (index, size) in enumerate(todo):
+        yield _run(plan, index, size)
+        if position == 0:  # the first chunk loaded the kernels: start-up is over
+            end_of_startup()
 
 
 def _bounded(submit: Callable, todo: list[tuple], in_flight: int, wait_some: Callable) -> Iterator:

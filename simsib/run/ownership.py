@@ -20,7 +20,7 @@ compare-mechanisms, backtest) goes through :class:`OutputFolder`, so the rules l
   moves back (when no output is there) or deletes.
 - **Nothing left behind.** Hidden working names beside the output (``.NAME.staging-PID``,
   ``.NAME.previous-PID``, ``.NAME.lock``) are cleaned by the next writer of the same folder; the
-  resumable ``.NAME.partial`` folder (:mod:`simsib.run.outputs`) is removed once its run is
+  resumable ``.NAME.partial`` folder (:mod:`simsib.run.partial`) is removed once its run is
   published.  Hidden names of very long folder names are shortened with a hash, so every folder
   name the file system allows works.
 

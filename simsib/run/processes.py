@@ -10,6 +10,7 @@ parent ends (:func:`die_with_parent`), so a ``kill -9`` of simsib leaves no work
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -27,6 +28,20 @@ T = TypeVar("T")
 
 TERMINATE_SECONDS = 5.0  # grace for terminated workers before they are killed
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def end_of_startup() -> None:
+    """Let the garbage collector run again, never again over what start-up built.
+
+    The command line disables the collector while it starts (``simsib.cli.main.entry``):
+    importing numpy, scipy, numba and pydantic and loading the compiled kernels makes hundreds of
+    thousands of long-lived objects, and collecting over them again and again costs 0.1 s of a
+    one-second run.  Called where simulating begins; freezing moves everything that exists now
+    out of the collector's sight, so later collections stay cheap.  Harmless when the collector
+    was never disabled (the Python API).
+    """
+    gc.freeze()
+    gc.enable()
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -127,6 +142,7 @@ def map_processes(function: Callable[..., T], calls: Sequence[tuple], workers: i
     here (with the worker's traceback as a note); on any early end (an error, Ctrl-C, closing
     the iterator) the workers are terminated at once.  Calls and results must pickle.
     """
+    end_of_startup()
     # fork shares the imported modules with the workers, so they start in milliseconds.
     context = multiprocessing.get_context("fork")
     todo = iter(range(len(calls)))
