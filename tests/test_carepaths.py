@@ -13,11 +13,11 @@ import pytest
 from scipy import stats
 
 import simsib
+from simsib.model.binning import QuarterBinner as _QuarterBinner
+from simsib.model.care_aggregate import aggregate
 from simsib.model.care_paths import (
     People,
     _episodes,
-    _QuarterBinner,
-    aggregate,
     simulate_people,
     treated_entry,
     weibull_scale,

@@ -7,7 +7,8 @@ import pytest
 
 import simsib
 from simsib.contract.payments import measured_quarters
-from simsib.model.care_paths import aggregate, simulate_people
+from simsib.model.care_aggregate import aggregate
+from simsib.model.care_paths import simulate_people
 from simsib.model.inputs import sample_inputs
 from simsib.model.processes import simulate_aggregates
 from simsib.model.referrals import monthly_starts

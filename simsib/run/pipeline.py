@@ -21,13 +21,14 @@ from typing import Any
 import numpy as np
 
 from simsib.contract.costs import cost_schedule
-from simsib.contract.mechanisms import milestone_needs
+from simsib.contract.mechanisms import model_needs
 from simsib.contract.metrics import OutcomeTotals, council_metrics, investor_metrics, outcome_metrics
+from simsib.contract.outcome_metrics import cohort_metrics, payment_metrics, true_value
 from simsib.contract.payments import Payments, measured_quarters, outcome_payments, served_outcomes
 from simsib.contract.waterfall import Waterfall, run_waterfall
 from simsib.model.inputs import DrawInputs, sample_inputs
 from simsib.model.outcomes import CohortQuarterly
-from simsib.model.processes import simulate_aggregates
+from simsib.model.processes import simulate_cohorts
 from simsib.model.referrals import monthly_starts
 from simsib.model.streams import chunk_seed, stream
 from simsib.scenario.format import Scenario, per_draw_quantities
@@ -80,29 +81,36 @@ class Settlement:
 def simulate_outcomes(
     scenario: Scenario, inputs: DrawInputs, chunk: np.random.SeedSequence
 ) -> tuple[CohortQuarterly, np.ndarray]:
-    """Referrals and care paths for a chunk: (outcomes by cohort and quarter, monthly starts)."""
+    """Referrals and every cohort's outcomes for a chunk: (outcomes by cohort and quarter, monthly starts)."""
     _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
-    blocks, once = milestone_needs(scenario)
-    return simulate_aggregates(scenario, inputs, starts, stream(chunk, "people"), blocks, once), starts
+    return simulate_cohorts(scenario, inputs, starts, chunk, model_needs(scenario)), starts
 
 
 def _at_rows(value: Any, rows: np.ndarray) -> Any:
-    """``value`` -- an array with draws first, or a dict or dataclass of them -- at ``rows``."""
+    """``value`` -- an array with draws first, or a dict, tuple or dataclass of them (or None) -- at ``rows``."""
+    if value is None:
+        return None
     if isinstance(value, np.ndarray):
         return value[rows]
     if isinstance(value, dict):
         return {key: _at_rows(item, rows) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_at_rows(item, rows) for item in value)
     return replace(value, **{f.name: _at_rows(getattr(value, f.name), rows) for f in fields(value)})
 
 
 def _spliced(whole: Any, rows: np.ndarray, part: Any) -> Any:
     """A copy of ``whole`` (as for :func:`_at_rows`) with ``part`` in place of its ``rows``."""
+    if whole is None:
+        return None
     if isinstance(whole, np.ndarray):
         out = whole.copy()
         out[rows] = part
         return out
     if isinstance(whole, dict):
         return {key: _spliced(item, rows, part[key]) for key, item in whole.items()}
+    if isinstance(whole, tuple):
+        return tuple(_spliced(item, rows, p) for item, p in zip(whole, part))
     return replace(whole, **{f.name: _spliced(getattr(whole, f.name), rows, getattr(part, f.name))
                              for f in fields(whole)})
 
@@ -164,12 +172,19 @@ def draw_columns(
     columns = {key: inputs[key] for key in per_draw_quantities(scenario)}
     columns.update(investor_metrics(scenario, inputs, settlement.waterfall))
     totals = OutcomeTotals.of(settlement.simulated, settlement.cohort_served)
-    columns.update(council_metrics(scenario, inputs, totals, settlement.payments))
+    savings = true_value(scenario, inputs, settlement.simulated, settlement.cohort_served)
+    columns.update(council_metrics(scenario, inputs, totals, settlement.payments, savings))
     columns.update(outcome_metrics(scenario, inputs, totals, monthly, settlement.stop_quarter))
     short = settlement.waterfall.first_short_quarter
     columns["first_short_quarter"] = np.where(short < scenario.n_quarters, short, np.nan).astype(float)
     columns["service_stopped_early"] = settlement.stop_quarter < scenario.n_cohorts
     columns["unfunded_costs"] = settlement.unfunded_costs
+    # Beyond Essex's columns: payments by mechanism and payer, what the contract would have paid
+    # had the service had no effect, and per-cohort outcomes of processes other than care.
+    without_effect = outcome_payments(scenario, inputs, settlement.simulated.without_effect(),
+                                      settlement.cohort_served)
+    columns.update(payment_metrics(scenario, settlement.payments, without_effect))
+    columns.update(cohort_metrics(scenario, inputs, settlement.simulated, settlement.cohort_served))
     return columns
 
 

@@ -75,6 +75,49 @@ ifa_foster_weekly_cost = 850
 residential_weekly_cost = 3000
 residential_share = { dist = "beta", a = 4, b = 16, source = "E46" }
 ifa_share_of_fostering = { dist = "beta", a = 8, b = 12, source = "E46" }''',
+    "cohorts.care": '''[[cohorts]]
+name = "edge_of_care"
+process = "care"
+share = { value = 0.6, source = "judgement: most referrals are on the edge of care" }
+
+[[cohorts]]
+name = "reunification"
+process = "care"
+share = 0.2
+starts_in_care = true
+
+[cohorts.population]
+age_at_start = { dist = "categorical", values = [12, 13, 14, 15, 16], weights = [0.1, 0.2, 0.3, 0.25, 0.15] }
+p30_exit = { dist = "beta", a = 10, b = 10, source = "judgement: half return home within 30 months" }''',
+    "cohorts.recurrent_events": '''[[cohorts]]
+name = "released"
+process = "recurrent_events"
+share = 0.1
+age_at_start = { dist = "categorical", values = [18, 25, 35], weights = [0.3, 0.4, 0.3] }
+events_per_year = { dist = "lognormal", median = 1.0, sigma = 0.25, source = "judgement: illustrative" }
+rate_dispersion = 1.5
+log_rate_ratio = { dist = "normal", mean = -0.08, sd = 0.08, source = "judgement: illustrative" }
+comparison_group_size = { value = 5000, source = "E62: a matched comparison group" }
+cost_per_event = 5_000''',
+    "cohorts.attainment": '''[[cohorts]]
+name = "care_leavers"
+process = "attainment"
+share = 0.1
+age_at_start = { dist = "categorical", values = [16, 17, 18], weights = [0.3, 0.4, 0.3] }
+age_limit_years = 25
+
+[[cohorts.outcomes]]
+name = "job_start"
+probability = { dist = "beta", a = 5, b = 15, source = "judgement: illustrative" }
+within_months = 24
+log_hazard_ratio = { dist = "normal", mean = 0.26, sd = 0.25, source = "judgement: illustrative" }
+value = 1_000
+
+[[cohorts.outcomes]]
+name = "job_26_weeks"
+after = "job_start"
+delay_months = 6
+probability = 0.5''',
     "contract": '''[contract]
 tracking_months = { value = 30, source = "E6, E7" }
 measurement_end_month = 96
@@ -99,6 +142,37 @@ repeat = false''',
 type = "engagement"
 price_per_person = 1_000
 on = "completion"''',
+    "contract.mechanisms.point_in_time": '''[[contract.mechanisms]]
+type = "point_in_time"
+at_day = { value = 98, source = "E61: 14 weeks" }
+price_per_person = 1_500
+cohorts = ["edge_of_care", "reunification"]''',
+    "contract.mechanisms.events_avoided": '''[[contract.mechanisms]]
+type = "events_avoided"
+price_per_event = 20_000
+cohort_threshold = { value = 0.10, source = "E62" }
+overall_threshold = { value = 0.075, source = "E62" }
+results_lag_months = 3''',
+    "contract.mechanisms.rate_card": '''[[contract.mechanisms]]
+type = "rate_card"
+cap_per_person = 6_000
+
+[[contract.mechanisms.items]]
+outcome = "job_start"
+price = { value = 1_500, source = "E67: £110-£4,730 per outcome" }
+
+[[contract.mechanisms.items]]
+outcome = "job_26_weeks"
+price = 4_730
+cap = 200_000''',
+    "contract.payers": '''[[contract.payers]]
+name = "council"
+share = 0.8
+
+[[contract.payers]]
+name = "top_up_fund"
+share = 0.2
+cap = { value = 1_000_000, source = "E58: a national top-up fund" }''',
     "spv": '''[spv]
 capital_committed = { value = 3_130_000, source = "E1" }
 team_cost_per_quarter = 100_000
@@ -199,30 +273,68 @@ def render_reference() -> str:
 # --- tables ---------------------------------------------------------------------------------
 
 
-def _tables() -> Iterator[tuple[str, type[BaseModel], str, str]]:
+# Sections required only by some scenarios.
+SECTION_INTROS = {
+    section: f"*Required when a cohort in the care process has no `{section}` table of its own (always, without "
+             "`[[cohorts]]`).*" for section in ("population", "effect", "care")
+}
+# What each list of tables holds, in the reference's words.
+LIST_INTROS = {
+    "cohorts": "*Optional; one `[[cohorts]]` table per cohort, each with its outcome process.*",
+    "contract.mechanisms": "*One `[[contract.mechanisms]]` table per mechanism; several add up.*",
+    "contract.payers": "*Optional; one `[[contract.payers]]` table per payer.*",
+    "contract.mechanisms.items": "*One `[[contract.mechanisms.items]]` table per rate-card item, inside its "
+                                 "`rate_card` mechanism (see its example).*",
+    "cohorts.outcomes": "*One `[[cohorts.outcomes]]` table per milestone, inside its `attainment` cohort "
+                        "(see its example).*",
+}
+
+
+def _tables() -> Iterator[tuple[str, type[BaseModel], str, str | None]]:
     """(heading, model, intro line, example) for every table of the format, in file order."""
     for name, info in Scenario.model_fields.items():
-        annotation = _strip(info.annotation)
+        annotation, _ = _unwrap(info.annotation, [])
         origin = typing.get_origin(annotation)
         required = "required" if info.is_required() else "optional"
         if _is_model(annotation):
-            yield f"[{name}]", annotation, f"*{required} table.*", SECTION_EXAMPLES[name]
+            yield f"[{name}]", annotation, SECTION_INTROS.get(name, f"*{required} table.*"), SECTION_EXAMPLES[name]
             for sub_name, sub_info in annotation.model_fields.items():
-                members = _list_of_models(sub_info.annotation)
-                for member in members:
-                    tag = typing.get_args(member.model_fields["type"].annotation)[0]
-                    yield (f'[[{name}.{sub_name}]] type = "{tag}"', member,
-                           f"*One `[[{name}.{sub_name}]]` table per mechanism; several add up.*",
-                           SECTION_EXAMPLES[f"{name}.{sub_name}.{tag}"])
+                yield from _list_tables(f"{name}.{sub_name}", sub_info.annotation)
         elif origin is list:
-            yield (f"[[{name}]]", _strip(typing.get_args(annotation)[0]), f"*{required}; one table each.*",
-                   SECTION_EXAMPLES[name])
+            yield from _list_tables(name, annotation)
         elif origin is dict:
             yield (f"[{name}.NAME]", _strip(typing.get_args(annotation)[1]),
                    f"*{required}; one table per name.*", SECTION_EXAMPLES[name])
 
 
-def _render_table(heading: str, model: type[BaseModel], intro: str, example: str) -> str:
+def _list_tables(key: str, annotation: Any) -> Iterator[tuple[str, type[BaseModel], str, str | None]]:
+    """The tables of a ``[[key]]`` list: one per kind (``type``/``process``) with its example,
+    then the lists inside them (rate-card items, milestones), shown in their parent's example."""
+    members = _list_of_models(annotation)
+    nested = []
+    for member in members:
+        tag_field = _tag_field(member)
+        if tag_field is None:
+            yield f"[[{key}]]", member, LIST_INTROS.get(key, "*optional; one table each.*"), SECTION_EXAMPLES.get(key)
+        else:
+            tag = typing.get_args(member.model_fields[tag_field].annotation)[0]
+            yield f'[[{key}]] {tag_field} = "{tag}"', member, LIST_INTROS[key], SECTION_EXAMPLES[f"{key}.{tag}"]
+        for sub_name, sub_info in member.model_fields.items():
+            if _list_of_models(sub_info.annotation) and f"{key}.{sub_name}" not in nested:
+                nested.append(f"{key}.{sub_name}")
+                yield from _list_tables(f"{key}.{sub_name}", sub_info.annotation)
+
+
+def _tag_field(model: type[BaseModel]) -> str | None:
+    """The discriminator a table is chosen by (``type`` for mechanisms, ``process`` for cohorts)."""
+    for name in ("type", "process"):
+        info = model.model_fields.get(name)
+        if info is not None and typing.get_origin(info.annotation) is typing.Literal:
+            return name
+    return None
+
+
+def _render_table(heading: str, model: type[BaseModel], intro: str, example: str | None) -> str:
     lines = [f"### `{heading}`", "", _doc(model), "", intro, "",
              "| key | takes | default | meaning |", "|---|---|---|---|"]
     for name, info in model.model_fields.items():
@@ -231,7 +343,9 @@ def _render_table(heading: str, model: type[BaseModel], intro: str, example: str
         else:
             takes, meaning = _takes(info), info.description or ""
         lines.append(f"| `{info.alias or name}` | {_cell(takes)} | {_cell(_default(info))} | {_cell(meaning)} |")
-    lines += ["", "```toml", example, "```", ""]
+    lines.append("")
+    if example is not None:
+        lines += ["```toml", example, "```", ""]
     return "\n".join(lines)
 
 
@@ -260,6 +374,8 @@ def _takes(info: FieldInfo) -> str:
         return "table of `dotted.key = value`"
     if _is_distribution(annotation):
         return "distribution table"
+    if _is_model(annotation):
+        return f"a table like `[{annotation.__name__.lower()}]`"
     return str(annotation)  # pragma: no cover - a new kind of field: extend this function
 
 
@@ -373,11 +489,15 @@ def _is_distribution(annotation: Any) -> bool:
 
 
 def _list_of_models(annotation: Any) -> list[type[BaseModel]]:
-    """Members of a ``list[Union[models]]`` field (the mechanisms); [] for anything else."""
-    annotation = _strip(annotation)
+    """Members of a ``list[model]`` or ``list[Union[models]]`` field (mechanisms, cohorts, payers,
+    rate-card items, milestones), also when optional; [] for anything else."""
+    annotation, _ = _unwrap(annotation, [])
     if typing.get_origin(annotation) is not list:
         return []
-    members = typing.get_args(_strip(typing.get_args(annotation)[0]))
+    item = _strip(typing.get_args(annotation)[0])
+    if _is_model(item):
+        return [item] if item.__module__.startswith("simsib.scenario.format") else []
+    members = typing.get_args(item)
     return list(members) if len(members) > 1 and all(_is_model(m) for m in members) else []
 
 
