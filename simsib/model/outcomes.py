@@ -250,3 +250,28 @@ def _person_served(person_cohort: np.ndarray, cohort_active: np.ndarray) -> np.n
     """(n_draws, max_people) bool: the person's start cohort is served (padding: False)."""
     rows = np.arange(person_cohort.shape[0])[:, None]
     return (person_cohort >= 0) & cohort_active[rows, np.maximum(person_cohort, 0)]
+
+
+def stack_draws(parts: list[CohortQuarterly]) -> CohortQuarterly:
+    """Outcomes of several sets of draws as one set (draws concatenated along axis 0).
+
+    Per-person records are padded to the widest part (never reached; start cohort -1).
+    """
+    def stack(name: str, items: list[Any]) -> Any:
+        first = items[0]
+        if first is None:
+            return None
+        if isinstance(first, dict):
+            return {k: stack(name, [item[k] for item in items]) for k in first}
+        if isinstance(first, tuple):
+            return tuple(stack(name, list(column)) for column in zip(*items))
+        if name in _PER_PERSON:
+            width = max(item.shape[1] for item in items)
+            fill = -1 if name == "person_cohort" else np.inf
+            items = [np.pad(item, ((0, 0), (0, width - item.shape[1])), constant_values=fill) for item in items]
+        return np.concatenate(items)
+
+    values = {f.name: stack(f.name, [getattr(p, f.name) for p in parts])
+              for f in fields(CohortQuarterly) if f.name != "groups"}
+    groups = {n: stack_draws([p.groups[n] for p in parts]) for n in parts[0].groups}
+    return CohortQuarterly(**values, groups=groups)

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from simsib.scenario.distributions import Distribution
 from simsib.scenario.format.fields import (
+    Flag,
     Money,
     Months,
     Probability,
@@ -65,7 +66,7 @@ class CareCohort(CohortBase):
     """People moving in and out of an adverse state (care): the Essex process, generalised."""
 
     process: Literal["care"] = Field(description="Which outcome process this cohort follows.")
-    starts_in_care: bool = Field(
+    starts_in_care: Flag = Field(
         default=False,
         description="false: the cohort starts outside care and the effect delays entry (edge of care); true: it "
         "starts in care and the effect speeds the exit (reunification).",

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, model_validator
 
 from simsib.scenario.format.cohorts import Name
-from simsib.scenario.format.fields import Money, Probability, Section, StructMonths, structural_int
+from simsib.scenario.format.fields import Flag, Money, Probability, Section, StructMonths, structural_int
 
 Days = structural_int(0, 3650, "a number of days")
 
@@ -61,7 +61,7 @@ class Milestone(Section):
     block_days: structural_int(1, 3650, "a number of days") = Field(
         description="N: the days out of care that make a block or the milestone."
     )
-    repeat: bool = Field(
+    repeat: Flag = Field(
         default=True,
         description="true: pay for every whole block of N consecutive days out of care; false: pay once per "
         "young person whose first N days from start are all out of care.",
