@@ -1,13 +1,19 @@
-"""Rate cards (E67): a price per milestone, with optional caps per person and per item.
+"""Rate cards (E67): a price per milestone, with optional limits per person and per item.
 
-Per person of the attainment cohorts paid for (served start cohorts only), item ``j`` earns
-``price_j`` when its milestone is reached inside the person's window.  With ``cap_per_person``
-C, a person's items are paid in the order they are reached (ties in rate-card order) until C:
-item ``j`` earns ``min(price_j, max(C − earned before it, 0))``.  Each payment falls in the
-quarter the milestone is reached.  An item with a ``cap`` is then limited over the whole
-contract: its cumulative payment by quarter is ``min(cumulative, cap)``.  Items add up.
+Per person of the attainment cohorts paid for (served start cohorts only), item ``j`` earns its
+price when its milestone is reached inside the person's window.  The payments of a draw are
+made in the order the milestones are reached (ties: by person, then in rate-card order), each
+``min(price_j, what the person may still earn, what the item may still earn)``: a person's
+``cap_per_person`` and an item's ``cap`` over the whole contract are both used up in time
+order, so a payment an item's limit stops never counts against the person's.  Each payment
+falls in the quarter its milestone is reached.
 
-The per-person cap needs each person's milestones, so rate cards read the per-person records of
+With both kinds of limit, a higher price (or a higher item limit) can *lower* what the contract
+pays: it may spend an item's limit on a person whose own limit would have been reached anyway,
+leaving less of the item for later people (``tests/test_mechanism_contract.py`` works an
+example).  With only one kind of limit, payments never fall as a price or a limit rises.
+
+The limits need each person's milestones, so rate cards read the per-person records of
 :mod:`simsib.model.attainment` (n_draws, max_people), not the quarterly counts.
 """
 
@@ -25,35 +31,55 @@ def rate_card(mechanism: RateCard, view: MechanismView):
     served = view.require_contract_view()
     outcomes = view.outcomes
     n, n_quarters = served.shape[0], view.n_quarters
-    rows = np.arange(n)[:, None]
     person_cohort = outcomes.person_cohort
-    served_person = (person_cohort >= 0) & (served[rows, np.maximum(person_cohort, 0)] > 0)
+    served_person = (person_cohort >= 0) & (served[np.arange(n)[:, None], np.maximum(person_cohort, 0)] > 0)
     reached_at = np.stack([np.where(served_person, outcomes.person_attained[item.outcome], np.inf)
                            for item in mechanism.items])  # (J, n, P) calendar months
-    prices = np.stack([view.inputs[f"{view.key}.items.{j}.price"] for j in range(len(mechanism.items))])  # (J, n)
-    earned = np.where(np.isfinite(reached_at), prices[:, :, None], 0.0)
-    if mechanism.cap_per_person is not None:
-        earned = _capped_per_person(earned, reached_at, view.inputs[f"{view.key}.cap_per_person"])
-    quarter = np.where(np.isfinite(reached_at), reached_at // MONTHS_PER_QUARTER, 0).astype(np.int64)
+    key = view.key
+
+    def per_draw(name: str, absent: float) -> np.ndarray:
+        return view.inputs[name] if name in view.inputs else np.full(n, absent)
+
+    prices = np.stack([view.inputs[f"{key}.items.{j}.price"] for j in range(len(mechanism.items))])  # (J, n)
+    item_caps = np.stack([per_draw(f"{key}.items.{j}.cap", np.inf) for j in range(len(mechanism.items))])
+    person_cap = per_draw(f"{key}.cap_per_person", np.inf)
+    paid = pay_in_order(reached_at, prices, person_cap, item_caps)
+    quarter = (np.where(np.isfinite(reached_at), reached_at, 0.0) // MONTHS_PER_QUARTER).astype(np.int64)
     increments = np.zeros((n, n_quarters))
-    for j, item in enumerate(mechanism.items):
-        by_quarter = _by_quarter(earned[j], quarter[j], n_quarters)
-        if item.cap is not None:
-            cap = view.inputs[f"{view.key}.items.{j}.cap"][:, None]
-            by_quarter = np.diff(np.minimum(np.cumsum(by_quarter, axis=1), cap), axis=1, prepend=0.0)
-        increments += by_quarter
+    for j in range(len(mechanism.items)):
+        increments += _by_quarter(paid[j], quarter[j], n_quarters)
     return increments, np.zeros(n)
 
 
-def _capped_per_person(earned: np.ndarray, reached_at: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """Each person's items paid in the order reached until the draw's per-person ``cap`` (n,)."""
-    order = np.argsort(reached_at, axis=0, kind="stable")  # (J, n, P): items by time reached
-    in_order = np.take_along_axis(earned, order, axis=0)
-    before = np.cumsum(in_order, axis=0) - in_order
-    paid_in_order = np.minimum(in_order, np.maximum(cap[None, :, None] - before, 0.0))
-    capped = np.empty_like(earned)
-    np.put_along_axis(capped, order, paid_in_order, axis=0)
-    return capped
+def pay_in_order(reached_at: np.ndarray, prices: np.ndarray, person_cap: np.ndarray, item_caps: np.ndarray) -> np.ndarray:
+    """What each milestone is paid, (J, n, P) £, paying every draw's milestones in time order.
+
+    Parameters
+    ----------
+    reached_at : (J, n, P) calendar month each person reaches each item's milestone (inf: never)
+    prices, item_caps : (J, n) £ per milestone, and each item's limit over the contract (inf: none)
+    person_cap : (n,) £ one person may earn (inf: no limit)
+    """
+    n_items, n, n_people = reached_at.shape
+    # Every (item, person) of a draw, flattened person-major so that a stable sort by time breaks
+    # ties by person, then by item.
+    times = reached_at.transpose(1, 2, 0).reshape(n, n_people * n_items)
+    order = np.argsort(times, axis=1, kind="stable")
+    reached = np.take_along_axis(np.isfinite(times), order, axis=1)
+    depth = int(reached.sum(axis=1).max()) if reached.size else 0  # payments in the busiest draw
+    person, item = np.divmod(order[:, :depth], n_items)
+    rows = np.arange(n)
+    person_left = np.broadcast_to(person_cap[:, None], (n, n_people)).copy()
+    item_left = item_caps.T.copy()  # (n, J)
+    paid = np.zeros((n, n_people, n_items))
+    for rank in range(depth):
+        p, j, live = person[:, rank], item[:, rank], reached[:, rank]
+        amount = np.where(live, np.minimum(np.minimum(prices[j, rows], person_left[rows, p]), item_left[rows, j]), 0.0)
+        amount = np.maximum(amount, 0.0)
+        person_left[rows, p] -= amount
+        item_left[rows, j] -= amount
+        paid[rows, p, j] += amount
+    return paid.transpose(2, 0, 1)
 
 
 def _by_quarter(amounts: np.ndarray, quarter: np.ndarray, n_quarters: int) -> np.ndarray:

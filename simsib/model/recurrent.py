@@ -39,6 +39,7 @@ and person-days per draw, starts, and completions (everyone completes
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,6 +50,70 @@ from simsib.model.people import draw_starts_and_ages, person_cells
 from simsib.model.process_common import base_outcomes, tracking_window
 from simsib.model.streams import stream
 from simsib.scenario.format import ResolvedCohort, Scenario
+
+
+@dataclass(frozen=True)
+class RecurrentPeople:
+    """One recurrent cohort's people of a chunk and their events, both paths.
+
+    Per person (N,): ``draw``, ``start`` (calendar month), ``window`` (months tracked).  Per
+    event: its person (``*_owner``, index into the people) and its time in months since that
+    person's start (``*_time``); the treated events are a subset of the counterfactual ones,
+    plus any extra events of a harmful effect.
+    """
+
+    draw: np.ndarray
+    start: np.ndarray
+    window: np.ndarray
+    counterfactual_owner: np.ndarray
+    counterfactual_time: np.ndarray
+    treated_owner: np.ndarray
+    treated_time: np.ndarray
+
+    def events_per_person(self, which: str) -> np.ndarray:
+        """(N,) events of each person on the ``"treated"`` or ``"counterfactual"`` path."""
+        owner = self.treated_owner if which == "treated" else self.counterfactual_owner
+        return np.bincount(owner, minlength=self.draw.size)
+
+
+def recurrent_people(
+    scenario: Scenario, cohort: ResolvedCohort, inputs: DrawInputs, starts: np.ndarray, rng: np.random.Generator
+) -> RecurrentPeople:
+    """Draw one recurrent cohort's people and both paths of their events (see the module docstring)."""
+    table = cohort.table
+
+    def per_draw(name: str) -> np.ndarray:
+        return inputs[f"{cohort.key}.{name}"]
+
+    n_draws = starts.shape[0]
+    n = int(starts.sum())
+    draw, month = person_cells(starts)
+    start_u, age = draw_starts_and_ages(table.age_at_start, n, rng)
+    start = month + start_u
+    window = tracking_window(scenario, start, age, table.age_limit_years)
+
+    k = per_draw("rate_dispersion")
+    monthly_rate = per_draw("events_per_year") / 12.0
+    rate = rng.standard_gamma(k[draw]) * (monthly_rate / k)[draw]  # λ_i per month
+    counts = rng.poisson(rate * window)
+    owner = np.repeat(np.arange(n), counts)  # the person of each counterfactual event
+    time = window[owner] * rng.random(owner.size)  # months since start
+    keep_u = rng.random(owner.size)
+    ratio = np.exp(per_draw("log_rate_ratio"))
+    effect_months = (np.full(n_draws, np.inf) if table.effect_duration_months is None
+                     else per_draw("effect_duration_months"))
+    kept = (time >= effect_months[draw][owner]) | (keep_u < ratio[draw][owner])
+
+    # Harm (RR > 1): extra treated events, drawn after everything else.
+    harmed_months = np.minimum(effect_months[draw], window)
+    extra_mean = np.maximum(ratio - 1.0, 0.0)[draw] * rate * harmed_months
+    extra_owner = np.empty(0, dtype=np.int64)
+    extra_time = np.empty(0)
+    if (extra_mean > 0).any():
+        extra_owner = np.repeat(np.arange(n), rng.poisson(extra_mean))
+        extra_time = harmed_months[extra_owner] * rng.random(extra_owner.size)
+    return RecurrentPeople(draw, start, window, owner, time, np.concatenate([owner[kept], extra_owner]),
+                           np.concatenate([time[kept], extra_time]))
 
 
 def simulate_recurrent(
@@ -64,55 +129,23 @@ def simulate_recurrent(
     chunk : the chunk's seed, for the comparison group's own stream (without it the comparison
         group is drawn from ``rng`` after everything else)
     """
-    table = cohort.table
-
-    def per_draw(name: str) -> np.ndarray:
-        return inputs[f"{cohort.key}.{name}"]
-
+    people = recurrent_people(scenario, cohort, inputs, starts, rng)
     n_draws = starts.shape[0]
-    n = int(starts.sum())
-    draw, month = person_cells(starts)
-    start_u, age = draw_starts_and_ages(table.age_at_start, n, rng)
-    start = month + start_u
-    window = tracking_window(scenario, start, age, table.age_limit_years)
+    draw, start = people.draw, people.start
     start_cohort = (start // MONTHS_PER_QUARTER).astype(np.int64)
     binner = QuarterBinner(draw, start_cohort, n_draws, scenario.n_cohorts, scenario.n_quarters)
-
-    k = per_draw("rate_dispersion")
-    monthly_rate = per_draw("events_per_year") / 12.0
-    rate = rng.standard_gamma(k[draw]) * (monthly_rate / k)[draw]  # λ_i per month
-    counts = rng.poisson(rate * window)
-    owner = np.repeat(np.arange(n), counts)  # the person of each counterfactual event
-    time = window[owner] * rng.random(owner.size)  # months since start
-    keep_u = rng.random(owner.size)
-    ratio = np.exp(per_draw("log_rate_ratio"))
-    effect_months = (np.full(n_draws, np.inf) if table.effect_duration_months is None
-                     else per_draw("effect_duration_months"))
-    ratio_of, effect_of = ratio[draw][owner], effect_months[draw][owner]
-    kept = (time >= effect_of) | (keep_u < ratio_of)
-
-    # Harm (RR > 1): extra treated events, drawn after everything else.
-    extra_mean = np.maximum(ratio - 1.0, 0.0)[draw] * rate * np.minimum(effect_months[draw], window)
-    extra_owner = np.empty(0, dtype=np.int64)
-    extra_time = np.empty(0)
-    if (extra_mean > 0).any():
-        extra_counts = rng.poisson(extra_mean)
-        extra_owner = np.repeat(np.arange(n), extra_counts)
-        extra_time = np.minimum(effect_months[draw], window)[extra_owner] * rng.random(extra_owner.size)
 
     def by_quarter(owners: np.ndarray, times: np.ndarray) -> np.ndarray:
         return QuarterBinner(draw[owners], start_cohort[owners], n_draws, scenario.n_cohorts,
                              scenario.n_quarters).events(start[owners] + times, np.ones(owners.size, dtype=bool))
 
-    events_counterfactual = by_quarter(owner, time)
-    events_treated = by_quarter(np.concatenate([owner[kept], extra_owner]), np.concatenate([time[kept], extra_time]))
     comparison_rng = rng if chunk is None else comparison_stream(chunk, cohort)
     comparison_events, comparison_days = comparison_group(scenario, cohort, inputs, comparison_rng)
     return CohortQuarterly(
         **base_outcomes(scenario, inputs, starts, draw, start, binner),
-        event_days=binner.overlap(start, start + window),
-        events_treated=events_treated,
-        events_counterfactual=events_counterfactual,
+        event_days=binner.overlap(start, start + people.window),
+        events_treated=by_quarter(people.treated_owner, people.treated_time),
+        events_counterfactual=by_quarter(people.counterfactual_owner, people.counterfactual_time),
         comparison_events=comparison_events,
         comparison_days=comparison_days,
     )
