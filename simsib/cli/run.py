@@ -27,7 +27,7 @@ from simsib.cli.app import (
     progress_reporter,
 )
 from simsib.report.formatting import money, multiple, number, percent
-from simsib.report.headlines import HEADLINES
+from simsib.report.headlines import HEADLINES, shown
 from simsib.run.settings import Executor, default_workers
 from simsib.scenario.errors import ScenarioError
 
@@ -43,7 +43,9 @@ def headline_table(summary: dict[str, Any]) -> Table:
     table.add_column("p95", justify="right")
     fmt = {"multiple": multiple, "percent": percent, "money": money, "number": number, "prob": percent}
     for label, section, key, kind in HEADLINES:
-        stats = summary[section][key]
+        stats = shown(summary, section, key)
+        if stats is None:
+            continue
         f = fmt[kind]
         if "value" in stats:
             table.add_row(label, f(stats["value"]), f(stats["se"]), "", "", "")

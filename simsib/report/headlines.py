@@ -1,5 +1,13 @@
 """The headline figures of a run, as shown in the terminal and the report (labels and units only)."""
 
+
+def shown(summary: dict, section: str, key: str) -> dict | None:
+    """The statistics of a headline figure, or None when the run has nothing to show for it."""
+    stats = summary.get(section, {}).get(key)
+    if not stats or stats.get("value", stats.get("mean")) is None:
+        return None
+    return stats
+
 # The headline figures shown in the terminal and the report: (label, section, key, kind).
 # kind: multiple / percent / money / number, or prob (a {value, se} probability).
 HEADLINES = (
@@ -15,7 +23,12 @@ HEADLINES = (
     ("True savings (care avoided)", "council", "true_savings", "money"),
     ("Deadweight share of paid days", "council", "deadweight_share", "percent"),
     ("Council net benefit", "council", "net_benefit", "money"),
+    ("Payments had the service no effect", "council", "payments_without_effect", "money"),
     ("Young people started", "outcomes", "young_people_started", "number"),
     ("Care proportion, treated", "outcomes", "care_proportion_treated", "percent"),
     ("Care proportion, counterfactual", "outcomes", "care_proportion_counterfactual", "percent"),
+    ("Fall in events vs comparison", "outcomes", "event_reduction_overall", "percent"),
+    ("Fall in events, true", "outcomes", "event_reduction_true_overall", "percent"),
 )
+# Rows whose figure a scenario does not have (no care, no recurrent events), or whose every draw
+# is undefined, are left out of the tables.

@@ -208,6 +208,12 @@ def quarterly_sample(partial: PartialRun, limit: int) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v) for k, v in pieces.items() if v}
 
 
+def column_names(path: Path) -> list[str]:
+    """The columns of a Parquet file, in order."""
+    with pq.ParquetFile(path) as parquet:
+        return list(parquet.schema_arrow.names)
+
+
 def column_reader(path: Path):
     """Read one column of a Parquet file as a numpy array (one column in memory at a time)."""
 
