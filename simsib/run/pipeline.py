@@ -22,7 +22,7 @@ from simsib.contract.capital_metrics import (
     tranche_metrics,
 )
 from simsib.contract.mechanisms import milestone_needs
-from simsib.contract.metrics import council_metrics, investor_metrics, outcome_metrics
+from simsib.contract.metrics import OutcomeTotals, council_metrics, investor_metrics, outcome_metrics
 from simsib.contract.waterfall import Waterfall
 from simsib.model.inputs import DrawInputs, sample_inputs
 from simsib.model.outcomes import CohortQuarterly
@@ -86,6 +86,38 @@ def quarterly_series(monthly: np.ndarray, stop: np.ndarray, waterfall: Waterfall
     }
 
 
+def council_columns(
+    scenario: Scenario, inputs: DrawInputs, settlement: Settlement, totals: OutcomeTotals
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The council's metrics, with what the term sheet changes for it, and the term sheet's flows
+    to and from the council and the provider (:func:`party_flows`)."""
+    council = council_metrics(scenario, inputs, totals, settlement.payments)
+    flows = party_flows(scenario, inputs, settlement.waterfall)
+    timeline = settlement.timeline
+    cost = council_term_sheet_cost(flows)
+    if timeline is not None or cost is not None:
+        if timeline is not None:  # the council manages the contract until its own end
+            council["council_management_costs"] = (
+                inputs["contract.council_management_cost_per_quarter"] * (timeline.final_quarter + 1.0))
+        council["net_benefit"] = council["true_savings"] - council["outcome_payments"] - council["council_management_costs"]
+        if cost is not None:
+            council["council_term_sheet_cost"] = cost
+            council["net_benefit"] = council["net_benefit"] - cost
+    return council, flows
+
+
+def review_changes(
+    scenario: Scenario, inputs: DrawInputs, settlement: Settlement, columns: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """What the review rules change in each draw: with them less without them, on the same care
+    paths (``review_change_*``: outcome payments, true savings, net benefit, investors' receipts)."""
+    scheduled = settle(scenario, inputs, settlement.simulated, reviews=False)
+    before, _ = council_columns(scenario, inputs, scheduled, scheduled.totals())
+    out = {f"review_change_{key}": columns[key] - before[key] for key in ("outcome_payments", "true_savings", "net_benefit")}
+    out["review_change_distributions"] = columns["distributions"] - scheduled.waterfall.investor_receipts.sum(axis=1)
+    return out
+
+
 def draw_columns(
     scenario: Scenario, inputs: DrawInputs, settlement: Settlement, monthly: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -94,7 +126,8 @@ def draw_columns(
     waterfall = settlement.waterfall
     columns.update(investor_metrics(scenario, inputs, waterfall))
     totals = settlement.totals()
-    columns.update(council_metrics(scenario, inputs, totals, settlement.payments))
+    council, flows = council_columns(scenario, inputs, settlement, totals)
+    columns.update({k: v for k, v in council.items() if k != "council_term_sheet_cost"})
     columns.update(outcome_metrics(scenario, inputs, totals, monthly, settlement.service_stop))
     short = waterfall.first_short_quarter
     n_quarters = waterfall.payments.shape[1]
@@ -106,16 +139,11 @@ def draw_columns(
     columns.update(tranche_metrics(scenario, waterfall))
     columns.update(guarantor_metrics(scenario, waterfall))
     columns.update(termination_metrics(scenario, timeline, len(short)))
-    flows = party_flows(scenario, inputs, waterfall)
     columns.update(flows)
-    if timeline is not None:  # the council manages the contract until its own end
-        management = inputs["contract.council_management_cost_per_quarter"] * (timeline.final_quarter + 1.0)
-        columns["net_benefit"] = columns["net_benefit"] + columns["council_management_costs"] - management
-        columns["council_management_costs"] = management
-    cost = council_term_sheet_cost(flows)
-    if cost is not None:
-        columns["council_term_sheet_cost"] = cost
-        columns["net_benefit"] = columns["net_benefit"] - cost
+    if "council_term_sheet_cost" in council:
+        columns["council_term_sheet_cost"] = council["council_term_sheet_cost"]
+    if scenario.contract.reviews:
+        columns.update(review_changes(scenario, inputs, settlement, columns))
     return columns
 
 

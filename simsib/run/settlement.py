@@ -168,16 +168,18 @@ def _settle_from(
     return tuple(_spliced(whole, moved, part) for whole, part in zip((payments, waterfall, stop), settled))
 
 
-def settle(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly) -> Settlement:
+def settle(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, *, reviews: bool = True) -> Settlement:
     """Payments and the cash waterfall, stopping new starts where the SPV runs out of capital and
-    applying the contract's reviews.  ``outcomes`` are simulated on ``scenario.envelope()``."""
+    applying the contract's reviews (or, with ``reviews=False``, every draw on its scheduled
+    dates).  ``outcomes`` are simulated on ``scenario.envelope()``."""
     envelope = scenario.envelope()
     n, _, n_quarters = outcomes.child_days.shape
     measured = measured_quarters(envelope, n_quarters)
     timeline = scheduled_timeline(scenario, n) if envelope is not scenario else None
     start = np.full(n, n_quarters, dtype=np.int64)
     payments, waterfall, stop = _settle_from(envelope, inputs, outcomes, start, measured, timeline)
-    for index in sorted(range(len(scenario.contract.reviews)), key=lambda i: scenario.contract.reviews[i].month):
+    order = sorted(range(len(scenario.contract.reviews)), key=lambda i: scenario.contract.reviews[i].month)
+    for index in order if reviews else ():
         review = scenario.contract.reviews[index]
         current = timeline if timeline is not None else scheduled_timeline(scenario, n)
         served = np.arange(outcomes.starts.shape[1])[None, :] < np.minimum(stop, current.service_end_cohort)[:, None]
