@@ -136,7 +136,16 @@ def waterfall_kernel(received, owed, deferred, call_share, commitment, priority,
     room = np.zeros(n_tranches)
     claims = np.zeros(n_tranches)
     pay = np.zeros(n_tranches)
+    present = np.zeros(N_PRIORITIES, dtype=np.bool_)
+    for k in range(n_tranches):
+        present[priority[k]] = True
     for d in range(n):
+        # Which steps this draw needs: most scenarios have one class and no coupons at all.
+        coupons = False
+        for k in range(n_tranches):
+            if coupon_q[d, k] != 0.0 or (min_coupon_quarters[k] > 0 and min_coupon_q[d, k] != 0.0):
+                coupons = True
+        plain = n_tranches == 1 and not has_cap[0] and provider_position == NO_PROVIDER and not coupons
         committed = 0.0
         for k in range(n_tranches):
             committed += commitment[d, k]
@@ -159,6 +168,8 @@ def waterfall_kernel(received, owed, deferred, call_share, commitment, priority,
                 for k in range(n_tranches):
                     if has_cap[k]:
                         room[k] += room[k] * cap_q[d, k]
+                    if not coupons:
+                        continue
                     minimum = q <= min_coupon_quarters[k]
                     rate = coupon_q[d, k]
                     if minimum and min_coupon_q[d, k] > rate:
@@ -206,7 +217,13 @@ def waterfall_kernel(received, owed, deferred, call_share, commitment, priority,
             else:
                 out = 0.0
             others = 0.0
-            if out > 0.0:
+            if out > 0.0 and plain:
+                # One class of investors and nothing else: capital first, the rest is upside.
+                part = min(out, outstanding[0])
+                outstanding[0] -= part
+                tr_capital_back[d, 0] += part
+                tr_dist[d, 0, q] += out
+            elif out > 0.0:
                 left = out
                 provider_q = 0.0
                 # The provider's deferred fee, only ever from outcome payments received.
@@ -216,19 +233,22 @@ def waterfall_kernel(received, owed, deferred, call_share, commitment, priority,
                     provider_q += part
                     claim -= part
                 for level in range(N_PRIORITIES):
+                    if not present[level]:
+                        continue
                     left = _tier(left, level, _CAPITAL, d, q, priority, outstanding, accrued, room, has_cap,
                                  tr_dist, tr_capital_back, claims, pay)
-                    if order == BY_TRANCHE:
+                    if order == BY_TRANCHE and coupons:
                         left = _tier(left, level, _COUPON, d, q, priority, outstanding, accrued, room, has_cap,
                                      tr_dist, tr_capital_back, claims, pay)
                 if provider_position == AFTER_CAPITAL:
                     part, left = _pay_provider(left, claim)
                     provider_q += part
                     claim -= part
-                if order == CAPITAL_FIRST:
+                if order == CAPITAL_FIRST and coupons:
                     for level in range(N_PRIORITIES):
-                        left = _tier(left, level, _COUPON, d, q, priority, outstanding, accrued, room, has_cap,
-                                     tr_dist, tr_capital_back, claims, pay)
+                        if present[level]:
+                            left = _tier(left, level, _COUPON, d, q, priority, outstanding, accrued, room, has_cap,
+                                         tr_dist, tr_capital_back, claims, pay)
                 if provider_position == AFTER_COUPONS:
                     part, left = _pay_provider(left, claim)
                     provider_q += part
