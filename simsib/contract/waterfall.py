@@ -141,6 +141,8 @@ def run_waterfall(
     owed = np.ascontiguousarray(costs, dtype=float)
     deferred = np.zeros((n, n_quarters))
     if scenario.spv.provider_risk is not None:
+        if deferrable is None:
+            raise ValueError("a provider risk share needs the service costs it defers (deferrable=)")
         deferred = deferrable * structure.provider_share[:, None]
         owed = owed - deferred
     if timeline is None:

@@ -44,8 +44,7 @@ def _split_draw(amount, d, q, commitment, committed, tr_drawn, outstanding, room
 
 
 @njit(cache=True)
-def _tier(amount, level, kind, d, q, priority, outstanding, accrued, room, has_cap, tr_dist, tr_capital_back,
-          claims, pay):
+def _tier(amount, level, kind, d, q, priority, outstanding, accrued, room, has_cap, tr_dist, tr_capital_back, claims):
     """Pay the capital (or coupon) claims of the tranches of one priority, pro rata to their
     claims, from ``amount``; returns what is left."""
     n_tranches = priority.shape[0]
@@ -67,7 +66,6 @@ def _tier(amount, level, kind, d, q, priority, outstanding, accrued, room, has_c
         part = claims[k] if full else claims[k] * ratio
         if part <= 0.0:
             continue
-        pay[k] = part
         paid += part
         tr_dist[d, k, q] += part
         room[k] -= part
@@ -135,7 +133,6 @@ def waterfall_kernel(received, owed, deferred, call_share, commitment, priority,
     accrued = np.zeros(n_tranches)
     room = np.zeros(n_tranches)
     claims = np.zeros(n_tranches)
-    pay = np.zeros(n_tranches)
     present = np.zeros(N_PRIORITIES, dtype=np.bool_)
     for k in range(n_tranches):
         present[priority[k]] = True
@@ -236,10 +233,10 @@ def waterfall_kernel(received, owed, deferred, call_share, commitment, priority,
                     if not present[level]:
                         continue
                     left = _tier(left, level, _CAPITAL, d, q, priority, outstanding, accrued, room, has_cap,
-                                 tr_dist, tr_capital_back, claims, pay)
+                                 tr_dist, tr_capital_back, claims)
                     if order == BY_TRANCHE and coupons:
                         left = _tier(left, level, _COUPON, d, q, priority, outstanding, accrued, room, has_cap,
-                                     tr_dist, tr_capital_back, claims, pay)
+                                     tr_dist, tr_capital_back, claims)
                 if provider_position == AFTER_CAPITAL:
                     part, left = _pay_provider(left, claim)
                     provider_q += part
@@ -248,7 +245,7 @@ def waterfall_kernel(received, owed, deferred, call_share, commitment, priority,
                     for level in range(N_PRIORITIES):
                         if present[level]:
                             left = _tier(left, level, _COUPON, d, q, priority, outstanding, accrued, room, has_cap,
-                                         tr_dist, tr_capital_back, claims, pay)
+                                         tr_dist, tr_capital_back, claims)
                 if provider_position == AFTER_COUPONS:
                     part, left = _pay_provider(left, claim)
                     provider_q += part

@@ -215,7 +215,27 @@ def tranche_problems(tranches: list[Tranche], capital_committed, guarantees: lis
             hint = did_you_mean(guarantee.tranche, known)
             problems.append(f"guarantees.{i}.tranche: '{guarantee.tranche}' is not a tranche"
                             + (f"; did you mean '{hint}'?" if hint else "") + f"; choices: {', '.join(known)}")
+    problems.extend(_column_clashes(names, guarantees))
     if order == "by_tranche" and provider is not None and provider.paid == "after_capital":
         problems.append("provider_risk.paid: \"after_capital\" has no place when distribution_order = \"by_tranche\" "
                         "(each tranche's capital and coupon are paid together); use before_capital or after_coupons")
+    return problems
+
+
+TRANCHE_COLUMNS = ("moic", "irr", "irr_status", "capital_drawn", "distributions", "lost_principal", "guarantee_received")
+
+
+def _column_clashes(names: list[str], guarantees: list[Guarantee]) -> list[str]:
+    """Names whose per-draw columns would coincide (``irr_status_x`` is tranche ``x``'s status
+    column and tranche ``status_x``'s IRR).  One guarantor may give several guarantees (their
+    payouts add up in one column); a repeated tranche name is reported on its own."""
+    owner: dict[str, str] = {}
+    problems = []
+    made = [(f"tranches.{names.index(name)}.name", f"{prefix}_{name}")
+            for name in dict.fromkeys(names) for prefix in TRANCHE_COLUMNS]
+    made += [(f"guarantees.{g}.guarantor", f"guarantee_{x.guarantor}") for g, x in enumerate(guarantees)]
+    for key, column in made:
+        other = owner.setdefault(column, key)
+        if other != key and not (other.startswith("guarantees") and key.startswith("guarantees")):
+            problems.append(f"{key}: gives the column {column}, as {other} does; choose another name")
     return problems
