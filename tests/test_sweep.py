@@ -136,6 +136,15 @@ MONEY_VARIANTS = [
     {"care.residential_share": 0.3, "care.ifa_share_of_fostering": {"dist": "uniform", "low": 0.2, "high": 0.6}},
     {"contract.payers": [{"name": "council", "share": 0.6}, {"name": "fund", "share": 0.4, "cap": 1.5e6}]},
     {"contract.mechanisms.0.cohorts": ["all"]},
+    # The term sheet (issue 16): tranches, guarantees, drawdown, interest, provider risk, reviews.
+    {"spv.tranches": [{"name": "senior", "commitment": 2_130_000.0, "coupon": 0.05, "upside_share": 0.0},
+                      {"name": "junior", "commitment": 1_000_000.0, "priority": "junior", "upside_share": 1.0}],
+     "spv.distribution_order": "by_tranche",
+     "spv.guarantees": [{"guarantor": "foundation", "tranche": "senior", "share": 0.75, "limit": 1e6}]},
+    {"spv.return_cap": 0.06, "spv.cash_interest_rate": 0.02, "spv.drawdown": {"rule": "at_close"},
+     "spv.provider_risk": {"share": 0.1, "paid": "after_capital"}},
+    {"contract.reviews": [{"month": 36, "measure": "young_people_started", "when": "below", "threshold": 150.0}],
+     "contract.termination": {"early_redemption": [{"from_month": 24, "fraction": 0.5}]}},
 ]
 
 
@@ -181,6 +190,8 @@ def test_contract_variants_of_other_processes_reuse_their_outcomes_and_match_a_f
     {"contract.mechanisms": [{"type": "point_in_time", "price_per_person": 100.0, "at_day": 98}]},
     {"contract.mechanisms": [{"type": "days_out_of_care", "price_per_day": 40.0, "from_day": 98}]},
     {"population.age_limit_years": 19},
+    {"contract.reviews": [{"month": 36, "measure": "young_people_started", "when": "above", "threshold": 150.0,
+                           "action": "extend", "extend_months": 12}]},
 ])
 def test_model_keys_are_resimulated(raw, base, overrides):
     assert not reuses_outcomes(base, build_variant(raw, overrides))

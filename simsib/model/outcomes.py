@@ -215,12 +215,15 @@ def horizon_quarters(scenario: Scenario) -> int:
 def cut_to_served(outcomes: CohortQuarterly, cohort_active: np.ndarray, measured: np.ndarray) -> CohortQuarterly:
     """The outcomes of served start cohorts in measured quarters only (everything else zeroed).
 
-    cohort_active : (n_draws, n_cohorts) bool; measured : (n_quarters,) bool.  Horizon sums are
-    cut to served cohorts only (they run past the measurement end by design); the comparison
-    group is the contract's, whoever is served; per-person records of unserved people are
-    blanked (never reached; start cohort -1).
+    cohort_active : (n_draws, n_cohorts) bool; measured : (n_quarters,) bool, or
+    (n_draws, n_quarters) for each draw's own measured quarters.  Horizon sums are cut to
+    served cohorts only (they run past the measurement end by design); the comparison group is
+    the contract's, whoever is served; per-person records of unserved people are blanked (never
+    reached; start cohort -1).  Totals summed on the way (``days_by_cohort``) are dropped.
     """
-    keep = cohort_active[:, :, None] & measured[None, None, :]
+    n_quarters = outcomes.child_days.shape[2]
+    by_quarter = measured[None, None, :] if measured.ndim == 1 else measured[:, None, :n_quarters]
+    keep = cohort_active[:, :, None] & by_quarter
 
     def cut(name: str, value: Any) -> Any:
         if value is None:

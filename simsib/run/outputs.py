@@ -208,12 +208,6 @@ def quarterly_sample(partial: PartialRun, limit: int) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v) for k, v in pieces.items() if v}
 
 
-def column_names(path: Path) -> list[str]:
-    """The columns of a Parquet file, in order."""
-    with pq.ParquetFile(path) as parquet:
-        return list(parquet.schema_arrow.names)
-
-
 def column_reader(path: Path):
     """Read one column of a Parquet file as a numpy array (one column in memory at a time)."""
 
@@ -223,6 +217,12 @@ def column_reader(path: Path):
             return numpy_column(parquet.read(columns=[column]).column(0))
 
     return read
+
+
+def column_names(path: Path) -> list[str]:
+    """The column names of a Parquet file, from its footer."""
+    with pq.ParquetFile(path) as parquet:
+        return list(parquet.schema_arrow.names)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -22,10 +22,22 @@ from pydantic.fields import FieldInfo
 
 from simsib.scenario import distributions
 from simsib.scenario.format import Expects, Scenario
+from simsib.scenario.format.fields import Section
 from simsib.scenario.loader import MAX_EXTENDS_DEPTH, MAX_FILE_BYTES
-from simsib.scenario.reference_examples import FAMILY_CHECKS, FAMILY_EXAMPLES, SECTION_EXAMPLES  # noqa: F401
+from simsib.scenario.reference_examples import FAMILY_EXAMPLES, SECTION_EXAMPLES  # noqa: F401
 
 REGENERATE = "python -m simsib.scenario.reference > docs/scenario-reference.md"
+
+# The cross-parameter checks of simsib.scenario.distributions, in words (tests/test_bad_input.py tries them).
+FAMILY_CHECKS: dict[str, str] = {
+    "uniform": "`high` > `low`.",
+    "triangular": "`high` > `low`, and `low` ≤ `mode` ≤ `high`.",
+    "normal": "`high` > `low` when both truncation bounds are given.",
+    "lognormal": "`p95` > `p05` (they are the 5th and 95th percentiles).",
+    "beta": "`p95` > `p05`, and some beta distribution must have them as its 5th and 95th percentiles.",
+    "categorical": "one weight per value; the weights sum to 1 (within 1e-9).",
+    "mixture": "one weight per component; the weights sum to 1 (within 1e-9).",
+}
 
 _INTRO = f"""# Scenario file reference
 
@@ -84,7 +96,7 @@ SECTION_INTROS = {
     section: f"*Required when a cohort in the care process has no `{section}` table of its own (always, without "
              "`[[cohorts]]`).*" for section in ("population", "effect", "care")
 }
-# What each list of tables holds, in the reference's words.
+# What a list of tables holds, where "*optional; one table each.*" would not say enough.
 LIST_INTROS = {
     "cohorts": "*Optional; one `[[cohorts]]` table per cohort, each with its outcome process.*",
     "contract.mechanisms": "*One `[[contract.mechanisms]]` table per mechanism; several add up.*",
@@ -104,8 +116,7 @@ def _tables() -> Iterator[tuple[str, type[BaseModel], str, str | None]]:
         required = "required" if info.is_required() else "optional"
         if _is_model(annotation):
             yield f"[{name}]", annotation, SECTION_INTROS.get(name, f"*{required} table.*"), SECTION_EXAMPLES[name]
-            for sub_name, sub_info in annotation.model_fields.items():
-                yield from _list_tables(f"{name}.{sub_name}", sub_info.annotation)
+            yield from _subtables(name, annotation)
         elif origin is list:
             yield from _list_tables(name, annotation)
         elif origin is dict:
@@ -113,11 +124,25 @@ def _tables() -> Iterator[tuple[str, type[BaseModel], str, str | None]]:
                    f"*{required}; one table per name.*", SECTION_EXAMPLES[name])
 
 
+def _subtables(path: str, model: type[BaseModel]) -> Iterator[tuple[str, type[BaseModel], str, str | None]]:
+    """The tables inside a table (mechanisms, payers, tranches, a drawdown rule, ...), depth first."""
+    for sub_name, sub_info in model.model_fields.items():
+        dotted = f"{path}.{sub_name}"
+        if _list_of_models(sub_info.annotation):
+            yield from _list_tables(dotted, sub_info.annotation)
+            continue
+        inner, many = _nested_section(sub_info.annotation)
+        if inner is not None:
+            heading, intro = (f"[[{dotted}]]", "*optional; one table each.*") if many else (f"[{dotted}]", "*optional table.*")
+            yield heading, inner, LIST_INTROS.get(dotted, intro), SECTION_EXAMPLES[dotted]
+            yield from _subtables(dotted, inner)
+
+
 def _list_tables(key: str, annotation: Any) -> Iterator[tuple[str, type[BaseModel], str, str | None]]:
     """The tables of a ``[[key]]`` list: one per kind (``type``/``process``) with its example,
     then the lists inside them (rate-card items, milestones), shown in their parent's example."""
-    members = _list_of_models(annotation)
-    nested = []
+    nested: list[str] = []
+    members = _list_of_models(annotation) or [_nested_section(annotation)[0]]
     for member in members:
         tag_field = _tag_field(member)
         if tag_field is None:
@@ -126,7 +151,8 @@ def _list_tables(key: str, annotation: Any) -> Iterator[tuple[str, type[BaseMode
             tag = typing.get_args(member.model_fields[tag_field].annotation)[0]
             yield f'[[{key}]] {tag_field} = "{tag}"', member, LIST_INTROS[key], SECTION_EXAMPLES[f"{key}.{tag}"]
         for sub_name, sub_info in member.model_fields.items():
-            if _list_of_models(sub_info.annotation) and f"{key}.{sub_name}" not in nested:
+            inner, many = _nested_section(sub_info.annotation)
+            if many and f"{key}.{sub_name}" not in nested:
                 nested.append(f"{key}.{sub_name}")
                 yield from _list_tables(f"{key}.{sub_name}", sub_info.annotation)
 
@@ -143,9 +169,12 @@ def _tag_field(model: type[BaseModel]) -> str | None:
 def _render_table(heading: str, model: type[BaseModel], intro: str, example: str | None) -> str:
     lines = [f"### `{heading}`", "", _doc(model), "", intro, "",
              "| key | takes | default | meaning |", "|---|---|---|---|"]
+    top_level = {_unwrap(info.annotation, [])[0] for info in Scenario.model_fields.values()}
     for name, info in model.model_fields.items():
-        if _list_of_models(info.annotation):
-            takes, meaning = "tables", f"{info.description or ''} See below."
+        inner = _nested_section(info.annotation)[0]
+        if _list_of_models(info.annotation) or (inner is not None and inner not in top_level):
+            many = _list_of_models(info.annotation) or _nested_section(info.annotation)[1]
+            takes, meaning = "tables" if many else "table", f"{info.description or ''} See below."
         else:
             takes, meaning = _takes(info), info.description or ""
         lines.append(f"| `{info.alias or name}` | {_cell(takes)} | {_cell(_default(info))} | {_cell(meaning)} |")
@@ -176,6 +205,10 @@ def _takes(info: FieldInfo) -> str:
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is list and args and _strip(args[0]) is str:
         return "list of text" + _length_text(metadata)
+    if origin is list and args:
+        item, item_metadata = _unwrap(args[0], [])
+        if item in (int, float):
+            return f"list of numbers{_bounds_text(item_metadata)}" + _length_text(metadata)
     if origin is dict:
         return "table of `dotted.key = value`"
     if _is_distribution(annotation):
@@ -295,16 +328,23 @@ def _is_distribution(annotation: Any) -> bool:
 
 
 def _list_of_models(annotation: Any) -> list[type[BaseModel]]:
-    """Members of a ``list[model]`` or ``list[Union[models]]`` field (mechanisms, cohorts, payers,
-    rate-card items, milestones), also when optional; [] for anything else."""
+    """Members of a ``list[Union[models]]`` field (mechanisms, cohorts); [] for anything else."""
     annotation, _ = _unwrap(annotation, [])
     if typing.get_origin(annotation) is not list:
         return []
-    item = _strip(typing.get_args(annotation)[0])
-    if _is_model(item):
-        return [item] if item.__module__.startswith("simsib.scenario.format") else []
-    members = typing.get_args(item)
+    members = typing.get_args(_strip(typing.get_args(annotation)[0]))
     return list(members) if len(members) > 1 and all(_is_model(m) for m in members) else []
+
+
+def _nested_section(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The table a field holds, and whether it holds a list of them: a tranche list, a drawdown
+    rule (not a distribution, which is a quantity)."""
+    bare, _ = _unwrap(annotation, [])
+    many = typing.get_origin(bare) is list
+    inner = _strip(typing.get_args(bare)[0]) if many else bare
+    if _is_model(inner) and issubclass(inner, Section):
+        return inner, many
+    return None, False
 
 
 def _doc(obj: Any, first_paragraph: bool = False) -> str:

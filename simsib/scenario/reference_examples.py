@@ -1,5 +1,7 @@
-"""The examples of the scenario reference (:mod:`simsib.scenario.reference`): one per table and
-one per form of every distribution family, each checked by ``tests/test_loader.py``."""
+"""Examples for the scenario reference (:mod:`simsib.scenario.reference`): one per table, and one
+of every parameter form of every distribution family."""
+
+from __future__ import annotations
 
 # One example per table; together (with the first mechanism) they make a valid scenario, which
 # tests/test_loader.py checks.  Each shows a different way of writing numbers.
@@ -148,6 +150,19 @@ share = 0.8
 name = "top_up_fund"
 share = 0.2
 cap = { value = 1_000_000, source = "E58: a national top-up fund" }''',
+    "contract.reviews": '''[[contract.reviews]]
+month = 36
+measure = "young_people_started"
+when = "below"
+threshold = 120
+action = "terminate"
+source = "judgement: a service that cannot recruit is stopped at its three-year review (E66)"''',
+    "contract.termination": '''[contract.termination]
+outstanding_payments = "paid"
+source = "E64: early-termination terms"''',
+    "contract.termination.early_redemption": '''[[contract.termination.early_redemption]]
+from_month = 36
+fraction = 0.75''',
     "spv": '''[spv]
 capital_committed = { value = 3_130_000, source = "E1" }
 team_cost_per_quarter = 100_000
@@ -157,7 +172,45 @@ upfront_fees = 100_000
 reserve = 250_000
 distributions_from_month = 66
 discount_rate = 0.035
-target_return = 0.083''',
+target_return = 0.083
+cash_interest_rate = { value = 0.01, source = "judgement: a deposit account" }''',
+    "spv.tranches": '''[[spv.tranches]]
+name = "senior"
+commitment = { value = 2_130_000, source = "judgement: two thirds senior" }
+priority = "senior"
+coupon = { value = 0.05, source = "E55: typical targets 4-7% a year" }
+upside_share = 0.0
+
+[[spv.tranches]]
+name = "first_loss"
+commitment = 1_000_000
+priority = "junior"
+upside_share = 1.0
+source = "E65: a class with all of its principal at risk"''',
+    "spv.tranches.return_grid": '''[spv.tranches.return_grid]
+measure = "care_proportion_treated"
+thresholds = [0.10, 0.20, 0.30]
+returns = [0.15, 0.10, 0.05, 0.0]
+source = "E64: returns set by the outcome rate"''',
+    "spv.guarantees": '''[[spv.guarantees]]
+guarantor = "foundation"
+tranche = "senior"
+share = { value = 0.75, source = "E63" }
+limit = 1_500_000
+paid_at = "final_distribution"''',
+    "spv.drawdown": '''[spv.drawdown]
+rule = "schedule"
+source = "judgement: capital called a year at a time"''',
+    "spv.drawdown.schedule": '''[[spv.drawdown.schedule]]
+month = 0
+share = 0.5
+
+[[spv.drawdown.schedule]]
+month = 12
+share = 0.5''',
+    "spv.provider_risk": '''[spv.provider_risk]
+share = { value = 0.1, source = "judgement: a tenth of the provider's fee at risk" }
+paid = "after_capital"''',
     "correlations": '''[[correlations]]
 between = ["referrals.ramp_months", "effect.completion_rate"]
 rank = -0.3
@@ -183,15 +236,4 @@ FAMILY_EXAMPLES: dict[str, list[str]] = {
     "poisson": ['{ dist = "poisson", mean = 9 }'],
     "categorical": ['{ dist = "categorical", values = [14, 15, 16], weights = [0.3, 0.4, 0.3] }'],
     "mixture": ['{ dist = "mixture", weights = [0.7, 0.3], components = [{ dist = "beta", a = 12, b = 8 }, 0.1] }'],
-}
-
-# The cross-parameter checks of simsib.scenario.distributions, in words (tests/test_bad_input.py tries them).
-FAMILY_CHECKS: dict[str, str] = {
-    "uniform": "`high` > `low`.",
-    "triangular": "`high` > `low`, and `low` ≤ `mode` ≤ `high`.",
-    "normal": "`high` > `low` when both truncation bounds are given.",
-    "lognormal": "`p95` > `p05` (they are the 5th and 95th percentiles).",
-    "beta": "`p95` > `p05`, and some beta distribution must have them as its 5th and 95th percentiles.",
-    "categorical": "one weight per value; the weights sum to 1 (within 1e-9).",
-    "mixture": "one weight per component; the weights sum to 1 (within 1e-9).",
 }

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from simsib.scenario.format.cohorts import Name
 from simsib.scenario.format.fields import Flag, Money, Probability, Section, StructMonths, structural_int
+from simsib.scenario.format.reviews import Review, Termination
 
 Days = structural_int(0, 3650, "a number of days")
 
@@ -206,6 +207,14 @@ class Contract(Section):
     )
     target_care_proportion: Probability | None = Field(
         default=None, description="Care proportion the programme aims for, marked in reports (none: not marked)."
+    )
+    reviews: Annotated[list[Review], Field(max_length=40)] = Field(
+        default_factory=list,
+        description="Review dates with a rule that ends the contract early or extends it, one [[contract.reviews]] "
+        "table each (none: the contract runs its course unless the SPV runs out of cash).",
+    )
+    termination: Termination = Field(
+        default_factory=Termination, description="What a termination at a review means for payments and investors."
     )
 
     @model_validator(mode="after")
