@@ -151,7 +151,7 @@ ENTITLEMENTS: dict[type, Entitlement] = {
 
 def entitlement_increments(
     mechanism, key: str, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_weights: np.ndarray | None = None,
-    scenario: Scenario | None = None,
+    scenario: Scenario | None = None, measured_by_draw: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(£ increments, counted days (n,)) for one mechanism at scenario key ``key``.
 
@@ -159,7 +159,8 @@ def entitlement_increments(
     cohorts with those weights, shape (n, Q) -- all that contract netting without a cohort cap
     needs.  Every linear mechanism is linear in the outcomes with per-draw coefficients, so the
     outcomes are summed first: one pass over each cube instead of several.  ``scenario`` says
-    which named cohorts the mechanism pays for (all of ``outcomes`` without it).
+    which named cohorts the mechanism pays for (all of ``outcomes`` without it);
+    ``measured_by_draw`` ((n, Q) bool) each draw's own measured quarters, if reviews changed them.
     """
     entitle = ENTITLEMENTS.get(type(mechanism))
     if entitle is None:  # pragma: no cover - the scenario format only admits registered tables
@@ -169,4 +170,4 @@ def entitlement_increments(
         paid = paid_cohorts(scenario, mechanism)
         if mechanism.cohorts is not None or len(paid) != len(outcomes.groups):
             outcomes = outcomes.select(tuple(c.name for c in paid))
-    return entitle(mechanism, MechanismView(key, inputs, outcomes, cohort_weights, scenario, paid))
+    return entitle(mechanism, MechanismView(key, inputs, outcomes, cohort_weights, scenario, paid, measured_by_draw))

@@ -85,11 +85,16 @@ def served_outcomes(outcomes: CohortQuarterly, cohort_active: np.ndarray, measur
 
 
 def outcome_payments(
-    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None
+    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None,
+    measured_by_draw: np.ndarray | None = None,
 ) -> Payments:
     """Payments per draw and quarter for the outcomes of served cohorts: ``outcomes`` already cut
     to them (see :func:`served_outcomes`), or as simulated, with ``cohort_served`` ((n, C) bool)
-    marking the served cohorts -- cheaper, as contract netting then needs no cut cubes."""
+    marking the served cohorts -- cheaper, as contract netting then needs no cut cubes.
+
+    ``measured_by_draw`` ((n, Q) bool): each draw's own measured quarters, where reviews changed
+    its dates (``outcomes`` are then cut to them); mechanisms that pay on results known at a date
+    (thresholds) pay only where that date is measured."""
     contract = scenario.contract
     n, n_cohorts, n_quarters = outcomes.child_days.shape
     # Outcomes are zero after the measurement end (windows and events end there), except
@@ -108,7 +113,7 @@ def outcome_payments(
     netted: dict[str, np.ndarray] = {}  # each mechanism's netted entitlement at the end, (n,)
     for i, mechanism in enumerate(contract.mechanisms):
         increments, days = entitlement_increments(mechanism, f"contract.mechanisms.{i}", inputs, outcomes,
-                                                  cohort_weights, scenario)
+                                                  cohort_weights, scenario, measured_by_draw)
         counted += days
         name = f"{i}.{mechanism.type}"
         by_quarter = np.where(measured, increments.sum(axis=1) if per_cohort else increments, 0.0)

@@ -16,7 +16,8 @@ result quarter if ``R_g ≥ t_c``.  With ``overall_threshold`` t_o, in the last 
 if ``Σ A_g / Σ r_g X_g ≥ t_o``, the contract pays ``price × max(Σ A_g, 0)`` less what the
 cohorts were paid (never less than 0): the overall test settles what the cohorts did not.
 Without either threshold every cohort is paid for what it avoids.  Peterborough: t_c = 10%,
-t_o = 7.5%.
+t_o = 7.5%.  A result due after a draw's measurement ends (a review ended the contract) is never
+known, and earns nothing.
 
 Sampling noise alone -- no effect, a comparison group matching the counterfactual -- makes
 ``A_g`` positive about half the time; the floor at 0 and the thresholds decide how much of that
@@ -112,12 +113,13 @@ def events_avoided(mechanism: EventsAvoided, view: MechanismView):
         if cohort_t is None and overall_t is not None:
             continue  # only the overall test pays
         passed = np.ones(n, dtype=bool) if cohort_t is None else rate.reduction >= cohort_t
-        due = np.where(passed, price * np.maximum(rate.avoided, 0.0), 0.0)
+        # A result due after a draw's measurement ends (the contract terminated) is never known.
+        due = np.where(passed & view.known(quarter), price * np.maximum(rate.avoided, 0.0), 0.0)
         increments[:, quarter] += due
         paid_so_far += due
     if overall_t is not None:
         total = pooled(rates)
-        passed = total.reduction >= overall_t
+        passed = (total.reduction >= overall_t) & view.known(last_quarter)
         due = np.where(passed, np.maximum(price * np.maximum(total.avoided, 0.0) - paid_so_far, 0.0), 0.0)
         increments[:, last_quarter] += due
     return increments, np.zeros(n)

@@ -28,7 +28,9 @@ class MechanismView:
     ``cohort_weights`` None: arrays are per start cohort, (n, C, Q); else (n, C) weights of the
     start cohorts to sum (the served ones, 0 or 1), and arrays are (n, Q).  ``scenario`` and
     ``paid`` (the named cohorts paid for, :class:`simsib.scenario.format.ResolvedCohort`) are for
-    mechanisms that work cohort by cohort (thresholds, per-person caps).
+    mechanisms that work cohort by cohort (thresholds, per-person caps); ``measured_by_draw``
+    ((n, Q) bool, None: every quarter) the quarters each draw measures, where reviews changed its
+    dates, for mechanisms that pay on a result known at a date.
     """
 
     key: str
@@ -37,6 +39,12 @@ class MechanismView:
     cohort_weights: np.ndarray | None = None
     scenario: Any = None
     paid: tuple = ()
+    measured_by_draw: np.ndarray | None = None
+
+    def known(self, quarter: int) -> np.ndarray:
+        """(n,) bool: draws that measure ``quarter`` (a result due then is known to the contract)."""
+        n = self.outcomes.child_days.shape[0]
+        return np.ones(n, dtype=bool) if self.measured_by_draw is None else self.measured_by_draw[:, quarter]
 
     @property
     def by_cohort(self) -> bool:

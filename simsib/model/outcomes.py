@@ -240,13 +240,24 @@ def cut_to_served(outcomes: CohortQuarterly, cohort_active: np.ndarray, measured
             return value
         if name in _PER_PERSON:
             served = _person_served(outcomes.person_cohort, cohort_active)
-            return np.where(served, value, -1 if name == "person_cohort" else np.inf)
+            if name == "person_cohort":
+                return np.where(served, value, -1)
+            return np.where(served & _measured_at(value, by_quarter[:, 0, :]), value, np.inf)
         return np.where(keep, value, 0.0)
 
     values = {f.name: cut(f.name, getattr(outcomes, f.name))
               for f in fields(CohortQuarterly) if f.name not in ("groups", "days_by_cohort")}
     groups = {n: cut_to_served(g, cohort_active, measured) for n, g in outcomes.groups.items()}
     return CohortQuarterly(**values, groups=groups)
+
+
+def _measured_at(months: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """(n, P) bool: the calendar ``months`` (inf: never) fall in a quarter each draw measures;
+    ``measured`` is (n or 1, Q)."""
+    quarter = np.where(np.isfinite(months), months, 0.0) // MONTHS_PER_QUARTER
+    quarter = np.clip(quarter, 0, measured.shape[1] - 1).astype(np.int64)
+    rows = np.arange(months.shape[0])[:, None] if measured.shape[0] > 1 else np.zeros((1, 1), dtype=np.int64)
+    return np.isfinite(months) & measured[rows, quarter]
 
 
 def _person_served(person_cohort: np.ndarray, cohort_active: np.ndarray) -> np.ndarray:

@@ -160,7 +160,7 @@ def _settle_from(
         served = cohorts[None, :] < np.minimum(stop, timeline.service_end_cohort)[:, None]
         n_quarters = outcomes.child_days.shape[2]
         by_draw = measured[None, :] & (np.arange(n_quarters)[None, :] < timeline.measure_end_quarter[:, None])
-        payments = outcome_payments(scenario, inputs, cut_outcomes(outcomes, served, by_draw))
+        payments = outcome_payments(scenario, inputs, cut_outcomes(outcomes, served, by_draw), measured_by_draw=by_draw)
         payments = _forfeit(payments, timeline, inputs.get("contract.cap") if scenario.contract.cap is not None else None)
     costs = cost_schedule(scenario, inputs, np.where(served, outcomes.starts, 0.0), stop, timeline)
     measures = None
@@ -185,8 +185,9 @@ def payments_without_effect(scenario: Scenario, inputs: DrawInputs, settlement: 
     timeline = settlement.timeline
     if timeline is None:
         return outcome_payments(envelope, inputs, settlement.simulated.without_effect(), settlement.cohort_served)
-    cut = cut_outcomes(settlement.simulated.without_effect(), settlement.cohort_served, settlement.measured_by_draw)
-    payments = outcome_payments(envelope, inputs, cut)
+    by_draw = settlement.measured_by_draw
+    cut = cut_outcomes(settlement.simulated.without_effect(), settlement.cohort_served, by_draw)
+    payments = outcome_payments(envelope, inputs, cut, measured_by_draw=by_draw)
     return _forfeit(payments, timeline, inputs.get("contract.cap") if scenario.contract.cap is not None else None)
 
 
