@@ -35,7 +35,7 @@ from simsib.cli.app import (
     sampling_override,
 )
 from simsib.report.formatting import money, multiple, number, percent, standard_error
-from simsib.report.headlines import HEADLINES
+from simsib.report.headlines import headlines, shown, tranche_rows
 from simsib.run.settings import Executor, default_workers
 from simsib.scenario.errors import ScenarioError
 
@@ -49,11 +49,12 @@ def headline_table(summary: dict[str, Any]) -> Table:
     table.add_column("p05", justify="right")
     table.add_column("median", justify="right")
     table.add_column("p95", justify="right")
-    fmt = {"multiple": multiple, "percent": percent, "money": money, "number": number, "prob": percent}
     notes = []
-    for label, section, key, kind in HEADLINES:
-        stats = summary[section][key]
-        f = fmt[kind]
+    for label, section, key, kind in headlines(summary):
+        stats = shown(summary, section, key)
+        if stats is None:
+            continue
+        f = FORMATS[kind]
         se = standard_error(stats["se"], kind)
         if "value" in stats:
             table.add_row(label, f(stats["value"]), se, "", "", "")
@@ -65,6 +66,31 @@ def headline_table(summary: dict[str, Any]) -> Table:
         table.caption, table.caption_justify = "\n".join(notes), "left"
     return table
 
+
+FORMATS = {"multiple": multiple, "percent": percent, "money": money, "number": number, "prob": percent}
+
+
+def tranche_table(summary: dict[str, Any]) -> Table | None:
+    """Rich table of each tranche side by side: mean (or probability) ± se, and the median."""
+    names, rows = tranche_rows(summary)
+    if not names:
+        return None
+    table = Table(title="by tranche: mean ± se (median)")
+    table.add_column("figure")
+    for name in names:
+        table.add_column(name, justify="right")
+    for label, kind, stats in rows:
+        f = FORMATS[kind]
+        cells = []
+        for s in stats:
+            if s is None or s.get("value", s.get("mean")) is None:
+                cells.append("")
+            elif "value" in s:
+                cells.append(f"{f(s['value'])} ± {standard_error(s['se'], kind)}")
+            else:
+                cells.append(f"{f(s['mean'])} ± {standard_error(s['se'], kind)} ({f(s['p50'])})")
+        table.add_row(label, *cells)
+    return table
 
 
 @app.command()
@@ -137,6 +163,9 @@ def run(
         typer.echo(json.dumps(info.summary, indent=2))
     else:
         out_console.print(headline_table(info.summary))
+        tranches = tranche_table(info.summary)
+        if tranches is not None:
+            out_console.print(tranches)
         out_console.print(f"outputs in {out_dir}/")
 
 

@@ -9,21 +9,23 @@ So any run, even of one chunk, has ``R`` replicates, and a run to a precision ma
 chunk boundary.
 
 Sobol (``"sobol"``).  Replicate ``r`` is one scrambled Sobol sequence (scipy's LMS scrambling
-with a digital shift, its scramble drawn from chunk ``r``'s ``"sobol"`` stream); in chunk ``i``
+with a digital shift; each dimension's scramble drawn from chunk ``r``'s ``"sobol"`` stream keyed
+by the dimension); in chunk ``i``
 it takes the next contiguous block of that sequence, starting at point ``i * (its block size
 in a full chunk)``.  So a chunk's points depend only on the run's entropy and the chunk's index:
 identical for any number of workers or any executor.  The points are scipy's
 (:mod:`simsib.model.sobol` computes them without importing ``scipy.stats``, 0.3 s).
 
 Sobol dimensions.  Each quantity the scenario format can declare has a fixed place in
-:func:`dimension_registry` (the format's quantity fields in declaration order, mechanisms
-``0 .. MAX_MECHANISMS-1`` included), whether or not a scenario sets it; the ``u``-th uniform of
+:func:`dimension_registry` (the format's quantity fields in declaration order, entries
+``0 .. MAX_LISTED-1`` of every list included), whether or not a scenario sets it; the ``u``-th uniform of
 the quantity in place ``j`` is dimension ``u*K + j`` of a ``MAX_UNIFORMS*K``-dimensional
 sequence (first uniforms in the low dimensions, where Sobol points are most even).  So every
 variant of a scenario -- changing values or distributions, fixing an input, removing the cap --
 gives every input the same points as the base: common random numbers.  (A quantity outside the
 registry, say a fifth mechanism's, takes a dimension after it, in scenario order, and is common
-with the base's only if the keys before it are.)
+with the base's only if the keys before it are.)  Only the dimensions a scenario uses are
+computed, so the registry's size costs nothing.
 
 Latin hypercubes (``"lhs"``).  In every chunk, each replicate's block is its own Latin
 hypercube: every uniform of every input has one point in each of the block's equal strata, in
@@ -44,11 +46,11 @@ from simsib.model import sobol
 from simsib.model.streams import chunk_seed, stream
 from simsib.scenario.errors import ScenarioError
 from simsib.scenario.format import Scenario, all_quantities
+from simsib.scenario.format.scenario import NOT_PER_DRAW_SECTIONS, PER_PERSON_FIELDS
 
 REPLICATE_COLUMN = "replicate"  # the per-draw column naming each draw's replicate under QMC sampling
 MAX_UNIFORMS = 3  # uniforms one input may take under Sobol sampling (a mixture of mixtures)
-MAX_MECHANISMS = 4  # payment mechanisms with reserved Sobol dimensions
-_NOT_PER_DRAW = {"meta", "simulation", "correlations", "stress", "population.age_at_start"}  # as all_quantities
+MAX_LISTED = 4  # entries of a list (mechanisms, cohorts, their outcomes) with reserved Sobol dimensions
 
 Uniforms = dict[str, np.ndarray]  # dotted key -> (n_draws, n_uniforms)
 
@@ -130,7 +132,7 @@ def _sobol_uniforms(scenario: Scenario, chunk: np.random.SeedSequence, sizes: np
     width, columns = _layout(scenario)
     used = tuple(sorted({d for key in uncertain for d in columns[key]}))
     full = replicate_sizes(scenario, scenario.simulation.chunk_size)
-    directions, shifts = _scrambles(chunk.entropy, scenario.simulation.replicates, MAX_UNIFORMS * width, used)
+    directions, shifts = _scrambles(chunk.entropy, scenario.simulation.replicates, used)
     points = sobol.block_points(directions, shifts, index * full, sizes)
     position = {d: i for i, d in enumerate(used)}
     return {key: points[:, [position[d] for d in columns[key][:dist.n_uniforms]]] for key, dist in uncertain.items()}
@@ -151,14 +153,14 @@ def dimension_registry() -> dict[str, int]:
 
     Read from the format's models, not from a scenario, so the places do not depend on which
     optional quantities a scenario sets.  List fields (the mechanisms) get entries for the
-    first :data:`MAX_MECHANISMS` positions, each holding the quantity fields of every table type.
+    first :data:`MAX_LISTED` positions, each holding the quantity fields of every table type.
     """
     keys: list[str] = []
 
     def visit(model: type[BaseModel], prefix: str) -> None:
         for name, info in model.model_fields.items():
             path = f"{prefix}.{name}" if prefix else name
-            if path in _NOT_PER_DRAW:
+            if (not prefix and name in NOT_PER_DRAW_SECTIONS) or name in PER_PERSON_FIELDS:  # as all_quantities
                 continue
             kinds = _types_in(info.annotation)
             if any(hasattr(t, "from_uniforms") for t in kinds):
@@ -166,7 +168,7 @@ def dimension_registry() -> dict[str, int]:
                 continue
             tables = [t for t in kinds if isinstance(t, type) and issubclass(t, BaseModel)]
             is_list = any(typing.get_origin(t) in (list, tuple) for t in kinds)
-            for where in ([f"{path}.{i}" for i in range(MAX_MECHANISMS)] if is_list else [path]):
+            for where in ([f"{path}.{i}" for i in range(MAX_LISTED)] if is_list else [path]):
                 for table in tables:
                     visit(table, where)
 
@@ -185,17 +187,22 @@ def prepare_sobol(scenario: Scenario, entropy: int) -> None:
         width, columns = _layout(scenario)
         uncertain = [k for k, d in all_quantities(scenario).items() if not d.is_fixed]
         used = tuple(sorted({d for key in uncertain for d in columns[key]}))
-        _scrambles(entropy, scenario.simulation.replicates, MAX_UNIFORMS * width, used)
-
-
-@lru_cache(maxsize=64)
-def _scramble(entropy: int, replicate: int, dims: int, used: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Replicate ``replicate``'s scramble of the dimensions ``used`` (kept for the run's other chunks)."""
-    return sobol.scrambled(dims, stream(chunk_seed(entropy, replicate), "sobol"), used)
+        _scrambles(entropy, scenario.simulation.replicates, used)
 
 
 @lru_cache(maxsize=16)
-def _scrambles(entropy: int, replicates: int, dims: int, used: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Every replicate's scramble, stacked: directions (R, k, BITS) and shifts (R, k)."""
-    pairs = [_scramble(entropy, r, dims, used) for r in range(replicates)]
-    return np.stack([d for d, _ in pairs]), np.stack([s for _, s in pairs])
+def _scrambles(entropy: int, replicates: int, used: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Every replicate's scramble of the dimensions ``used``: directions (R, k, BITS) and shifts
+    (R, k).  Dimension ``d`` of replicate ``r`` draws its shift and its matrix from chunk ``r``'s
+    ``"sobol"`` stream keyed by ``d``, so a dimension's scramble never depends on which others a
+    scenario uses.  Drawn once per process (about 15 ms), and kept."""
+    directions, shifts = [], []
+    for replicate in range(replicates):
+        seed = chunk_seed(entropy, replicate)
+        rngs = [stream(seed, "sobol", d) for d in used]
+        shift_bits = np.stack([rng.integers(2, size=sobol.BITS, dtype=np.uint32) for rng in rngs])
+        lower_bits = np.stack([rng.integers(2, size=(sobol.BITS, sobol.BITS), dtype=np.uint32) for rng in rngs])
+        d, s = sobol.scramble(used, shift_bits, lower_bits)
+        directions.append(d)
+        shifts.append(s)
+    return np.stack(directions), np.stack(shifts)

@@ -1,12 +1,13 @@
-"""Scrambled Sobol points without importing ``scipy.stats`` (0.3 s): the same points as
-``scipy.stats.qmc.Sobol(d, scramble=True, seed=rng)``.
+"""Scrambled Sobol points without importing ``scipy.stats`` (0.3 s): scipy's construction.
 
-The construction is scipy's (which follows Joe & Kuo 2008 and Owen 1998): Joe and Kuo's
-direction numbers (read from the file scipy ships with them), scrambled by a random lower
-triangular binary matrix per dimension and a random digital shift (LMS + shift), drawn from
-``rng`` in scipy's order; point ``k`` is the shift XOR the direction numbers of the bits set in
-the Gray code of ``k``.  ``tests/test_qmc.py`` checks that the points equal scipy's, bit for
-bit, for blocks anywhere in the sequence.
+As ``scipy.stats.qmc.Sobol(d, scramble=True)`` (which follows Joe & Kuo 2008 and Owen 1998):
+Joe and Kuo's direction numbers (read from the file scipy ships with them), scrambled by a
+random lower triangular binary matrix per dimension and a random digital shift (LMS + shift);
+point ``k`` is the shift XOR the direction numbers of the bits set in the Gray code of ``k``.
+Only the dimensions in use are computed.  Given the same random bits the points are scipy's, bit
+for bit (``tests/test_qmc.py`` draws the bits as scipy does, :func:`scrambled`, and compares);
+simsib draws each dimension's bits from a stream of its own (:mod:`simsib.model.qmc`), which
+gives every dimension the same independent scramble scipy's draws give it.
 """
 
 from __future__ import annotations
@@ -30,52 +31,65 @@ def _direction_table() -> tuple[np.ndarray, np.ndarray]:
         return table["poly"], table["vinit"]
 
 
-@lru_cache(maxsize=4)
-def direction_numbers(dims: int) -> np.ndarray:
-    """Unscrambled direction numbers, shape (dims, BITS), uint64 (values below 2**BITS), read-only.
+@lru_cache(maxsize=64)
+def direction_rows(rows: tuple[int, ...]) -> np.ndarray:
+    """Unscrambled direction numbers of the dimensions ``rows``, shape (len(rows), BITS), uint64
+    (values below 2**BITS), read-only.
 
-    Row ``d``, column ``j`` is ``v_{d,j} * 2**(BITS-1-j)``: the j-th direction number as a binary
-    fraction of BITS bits.  Dimension 0 is the van der Corput sequence.
+    Row ``i``, column ``j`` is ``v_{d,j} * 2**(BITS-1-j)`` for dimension ``d = rows[i]``: the j-th
+    direction number as a binary fraction of BITS bits.  Dimension 0 is the van der Corput
+    sequence.  Only the rows asked for are computed (each dimension's recurrence is its own).
     """
     poly, vinit = _direction_table()
-    v = np.zeros((dims, BITS), dtype=np.uint64)
-    v[0, :] = 1
-    for d in range(1, dims):
+    v = np.zeros((len(rows), BITS), dtype=np.uint64)
+    for i, d in enumerate(rows):
+        if d == 0:
+            v[i, :] = 1
+            continue
         p = int(poly[d])
         m = p.bit_length() - 1  # the polynomial's degree
-        v[d, :m] = vinit[d, :m]
+        row = [int(x) for x in vinit[d, :m]]
         for j in range(m, BITS):  # Bratley & Fox's recurrence
-            new = int(v[d, j - m])
+            new = row[j - m]
             for k in range(m):
                 if (p >> (m - 1 - k)) & 1:
-                    new ^= int(v[d, j - k - 1]) << (k + 1)
-            v[d, j] = new
+                    new ^= row[j - k - 1] << (k + 1)
+            row.append(new)
+        v[i, :] = row
     v <<= (BITS - 1 - np.arange(BITS, dtype=np.uint64))[None, :]
     v.flags.writeable = False
     return v
 
 
-def scrambled(dims: int, rng: np.random.Generator, used: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(direction numbers (k, BITS), shift (k,)) of one LMS + shift scramble of a ``dims``-dimensional
-    sequence, uint64, for the ``k`` dimensions in ``used`` (default all, in order).
-
-    Draws as scipy does: from a child of ``rng``'s seed sequence (scipy spawns one to own), the
-    shift's bits first, then the matrices, for every dimension -- so the dimensions in ``used``
-    are scrambled exactly as in the full sequence, and only they are computed.
+def scramble(rows: tuple[int, ...], shift_bits: np.ndarray, lower_bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(direction numbers (k, BITS), shift (k,)), uint64, of the dimensions ``rows`` scrambled by
+    random bits: a digital shift (``shift_bits`` (k, BITS), bit j of weight 2**j) and a lower
+    triangular matrix per dimension (``lower_bits`` (k, BITS, BITS); the part above the diagonal
+    is ignored and the diagonal is one) -- Matoušek's linear matrix scramble (LMS), as scipy does.
     """
-    used = np.arange(dims) if used is None else np.asarray(used, dtype=np.int64)
-    bit_generator = rng.bit_generator
-    rng = np.random.Generator(type(bit_generator)(bit_generator.seed_seq.spawn(1)[0]))
-    bits = rng.integers(2, size=(dims, BITS), dtype=np.uint32)[used].astype(np.uint64)
-    shift = bits @ (np.uint64(1) << np.arange(BITS, dtype=np.uint64))
-    lower = rng.integers(2, size=(dims, BITS, BITS), dtype=np.uint32)[used].astype(bool) & _LOWER
+    shift = np.asarray(shift_bits).astype(np.uint64) @ (np.uint64(1) << np.arange(BITS, dtype=np.uint64))
+    lower = np.asarray(lower_bits).astype(bool) & _LOWER
     lower |= np.eye(BITS, dtype=bool)
     # Row p of each matrix as a bit mask over the direction number's bits (bit k = 0 the most
     # significant); the scrambled number's bit p is the parity of that row times the number.
     weights = np.uint64(1) << (BITS - 1 - np.arange(BITS, dtype=np.uint64))
-    rows = (lower * weights).sum(axis=2, dtype=np.uint64)  # (k, BITS_p)
-    parity = np.bitwise_count(rows[:, :, None] & direction_numbers(dims)[used][:, None, :]) & 1  # (k, p, j)
+    masks = (lower * weights).sum(axis=2, dtype=np.uint64)  # (k, BITS_p)
+    parity = np.bitwise_count(masks[:, :, None] & direction_rows(rows)[:, None, :]) & 1  # (k, p, j)
     return (parity.astype(np.uint64) * weights[None, :, None]).sum(axis=1, dtype=np.uint64), shift
+
+
+def scrambled(dims: int, rng: np.random.Generator, used: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`scramble` of a ``dims``-dimensional sequence with the random bits drawn from ``rng``
+    exactly as ``scipy.stats.qmc.Sobol(dims, scramble=True, seed=rng)`` draws them (from a child
+    of ``rng``'s seed sequence, as scipy spawns one to own; every shift first, then every
+    matrix), for the dimensions ``used`` (default all): scipy's points, bit for bit.
+    """
+    used = tuple(range(dims)) if used is None else tuple(used)
+    bit_generator = rng.bit_generator
+    rng = np.random.Generator(type(bit_generator)(bit_generator.seed_seq.spawn(1)[0]))
+    shift_bits = rng.integers(2, size=(dims, BITS), dtype=np.uint32)[list(used)]
+    lower_bits = rng.integers(2, size=(dims, BITS, BITS), dtype=np.uint32)[list(used)]
+    return scramble(used, shift_bits, lower_bits)
 
 
 _LOWER = np.tri(BITS, dtype=bool)  # k <= p: lower triangular

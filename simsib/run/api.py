@@ -73,5 +73,6 @@ def simulate(
     table, sample, flows = collect(chunks, plan)
     header = run_header(plan, seed)
     groups = draw_groups(scenario, plan.chunks)
-    summary = {**header, **summarise(lambda c: table[c].to_numpy(), len(table), groups, replicates_text(scenario))}
+    summary = {**header, **summarise(lambda c: table[c].to_numpy(), len(table), list(table.columns), scenario,
+                                     groups=groups, replicates_text=replicates_text(scenario))}
     return SimulationResult(scenario, header, table, pd.DataFrame(quarterly_bands(sample)), summary, sample, flows)

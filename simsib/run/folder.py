@@ -23,6 +23,7 @@ from simsib.run.outputs import (
     SCENARIO_FILE,
     SUMMARY_FILE,
     assemble,
+    column_names,
     column_reader,
     numpy_column,
     quarterly_sample,
@@ -135,7 +136,8 @@ def run_to_folder(
         n_chunks = len(plan.chunks)
         read = (lambda column: partial.column(column, n_chunks)) if partial.in_memory(n_chunks) \
             else column_reader(staging / DRAWS_FILE)
-        summary = {**header, **summarise(read, n, groups, replicates_text(scenario))}
+        summary = {**header, **summarise(read, n, column_names(staging / DRAWS_FILE), plan.scenario,
+                                         groups=groups, replicates_text=replicates_text(scenario))}
         write_json(staging / SUMMARY_FILE, summary)
         write_quarterly_csv(staging / QUARTERLY_FILE, quarterly_bands(quarterly_sample(partial, plan.quarterly_sample, len(plan.chunks))))
         write_csv(staging / CONVERGENCE_FILE, convergence_columns(convergence.rows))

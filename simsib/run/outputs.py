@@ -183,6 +183,12 @@ def column_reader(path: Path):
     return read
 
 
+def column_names(path: Path) -> list[str]:
+    """The column names of a Parquet file, from its footer."""
+    with pq.ParquetFile(path) as parquet:
+        return list(parquet.schema_arrow.names)
+
+
 def write_csv(path: Path, columns: dict[str, list]) -> None:
     """Columns of equal length as CSV (None as an empty cell, floats in their shortest exact form)."""
     with open(path, "w", newline="") as handle:

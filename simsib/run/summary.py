@@ -16,13 +16,20 @@ estimator :func:`replicate_se`; ``summary.json``'s ``standard_errors`` says whic
 
 Statistics are computed column by column from a reader, so a run of millions of draws never
 needs more than one column in memory at a time.
+
+Beyond the fixed figures, every column a scenario adds is summarised too (see
+:data:`SCENARIO_COLUMNS`): payments per mechanism (``council.paid_mechanism_<i>``, with the
+mechanism's ``type``) and per payer (``council.paid_payer_<name>``), the payments the contract
+would make without any effect (``council.payments_without_effect``), and the events and
+milestones of recurrent and attainment cohorts (``outcomes.events_*``, ``outcomes.event_reduction_*``,
+``outcomes.attained_*``).
 """
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -74,6 +81,16 @@ EVENTS = (
     ("outcomes", "prob_service_stopped_early", ("service_stopped_early",), lambda stopped: stopped.astype(bool)),
 )
 IID_SE = {"method": "iid", "text": "sample standard deviation / sqrt(draws); binomial for probabilities"}
+
+# (section, column prefix): the per-draw columns whose names depend on the scenario.
+SCENARIO_COLUMNS = (
+    ("council", "paid_mechanism_"),
+    ("council", "paid_payer_"),
+    ("council", "payments_without_effect"),
+    ("outcomes", "events_"),
+    ("outcomes", "event_reduction_"),
+    ("outcomes", "attained_"),
+)
 
 ColumnReader = Callable[[str], np.ndarray]
 
@@ -175,23 +192,37 @@ def expected_shortfall(values: np.ndarray, tail: float = TAIL, groups: np.ndarra
     return {"value": float(worst.mean()), "se": se, "var": var, "tail": tail}
 
 
-def summarise(read: ColumnReader, n_draws: int, groups: np.ndarray | None = None, replicates_text: str = "") -> dict:
-    """The ``standard_errors``, ``investor``, ``council`` and ``outcomes`` sections of summary.json.
+def summarise(read: ColumnReader, n_draws: int, columns: Sequence[str] = (), scenario: Any = None,
+              groups: np.ndarray | None = None, replicates_text: str = "") -> dict:
+    """The ``standard_errors``, ``investor``, ``council`` and ``outcomes`` sections of summary.json,
+    and the term sheet's (see :func:`term_sheet_sections`) for the draws ``columns`` that a
+    structured SPV adds.
 
-    ``groups`` (n_draws,) labels each draw's replicate when the inputs were QMC points; the
-    standard errors then come from replicates, as ``replicates_text`` describes.
+    ``columns`` are the per-draw columns of the run, also for the figures that depend on the
+    scenario's cohorts, mechanisms and payers (:data:`SCENARIO_COLUMNS`); ``scenario`` names
+    each mechanism's type.  ``groups`` (n_draws,) labels each draw's replicate when the inputs
+    were QMC points; every standard error then comes from replicates, as ``replicates_text``
+    describes.
     """
     out: dict[str, dict] = {"investor": {}, "council": {}, "outcomes": {}}
     for section, key, column in DISTRIBUTIONS:
         out[section][key] = distribution(read(column), groups)
+    for column in columns:
+        for section, prefix in SCENARIO_COLUMNS:
+            if column.startswith(prefix):
+                out[section][column] = distribution(read(column), groups)
+                if prefix == "paid_mechanism_" and scenario is not None:
+                    index = int(column.removeprefix(prefix))
+                    out[section][column]["type"] = scenario.contract.mechanisms[index].type
+                break
     status = read("irr_status")
     undefined = status != IrrStatus.OK
     out["investor"]["irr"]["nan_share"] = float(np.isnan(read("irr")).mean())
     out["investor"]["irr"]["status_shares"] = {
         IRR_STATUS_TEXT[int(code)]: float((status == code).mean()) for code in np.unique(status[undefined])
     }
-    for section, key, columns, event in EVENTS:
-        values = [read(c) for c in columns]
+    for section, key, needed, event in EVENTS:
+        values = [read(c) for c in needed]
         if values[0].dtype.kind == "f" and np.isnan(values[0]).all():
             out[section][key] = undefined_probability(_UNDEFINED.get(key, "undefined in every draw"))
             continue
@@ -201,6 +232,7 @@ def summarise(read: ColumnReader, n_draws: int, groups: np.ndarray | None = None
     if es05["value"] is None:
         es05["reason"] = "undefined: MOIC on committed capital is undefined in every draw (no capital committed)"
     out["investor"]["es05"] = {**es05, "of": "moic_committed"}
+    term_sheet_sections(read, columns, out, groups)
     method = IID_SE if groups is None else {"method": "replicates", "replicates": int(np.unique(groups).size),
                                             "text": replicates_text}
     return {"standard_errors": method, **out}
@@ -211,14 +243,94 @@ _NO_CAPITAL = "undefined: no draw drew any investor capital, so MOIC on drawn ca
 _UNDEFINED = {"prob_loss": _NO_CAPITAL, "prob_total_loss": _NO_CAPITAL}
 
 
+# (section, draws column): figures of the term sheet, where the run has them.
+TERM_SHEET = (
+    ("investor", "cash_interest"),
+    ("council", "early_redemption_payments"),
+    ("council", "minimum_coupon_payments"),
+    ("council", "commissioner_guarantee_payouts"),
+    ("council", "capped_excess_returned"),
+    ("council", "council_term_sheet_cost"),
+    ("council", "review_change_outcome_payments"),
+    ("council", "review_change_true_savings"),
+    ("council", "review_change_net_benefit"),
+    ("investor", "review_change_distributions"),
+    ("provider", "provider_fees_deferred"),
+    ("provider", "provider_deferred_paid"),
+    ("provider", "provider_guarantee_payouts"),
+    ("provider", "capped_excess_to_provider"),
+)
+TRANCHE_DISTRIBUTIONS = ("moic", "irr", "capital_drawn", "distributions", "lost_principal", "guarantee_received")
+
+
+def tranche_summary(read: ColumnReader, name: str, columns: Sequence[str], groups: np.ndarray | None = None) -> dict:
+    """One tranche's figures: its MOIC (on drawn capital) and IRR distributions, P(loss),
+    P(total loss) and expected shortfall of its MOIC, as for all investors."""
+    out = {key: distribution(read(f"{key}_{name}"), groups) for key in TRANCHE_DISTRIBUTIONS
+           if f"{key}_{name}" in columns}
+    moic = read(f"moic_{name}")
+    with np.errstate(invalid="ignore"):
+        out["prob_loss"] = probability(moic < 1.0, groups)
+        out["prob_total_loss"] = probability(moic < TOTAL_LOSS_MOIC, groups)
+    out["es05"] = {**expected_shortfall(moic, groups=groups), "of": f"moic_{name}"}
+    return out
+
+
+def guarantor_summary(payouts: np.ndarray, groups: np.ndarray | None = None) -> dict:
+    """A guarantor's payout: its distribution, P(called) and the tail -- the mean of the largest
+    5% of payouts (with its standard error) and the 95th percentile."""
+    tail = expected_shortfall(-np.asarray(payouts, dtype=float), groups=groups)
+    return {
+        "payout": distribution(payouts, groups),
+        "prob_called": probability(np.asarray(payouts) > 0, groups),
+        "tail": {"value": -tail["value"], "se": tail["se"], "p95": -tail["var"], "tail": tail["tail"],
+                 "of": "largest payouts"},
+    }
+
+
+def term_sheet_sections(read: ColumnReader, columns: Sequence[str], out: dict, groups: np.ndarray | None = None) -> None:
+    """Add ``investor.tranches.<name>``, ``guarantors.<name>``, ``contract`` (early ends) and the
+    council's and provider's term-sheet flows to ``out``, for the columns the run has."""
+    columns = list(columns)
+    tranches = [c[len("capital_drawn_"):] for c in columns if c.startswith("capital_drawn_")]
+    if tranches:
+        out["investor"]["tranches"] = {name: tranche_summary(read, name, columns, groups) for name in tranches}
+    guarantors = [c[len("guarantee_"):] for c in columns
+                  if c.startswith("guarantee_") and not c.startswith("guarantee_received_")]
+    if guarantors:
+        out["guarantors"] = {name: guarantor_summary(read(f"guarantee_{name}"), groups) for name in guarantors}
+    if "terminated" in columns:
+        out["contract"] = {
+            "prob_terminated": probability(read("terminated"), groups),
+            "termination_quarter": distribution(read("termination_quarter"), groups),
+            "prob_extended": probability(read("extended"), groups),
+            "final_quarter": distribution(read("final_quarter"), groups),
+        }
+    for section, column in TERM_SHEET:
+        if column in columns:
+            out.setdefault(section, {})[column] = distribution(read(column), groups)
+
+
+SECTIONS = ("investor", "council", "outcomes", "contract", "provider", "guarantors")
+
+
 def flatten(summary: dict) -> list[dict]:
-    """Rows ``{metric, mean, se, p05, …}`` for a table or DataFrame."""
-    rows = []
-    for section in ("investor", "council", "outcomes"):
+    """Rows ``{metric, mean, se, p05, …}`` for a table or DataFrame; nested figures (a tranche's,
+    a guarantor's) as ``investor.tranches.senior.moic``."""
+    rows: list[dict] = []
+
+    def add(prefix: str, stats: dict) -> None:
+        plain = {k: v for k, v in stats.items() if not isinstance(v, (dict, str))}
+        if not plain and any(isinstance(v, dict) for v in stats.values()):
+            for key, inner in stats.items():
+                if isinstance(inner, dict):
+                    add(f"{prefix}.{key}", inner)
+            return
+        rows.append({"metric": prefix, **plain})
+
+    for section in SECTIONS:
         for key, stats in summary.get(section, {}).items():
-            row = {"metric": f"{section}.{key}"}
-            row.update({k: v for k, v in stats.items() if not isinstance(v, (dict, str))})
-            rows.append(row)
+            add(f"{section}.{key}", stats)
     return rows
 
 
