@@ -40,7 +40,7 @@ from simsib.cli.app import (
     progress_reporter,
     sampling_override,
 )
-from simsib.report.formatting import money, multiple, number, percent
+from simsib.report.formatting import money, multiple, number, percent, standard_error
 from simsib.run.settings import default_workers
 
 OutOpt = typer.Option(None, "--out", "-o", help="Output folder [default: reports/<scenario>-<analysis>]; a run folder gets the files added.")
@@ -136,7 +136,7 @@ def sweep_cmd(
         table.add_column(m.label, justify="right")
     for _, row in result.table.iterrows():
         cells = [show_value(row[g.key]) for g in result.grids]
-        cells += [f"{FORMATS[m.unit](row[m.name])} ± {FORMATS[m.unit](row[m.name + '_se'])}" for m in result.metrics]
+        cells += [f"{FORMATS[m.unit](row[m.name])} ± {standard_error(row[m.name + '_se'], m.unit)}" for m in result.metrics]
         table.add_row(*cells)
     out_console.print(table)
     out_console.print(f"outputs in {out_dir}/")
@@ -180,7 +180,9 @@ def sensitivity_cmd(
                             ("top decile", "right"), ("Spearman ρ", "right"), ("S1", "right"), ("ST", "right")):
         table.add_column(column, justify=justify)
     for rank, r in enumerate(result.table.itertuples(index=False), start=1):
-        table.add_row(str(rank), r.input, f"{fmt(r.low_mean)} ± {fmt(r.low_se)}", f"{fmt(r.high_mean)} ± {fmt(r.high_se)}",
+        unit = result.metric.unit
+        table.add_row(str(rank), r.input, f"{fmt(r.low_mean)} ± {standard_error(r.low_se, unit)}",
+                      f"{fmt(r.high_mean)} ± {standard_error(r.high_se, unit)}",
                       "–" if math.isnan(r.rank_correlation) else f"{r.rank_correlation:+.2f}",
                       format_index(r.S1, r.S1_conf), format_index(r.ST, r.ST_conf))
     out_console.print(table)
@@ -234,7 +236,8 @@ def stress_cmd(
         first = rows.iloc[0]
         fmt = FORMATS[first["unit"]]
         table.add_row(first["label"], fmt(first["base"]),
-                      *[f"{signed(fmt, rows.loc[n, 'change'])} ± {fmt(rows.loc[n, 'change_se'])}" for n in names])
+                      *[f"{signed(fmt, rows.loc[n, 'change'])} ± {standard_error(rows.loc[n, 'change_se'], first['unit'])}"
+                        for n in names])
     out_console.print(table)
     for c in result.cases:
         out_console.print(f"  {c.name}: {c.description}", highlight=False)
@@ -275,10 +278,10 @@ def compare_mechanisms_cmd(
         else:
             price = f"£{r.price:,.2f}" + ("" if r.priced else " (not matched: cap binds)")
         table.add_row(r.mechanism, price, f"{money(r.outcome_payments)} ± {money(r.outcome_payments_se)}",
-                      f"{percent(r.prob_pays_more_than_saved)} ± {percent(r.prob_pays_more_than_saved_se)}",
+                      f"{percent(r.prob_pays_more_than_saved)} ± {standard_error(r.prob_pays_more_than_saved_se, 'percent')}",
                       money(r.payment_sd), f"{money(r.payment_p05)} – {money(r.payment_p95)}",
-                      f"{percent(r.prob_loss)} ± {percent(r.prob_loss_se)}",
-                      f"{percent(r.median_irr)} ± {percent(r.median_irr_se)}")
+                      f"{percent(r.prob_loss)} ± {standard_error(r.prob_loss_se, 'percent')}",
+                      f"{percent(r.median_irr)} ± {standard_error(r.median_irr_se, 'percent')}")
     out_console.print(table)
     for r in result.table.itertuples(index=False):
         out_console.print(f"  {r.mechanism}: {r.description}", highlight=False)

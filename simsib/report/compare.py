@@ -9,7 +9,7 @@ import numpy as np
 
 from simsib.analysis.compare import Comparison
 from simsib.report import figures
-from simsib.report.formatting import money, multiple, number, percent
+from simsib.report.formatting import money, multiple, number, percent, standard_error
 
 _FORMAT = {"multiple": multiple, "percent": percent, "money": money, "number": number, "prob": percent}
 
@@ -66,17 +66,21 @@ def save_comparison(comparison: Comparison, folder: Path) -> None:
     (folder / "comparison.svg").write_bytes(svg.getvalue())
 
 
+def _points(se: float | None) -> str:
+    """A standard error in percentage points: one decimal, or two significant digits when smaller."""
+    return standard_error(se, "percent").removesuffix("%")
+
+
 def formatted_rows(comparison: Comparison) -> list[list[str]]:
     """Rows for a table: metric, A, B, B − A ± se, P(B better) ± se, better when."""
     rows = []
     for r in comparison.table.itertuples(index=False):
         fmt = _FORMAT[r.kind]
         if r.kind in ("prob", "percent"):  # differences of shares are in percentage points
-            diff = f"{_signed(100 * r.difference, 1)} pp ± {100 * r.difference_se:.1f} pp" \
-                if r.n else "–"
+            diff = f"{_signed(100 * r.difference, 1)} pp ± {_points(r.difference_se)} pp" if r.n else "–"
         else:
-            diff = f"{_signed_fmt(fmt, r.difference)} ± {fmt(r.difference_se)}" if r.n else "–"
-        better = f"{percent(r.p_b_better)} ± {percent(r.p_b_better_se)}" if r.n else "–"
+            diff = f"{_signed_fmt(fmt, r.difference)} ± {standard_error(r.difference_se, r.kind)}" if r.n else "–"
+        better = f"{percent(r.p_b_better)} ± {standard_error(r.p_b_better_se, 'percent')}" if r.n else "–"
         rows.append([r.label, fmt(r.mean_a), fmt(r.mean_b), diff, better, f"{r.better} ({r.who})"])
     return rows
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from simsib.analysis.mechanism_comparison import MechanismResult
-from simsib.report.formatting import money, percent
+from simsib.report.formatting import money, percent, standard_error
 from simsib.run.outputs import write_analysis
 
 
@@ -23,9 +23,10 @@ def markdown_table(result: MechanismResult) -> str:
             else f"£{r.price:,.2f}" + ("" if r.priced else " (cap binds: not matched)")
         lines.append(
             f"| {r.mechanism} | {price} | {money(r.outcome_payments)} ± {money(r.outcome_payments_se)} | "
-            f"{percent(r.prob_pays_more_than_saved)} ± {percent(r.prob_pays_more_than_saved_se)} | "
+            f"{percent(r.prob_pays_more_than_saved)} ± {standard_error(r.prob_pays_more_than_saved_se, 'percent')} | "
             f"{money(r.payment_sd)} | {money(r.payment_p05)} – {money(r.payment_p95)} | "
-            f"{percent(r.prob_loss)} ± {percent(r.prob_loss_se)} | {percent(r.median_irr)} ± {percent(r.median_irr_se)} |"
+            f"{percent(r.prob_loss)} ± {standard_error(r.prob_loss_se, 'percent')} | {percent(r.median_irr)} ± "
+            f"{standard_error(r.median_irr_se, 'percent')} |"
         )
     lines.append("")
     lines += [f"- **{r.mechanism}**: {r.description}" for r in result.table.itertuples(index=False)]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from simsib.analysis.sensitivity import SensitivityResult
-from simsib.report.formatting import FORMATS
+from simsib.report.formatting import FORMATS, standard_error
 from simsib.run.outputs import write_analysis
 
 
 def markdown_table(result: SensitivityResult) -> str:
     """The ranked table in Markdown."""
 
-    fmt = FORMATS[result.metric.unit]
+    fmt, unit = FORMATS[result.metric.unit], result.metric.unit
     lines = [
         f"Sensitivity of {result.metric.label} ({result.metric.name}; overall {fmt(result.overall[0])} "
         f"± {fmt(result.overall[1])}), {result.header['draws']:,} draws; Sobol from "
@@ -22,8 +22,9 @@ def markdown_table(result: SensitivityResult) -> str:
     ]
     for rank, row in enumerate(result.table.itertuples(index=False), start=1):
         lines.append(
-            f"| {rank} | {row.input} | {fmt(row.low_mean)} ± {fmt(row.low_se)} | {fmt(row.high_mean)} ± "
-            f"{fmt(row.high_se)} | {row.rank_correlation:+.2f} | {format_index(row.S1, row.S1_conf)} | "
+            f"| {rank} | {row.input} | {fmt(row.low_mean)} ± {standard_error(row.low_se, unit)} | "
+            f"{fmt(row.high_mean)} ± {standard_error(row.high_se, unit)} | {row.rank_correlation:+.2f} | "
+            f"{format_index(row.S1, row.S1_conf)} | "
             f"{format_index(row.ST, row.ST_conf)} |"
         )
     return "\n".join(lines) + "\n"

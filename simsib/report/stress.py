@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from simsib.analysis.stress import StressResult
-from simsib.report.formatting import FORMATS
+from simsib.report.formatting import FORMATS, standard_error
 from simsib.run.outputs import write_analysis
 
 
@@ -22,8 +22,10 @@ def markdown_table(result: StressResult) -> str:
         rows = table[table["metric"] == metric].set_index("case")
         first = rows.iloc[0]
         fmt = FORMATS[first["unit"]]
-        cells = [first["label"], f"{fmt(first['base'])} ± {fmt(first['base_se'])}"]
-        cells += [signed(fmt, rows.loc[n, "change"]) + f" ± {fmt(rows.loc[n, 'change_se'])}" for n in names]
+        unit = first["unit"]
+        cells = [first["label"], f"{fmt(first['base'])} ± {standard_error(first['base_se'], unit)}"]
+        cells += [signed(fmt, rows.loc[n, "change"]) + f" ± {standard_error(rows.loc[n, 'change_se'], unit)}"
+                  for n in names]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines += [f"- **{c.name}**: {c.description or '(no description)'} — "

@@ -8,7 +8,7 @@ import numpy as np
 
 from simsib.analysis.estimates import Metric
 from simsib.analysis.sweep import SweepResult
-from simsib.report.formatting import FORMATS
+from simsib.report.formatting import FORMATS, standard_error
 from simsib.run.outputs import write_analysis
 
 
@@ -21,7 +21,7 @@ def markdown_table(result: SweepResult) -> str:
         cells = [show_value(row[k]) for k in keys]
         for m in result.metrics:
             fmt = FORMATS[m.unit]
-            cells.append(f"{fmt(row[m.name])} ± {fmt(row[m.name + '_se'])}")
+            cells.append(f"{fmt(row[m.name])} ± {standard_error(row[m.name + '_se'], m.unit)}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

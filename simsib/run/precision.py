@@ -88,7 +88,7 @@ class _Running:
                 return None, None
             counts, means = self.counts[used], self.sums[used] / self.counts[used]
             weights = counts / counts.sum()
-            mean = float((weights * means).sum())
+            mean = float(self.sums[used].sum() / counts.sum())  # = sum(w_r m_r)
             if counts.size < 2:
                 return mean, None
             r = counts.size

@@ -114,9 +114,10 @@ def replicate_se(values: np.ndarray, groups: np.ndarray) -> float | None:
     if labels.size < 2:
         return None
     counts = np.bincount(group)
-    means = np.bincount(group, weights=values[defined]) / counts
+    sums = np.bincount(group, weights=values[defined])
+    means = sums / counts
     weights = counts / counts.sum()
-    mean = float((weights * means).sum())
+    mean = float(sums.sum() / counts.sum())  # = sum(w_r m_r), and exact where every value is equal
     return float(np.sqrt(labels.size / (labels.size - 1) * ((weights * (means - mean)) ** 2).sum()))
 
 
