@@ -28,7 +28,7 @@ def _both(name, overrides, blocks=(7, 30), once=(91, 364), n=60, seed=9):
     scenario = load_scenario(bundled_scenario_path(name), overrides)
     chunk = chunk_seed(seed, 0)
     inputs = sample_inputs(scenario, chunk, n)
-    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
+    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
     people = simulate_people(scenario, inputs, starts, stream(chunk, "people"))
     reference = aggregate(scenario, people, inputs, n, blocks, once)
     fast = simulate_aggregates(scenario, inputs, starts, stream(chunk, "people"), blocks, once)

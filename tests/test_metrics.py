@@ -173,7 +173,7 @@ def simulated(name, draws=300):
         chunk = chunk_seed(99, 0)
         inputs = sample_inputs(scenario, chunk, draws)
         outcomes, monthly = simulate_outcomes(scenario, inputs, chunk)
-        settlement = settle(scenario, inputs, outcomes)
+        settlement = settle(scenario, inputs, outcomes, monthly)
         _RUNS[name] = (settlement, draw_columns(scenario, inputs, settlement, monthly))
     return _RUNS[name]
 

@@ -1,7 +1,9 @@
 """What the SPV owes each quarter: team costs, per-person costs and fees.
 
-Team costs run pro rata from each team's start until therapy for the last possible starters
-ends, or until the end of the quarter in which the service stopped; each young person starting
+Team costs run pro rata from each team's start until therapy for the families who started last
+ends -- ``months_per_case`` after the service closed (the target was reached, or the service
+period ended: :func:`simsib.model.referrals.service_close_month`) -- or until the end of the
+quarter in which the SPV stopped the service; each young person starting
 costs ``spv.cost_per_young_person`` in their start quarter; the management fee falls every
 quarter of the contract, and upfront (intermediary) fees in quarter 0.
 """
@@ -32,7 +34,8 @@ class CostSchedule:
 
 
 def cost_schedule(
-    scenario: Scenario, inputs: DrawInputs, starts_by_cohort: np.ndarray, stop_quarter: np.ndarray
+    scenario: Scenario, inputs: DrawInputs, starts_by_cohort: np.ndarray, stop_quarter: np.ndarray,
+    close_month: np.ndarray | None = None,
 ) -> CostSchedule:
     """Costs owed per quarter.
 
@@ -40,14 +43,17 @@ def cost_schedule(
     ----------
     starts_by_cohort : (n_draws, n_cohorts) young people starting in each quarter (served only)
     stop_quarter : (n_draws,) int, first quarter with no new starts (n_quarters if none)
+    close_month : (n_draws,) month the service closed to new families (default: the service end)
     """
     n = starts_by_cohort.shape[0]
     n_quarters = scenario.n_quarters
     edges = np.arange(n_quarters + 1, dtype=float) * MONTHS_PER_QUARTER
-    # Teams run until therapy for the last possible starters ends, or to the end of the
+    # Teams run until the families who started last finish therapy, or to the end of the
     # quarter in which the SPV stopped the service.
-    service_end = scenario.referrals.service_end_month + inputs["referrals.months_per_case"]
-    team_end = np.minimum(service_end, (stop_quarter + 1) * MONTHS_PER_QUARTER)
+    if close_month is None:
+        close_month = np.full(n, float(scenario.referrals.service_end_month))
+    last_therapy_ends = close_month + inputs["referrals.months_per_case"]
+    team_end = np.minimum(last_therapy_ends, (stop_quarter + 1) * MONTHS_PER_QUARTER)
     starts = team_start_months(scenario, inputs)[:, :, None]  # (n, teams, 1)
     lo, hi = edges[:-1], edges[1:]
     running = np.clip(np.minimum(hi, team_end[:, None, None]) - np.maximum(lo, starts), 0.0, None)

@@ -28,7 +28,7 @@ from simsib.contract.waterfall import Waterfall, run_waterfall
 from simsib.model.inputs import DrawInputs, sample_inputs
 from simsib.model.outcomes import CohortQuarterly
 from simsib.model.processes import simulate_aggregates
-from simsib.model.referrals import monthly_starts
+from simsib.model.referrals import monthly_starts, service_close_month
 from simsib.model.streams import chunk_seed, stream
 from simsib.scenario.format import Scenario, per_draw_quantities
 
@@ -81,7 +81,7 @@ def simulate_outcomes(
     scenario: Scenario, inputs: DrawInputs, chunk: np.random.SeedSequence
 ) -> tuple[CohortQuarterly, np.ndarray]:
     """Referrals and care paths for a chunk: (outcomes by cohort and quarter, monthly starts)."""
-    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
+    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
     blocks, once = milestone_needs(scenario)
     return simulate_aggregates(scenario, inputs, starts, stream(chunk, "people"), blocks, once), starts
 
@@ -108,7 +108,8 @@ def _spliced(whole: Any, rows: np.ndarray, part: Any) -> Any:
 
 
 def _settle_from(
-    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, stop: np.ndarray, measured: np.ndarray
+    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, stop: np.ndarray, measured: np.ndarray,
+    close_month: np.ndarray,
 ) -> tuple[Payments, Waterfall, np.ndarray]:
     """Settled (payments, waterfall, stops) of draws whose stops are ``stop`` or earlier.
 
@@ -119,22 +120,28 @@ def _settle_from(
     cohorts = np.arange(outcomes.child_days.shape[1])
     served = cohorts[None, :] < stop[:, None]
     payments = outcome_payments(scenario, inputs, outcomes, served)
-    costs = cost_schedule(scenario, inputs, np.where(served, outcomes.starts, 0.0), stop)
+    costs = cost_schedule(scenario, inputs, np.where(served, outcomes.starts, 0.0), stop, close_month)
     waterfall = run_waterfall(scenario, inputs, payments.paid, costs.total)
     moved = np.flatnonzero(waterfall.first_short_quarter < stop)
     if moved.size == 0:
         return payments, waterfall, stop
     settled = _settle_from(scenario, _at_rows(inputs, moved), _at_rows(outcomes, moved),
-                           waterfall.first_short_quarter[moved], measured)
+                           waterfall.first_short_quarter[moved], measured, close_month[moved])
     return tuple(_spliced(whole, moved, part) for whole, part in zip((payments, waterfall, stop), settled))
 
 
-def settle(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly) -> Settlement:
-    """Payments and the cash waterfall, stopping new starts where the SPV runs out of capital."""
+def settle(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, monthly: np.ndarray) -> Settlement:
+    """Payments and the cash waterfall, stopping new starts where the SPV runs out of capital.
+
+    ``monthly`` (n_draws, n_months) are the starts :func:`simulate_outcomes` returns: they say
+    when the service closed (:func:`simsib.model.referrals.service_close_month`), and so until
+    when the teams are paid.
+    """
     n, _, n_quarters = outcomes.child_days.shape
     measured = measured_quarters(scenario, n_quarters)
     payments, waterfall, stop = _settle_from(
-        scenario, inputs, outcomes, np.full(n, n_quarters, dtype=np.int64), measured
+        scenario, inputs, outcomes, np.full(n, n_quarters, dtype=np.int64), measured,
+        service_close_month(scenario, monthly),
     )
     unfunded = (waterfall.costs_owed - waterfall.costs_paid).sum(axis=1)
     return Settlement(outcomes, measured, payments, waterfall, stop, unfunded)
@@ -186,7 +193,7 @@ def run_chunk(
     chunk = chunk_seed(entropy, index)
     inputs = sample_inputs(scenario, chunk, n_draws)
     outcomes, monthly = simulate_outcomes(scenario, inputs, chunk)
-    settlement = settle(scenario, inputs, outcomes)
+    settlement = settle(scenario, inputs, outcomes, monthly)
     return ChunkResult(
         index=index,
         draws=draw_columns(scenario, inputs, settlement, monthly),
