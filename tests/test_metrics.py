@@ -106,7 +106,8 @@ def test_council_metrics_by_hand():
     assert scenario.n_quarters == 6
     inputs = make_inputs(scenario, 3, care__ifa_share_of_fostering=0.4, care__ifa_foster_weekly_cost=850,
                          care__la_foster_weekly_cost=600, care__residential_share=0.2,
-                         care__residential_weekly_cost=3000, contract__council_management_cost_per_quarter=10_000)
+                         care__residential_weekly_cost=3000, contract__council_management_cost_per_quarter=10_000,
+                         care__cost_inflation=0.0, spv__discount_rate=0.0)
     care0 = np.array([[[30, 30]], [[10, 10]], [[10, 10]]], dtype=float)
     care1 = np.array([[[10, 10]], [[20, 20]], [[10, 10]]], dtype=float)
     child = np.full((3, 1, 2), 100.0)
@@ -130,6 +131,41 @@ def test_council_metrics_by_hand():
     np.testing.assert_allclose(m["council_management_costs"], [60_000] * 3)
     np.testing.assert_allclose(m["net_benefit"][0], 40 * day - 5000 - 60_000)
     np.testing.assert_allclose(m["net_benefit"][0], -58_371.428571, rtol=1e-9)
+    # No inflation and no discounting in these inputs: present values are cash values.
+    np.testing.assert_allclose(m["net_benefit_pv"], m["net_benefit"], rtol=1e-12)
+
+
+# The same draw 0 with care costs growing 10% a year and a 5% discount rate.  Its 20 days saved
+# in quarter 0 are valued at 1.1^(1.5/12) of contract-start prices, those of quarter 1 at
+# 1.1^(4.5/12); the £5,000 paid in quarter 3 is worth 5000 / 1.05^(3/4) at the start, and the
+# £10,000 a quarter of management over 6 quarters sum_q 10000 / 1.05^(q/4).  The contract's
+# 100 days follow the child-days, equal in both quarters: valued at the mean of the two indices.
+def test_council_accounts_inflate_care_costs_and_discount_flows_by_hand():
+    scenario = make_scenario(contract={"measurement_end_month": 12, "payment_lag_quarters": 1})
+    inputs = make_inputs(scenario, 1, care__ifa_share_of_fostering=0.4, care__ifa_foster_weekly_cost=850,
+                         care__la_foster_weekly_cost=600, care__residential_share=0.2,
+                         care__residential_weekly_cost=3000, contract__council_management_cost_per_quarter=10_000,
+                         care__cost_inflation=0.10, spv__discount_rate=0.05)
+    child = np.full((1, 1, 2), 100.0)
+    outcomes = CohortQuarterly(child_days=child, care_days_treated=np.full((1, 1, 2), 10.0),
+                               care_days_counterfactual=np.full((1, 1, 2), 30.0),
+                               completions_due=np.zeros_like(child), milestone_block_days={}, milestone_people={},
+                               starts=np.ones((1, 1)), completed=np.ones((1, 1)))
+    paid = np.zeros((1, 6))
+    paid[0, 3] = 5000
+    payments = Payments(paid=paid, counted_days=np.array([100.0]), by_mechanism={},
+                        cap_reached=np.zeros(1, dtype=bool), cap_quarter=np.full(1, np.nan))
+    m = council_metrics(scenario, inputs, outcomes, payments)
+    day = 1160 / 7
+    p0, p1 = 1.1 ** (1.5 / 12), 1.1 ** (4.5 / 12)
+    np.testing.assert_allclose(m["true_savings"], [20 * day * (p0 + p1)], rtol=1e-12)
+    np.testing.assert_allclose(m["contract_savings"], [100 * day * (p0 + p1) / 2], rtol=1e-12)
+    np.testing.assert_allclose(m["net_benefit"], [20 * day * (p0 + p1) - 5000 - 60_000], rtol=1e-12)
+    true_pv = 20 * day * (p0 + p1 / 1.05 ** 0.25)
+    management_pv = sum(10_000 / 1.05 ** (q / 4) for q in range(6))
+    np.testing.assert_allclose(m["true_savings_pv"], [true_pv], rtol=1e-12)
+    np.testing.assert_allclose(m["outcome_payments_pv"], [5000 / 1.05 ** 0.75], rtol=1e-12)
+    np.testing.assert_allclose(m["net_benefit_pv"], [true_pv - 5000 / 1.05 ** 0.75 - management_pv], rtol=1e-12)
 
 
 # One draw, service months 0-8, first team from month 1, stopped from quarter 2 (months 6+
@@ -161,7 +197,8 @@ def test_outcome_metrics_by_hand():
 _RUNS: dict[str, tuple] = {}
 VARIANTS = {
     "essex": {},
-    "drawn as needed": {"spv": {"upfront_drawdown_share": 0.0, "capital_committed": 1_500_000}},
+    "drawn as needed": {"spv": {"upfront_drawdown_share": 0.0, "capital_committed": 1_500_000},
+                        "care": {"cost_inflation": 0.0}},
     # Distributions from month 24 while the service still runs: draws can follow distributions.
     "early distributions": {"spv": {"upfront_drawdown_share": 0.0, "distributions_from_month": 24}},
 }
@@ -217,8 +254,18 @@ def test_metric_identities(name):
     assert (defined == (m["care_days_saved_contract"] > 0)).all()
     np.testing.assert_allclose(m["net_benefit"],
                                m["true_savings"] - m["outcome_payments"] - m["council_management_costs"])
-    np.testing.assert_allclose(m["true_savings"], m["care_days_saved_true"] * m["daily_care_cost"])
-    np.testing.assert_allclose(m["contract_savings"], m["care_days_saved_contract"] * m["daily_care_cost"])
+    at_start_prices = m["care_days_saved_contract"] * m["daily_care_cost"]
+    inflation = m.get("care.cost_inflation", np.zeros(len(at_start_prices)))
+    if not inflation.any():  # savings at contract-start prices
+        np.testing.assert_allclose(m["true_savings"], m["care_days_saved_true"] * m["daily_care_cost"])
+        np.testing.assert_allclose(m["contract_savings"], at_start_prices)
+    else:  # the contract's days are valued at a mean of the quarters' price indices
+        nonzero = at_start_prices != 0
+        ratio = m["contract_savings"][nonzero] / at_start_prices[nonzero]
+        assert (ratio >= 1 - 1e-12).all() and (ratio <= (1 + inflation[nonzero]) ** 9 + 1e-12).all()  # 34 quarters
+    # Payments are never negative, so discounting (at a positive rate) never raises them.
+    assert (m["outcome_payments_pv"] <= m["outcome_payments"] + 1e-6).all()
+    assert (m["outcome_payments_pv"] > 0).mean() > 0.5
     np.testing.assert_allclose(m["care_days_saved_true"], m["care_days_counterfactual"] - m["care_days_treated"])
     np.testing.assert_allclose(m["investor_profit"], m["distributions"] - m["capital_drawn"])
     np.testing.assert_allclose(m["moic_drawn"], m["distributions"] / m["capital_drawn"])

@@ -49,6 +49,7 @@ MONEY_ONLY = (
     "care.residential_weekly_cost",
     "care.residential_share",
     "care.ifa_share_of_fostering",
+    "care.cost_inflation",
 )
 def _strip(node: Any, prefix: str = "") -> Any:
     if isinstance(node, dict):

@@ -2,6 +2,13 @@
 
 Conventions: money in £, days in calendar days, IRR annualised from quarterly investor flows
 (outflows negative), NPV at the scenario's annual discount rate converted to quarterly.
+
+The council's accounts are a finance officer's: care avoided in a quarter is valued at that
+quarter's prices (weekly costs at contract-start prices grown by ``care.cost_inflation`` a year,
+to the quarter's middle); ``net_benefit`` is the cash sum, ``net_benefit_pv`` discounts each
+quarter's savings, payments and management costs to the contract start at
+``spv.discount_rate`` (quarter ``q`` by ``(1 + r)^(−q/4)``, as the investors' NPV).  Savings
+are counted inside the contract's tracking windows: what the contract pays for.
 Undefined values are NaN; ``irr_status`` (see :class:`simsib.contract.finance.IrrStatus`) says why an
 IRR is missing.
 """
@@ -34,6 +41,9 @@ class OutcomeTotals:
     care_days_counterfactual: np.ndarray
     starts: np.ndarray
     completed: np.ndarray
+    # The same days by calendar quarter, summed over the served cohorts, (n_draws, n_quarters).
+    child_days_by_quarter: np.ndarray
+    care_days_saved_by_quarter: np.ndarray  # counterfactual − treated
 
     @classmethod
     def of(cls, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None) -> OutcomeTotals:
@@ -46,12 +56,18 @@ class OutcomeTotals:
         def total(name: str) -> np.ndarray:
             return (outcomes.by_cohort(name) * cohorts).sum(axis=1)
 
+        def by_quarter(cube: np.ndarray) -> np.ndarray:
+            return np.einsum("dcq,dc->dq", cube, cohorts)
+
+        saved = outcomes.care_days_counterfactual - outcomes.care_days_treated
         return cls(
             child_days=total("child_days"),
             care_days_treated=total("care_days_treated"),
             care_days_counterfactual=total("care_days_counterfactual"),
             starts=(outcomes.starts * cohorts).sum(axis=1),
             completed=(outcomes.completed * cohorts).sum(axis=1),
+            child_days_by_quarter=by_quarter(outcomes.child_days),
+            care_days_saved_by_quarter=by_quarter(saved),
         )
 
 
@@ -69,6 +85,30 @@ def daily_care_cost(inputs: DrawInputs) -> np.ndarray:
     residential = inputs["care.residential_share"]
     weekly = residential * inputs["care.residential_weekly_cost"] + (1.0 - residential) * fostering
     return weekly / DAYS_PER_WEEK
+
+
+def care_price_index(inputs: DrawInputs, n_quarters: int) -> np.ndarray:
+    """Price of care in each quarter relative to contract start, (n_draws, n_quarters).
+
+    ``(1 + care.cost_inflation)`` to the power of the quarter's middle in years, ``(3q + 1.5)/12``.
+    """
+    middle_years = (np.arange(n_quarters) * 3.0 + 1.5) / 12.0
+    return (1.0 + inputs["care.cost_inflation"][:, None]) ** middle_years[None, :]
+
+
+def discount_factors(inputs: DrawInputs, n_quarters: int) -> np.ndarray:
+    """``(1 + spv.discount_rate)^(−q/4)`` for quarter ``q``, (n_draws, n_quarters)."""
+    quarters = np.arange(n_quarters) / 4.0
+    return (1.0 + inputs["spv.discount_rate"][:, None]) ** -quarters[None, :]
+
+
+def _quarters(series: np.ndarray, n_quarters: int) -> np.ndarray:
+    """``series`` (n, Q) cut or padded with zeros to ``n_quarters`` columns (the cubes end at the
+    measurement end; a hand-built one may be shorter than the payments)."""
+    out = np.zeros((series.shape[0], n_quarters))
+    width = min(series.shape[1], n_quarters)
+    out[:, :width] = series[:, :width]
+    return out
 
 
 def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -108,8 +148,21 @@ def council_metrics(
     contract_days = payments.counted_days
     # Share of the paid-for days that MST did not cause: 1 − true ÷ counted, in [0, 1].
     deadweight = np.clip(1.0 - _safe_divide(true_days, contract_days), 0.0, 1.0)
-    management = inputs["contract.council_management_cost_per_quarter"] * scenario.n_quarters
-    true_savings = true_days * day_cost
+    n_quarters = payments.paid.shape[1]
+    per_quarter = inputs["contract.council_management_cost_per_quarter"]
+    management = per_quarter * n_quarters
+    prices = care_price_index(inputs, n_quarters)
+    discount = discount_factors(inputs, n_quarters)
+    true_by_quarter = _quarters(totals.care_days_saved_by_quarter, n_quarters) * prices * day_cost[:, None]
+    true_savings = true_by_quarter.sum(axis=1)
+    # The contract's days are not split by quarter; they are valued at the price index averaged
+    # over the tracked child-days, whose timing they follow (price × baseline × child-days).
+    child_by_quarter = _quarters(totals.child_days_by_quarter, n_quarters)
+    contract_price = _safe_divide((child_by_quarter * prices).sum(axis=1), child_by_quarter.sum(axis=1))
+    contract_price = np.where(np.isnan(contract_price), 1.0, contract_price)
+    true_pv = (true_by_quarter * discount).sum(axis=1)
+    paid_pv = (payments.paid * discount).sum(axis=1)
+    management_pv = per_quarter * discount.sum(axis=1)
     return {
         "outcome_payments": paid,
         "cap_reached": payments.cap_reached,
@@ -117,11 +170,14 @@ def council_metrics(
         "care_days_saved_contract": contract_days,
         "care_days_saved_true": true_days,
         "daily_care_cost": day_cost,
-        "contract_savings": contract_days * day_cost,
+        "contract_savings": contract_days * day_cost * contract_price,
         "true_savings": true_savings,
         "deadweight_share": deadweight,
         "council_management_costs": management,
         "net_benefit": true_savings - paid - management,
+        "true_savings_pv": true_pv,
+        "outcome_payments_pv": paid_pv,
+        "net_benefit_pv": true_pv - paid_pv - management_pv,
     }
 
 
