@@ -33,9 +33,9 @@ SEVERAL = [
 ]
 # Commitments small enough that a third to a half of the draws stop early.
 VARIANTS = {
-    "essex, drawn as needed": {"spv": {"upfront_drawdown_share": 0.0, "capital_committed": 2_000_000}},
+    "essex, drawn as needed": {"spv": {"upfront_drawdown_share": 0.0, "capital_committed": 1_350_000}},
     "cohort netting and cap": {"contract": {"netting": "cohort", "cohort_cap": 400_000},
-                               "spv": {"capital_committed": 2_000_000}},
+                               "spv": {"capital_committed": 1_350_000}},
     "several mechanisms, lag 2": {"contract": {"mechanisms": SEVERAL, "cap": 9_000_000, "payment_lag_quarters": 2},
                                   "spv": {"upfront_drawdown_share": 0.0, "capital_committed": 1_500_000}},
 }
