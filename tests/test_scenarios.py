@@ -99,8 +99,11 @@ def test_no_effect_scenario_has_identical_treated_and_counterfactual_care():
 
 
 @pytest.mark.slow
-def test_backtest_every_published_figure_inside_its_90_percent_interval():
-    table = run_backtest(draws=2000, seed=20190331)
-    assert len(table) == len(TARGETS)
-    outside = table.loc[~table.inside, ["figure", "published", "p05", "p95"]]
-    assert outside.empty, f"published figures outside the model's 90% interval:\n{outside}"
+def test_every_fitted_backtest_row_reproduces_its_target():
+    # A fitted row checks that the tuning was done: its published figure must sit inside the
+    # model's 90% interval.  (Predicted rows may miss: a miss explained beats a fitted hit.)
+    table = run_backtest(draws=2000, seed=20190331, identification=False, judgements=False).rows
+    assert len(table) >= len(TARGETS)
+    fitted = table[table.role == "fitted"]
+    outside = fitted.loc[~fitted.inside_90, ["figure", "scenario", "published", "p05", "p95"]]
+    assert outside.empty, f"fitted figures outside the model's 90% interval:\n{outside}"
