@@ -83,8 +83,9 @@ def markdown(result: Backtest) -> str:
         lines.append("")
         for figure, scenario, note, fitted in notes:
             extra = f" Fitted parameters: {', '.join(f'`{k}`' for k in fitted)}." if fitted else ""
-            if note or extra:
-                lines.append(f"- {figure} (`{scenario}`): {note}{'.' if note and not note.endswith('.') else ''}{extra}")
+            text = " ".join(part for part in (note + ("." if note and not note.endswith(".") else ""), extra.strip()) if part)
+            if text:
+                lines.append(f"- {figure} (`{scenario}`): {text}")
         if role == "reference_class":
             lines.append("- Survivorship: the completed bonds are those that reached the end and reported; failed and "
                          "renegotiated deals report less, and in 2016 only 4 of 60 SIBs had repaid capital (E57). The "

@@ -15,6 +15,7 @@ HEADLINES = (
     ("True savings (care avoided)", "council", "true_savings", "money"),
     ("Deadweight share of paid days", "council", "deadweight_share", "percent"),
     ("Council net benefit", "council", "net_benefit", "money"),
+    ("Council net benefit, present value", "council", "net_benefit_pv", "money"),
     ("Young people started", "outcomes", "young_people_started", "number"),
     ("Care proportion, treated", "outcomes", "care_proportion_treated", "percent"),
     ("Care proportion, counterfactual", "outcomes", "care_proportion_counterfactual", "percent"),
