@@ -42,6 +42,10 @@ the starts to date -- until the target is reached, after which a draw that reach
 closes earlier (under a plan it may then start fewer than a draw that reached it later with a
 longer queue, but never fewer than the target).  Converted referrals come from the
 ``referrals`` stream as before, so a variant of the queue's inputs leaves them unchanged.
+
+Code.  :func:`run_waiting_list` is the readable reference, vectorised over draws with a loop
+over months; :func:`waiting_list` is the same loop compiled (numba), which the model uses;
+``tests/test_waiting_list.py`` checks that they agree exactly.
 """
 
 from __future__ import annotations
