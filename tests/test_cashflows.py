@@ -277,7 +277,7 @@ def rerun(scenario, inputs, outcomes, stop, monthly):
     served = served_outcomes(outcomes, np.arange(n_cohorts)[None, :] < stop[:, None],
                              measured_quarters(scenario, n_quarters))
     payments = outcome_payments(scenario, inputs, served)
-    costs = cost_schedule(scenario, inputs, served.starts, stop, service_close_month(scenario, monthly))
+    costs = cost_schedule(scenario, inputs, served.starts, stop, close_month=service_close_month(scenario, monthly))
     return served, payments, costs, run_waterfall(scenario, inputs, payments.paid, costs.total)
 
 

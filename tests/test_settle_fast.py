@@ -71,7 +71,8 @@ def settle_every_draw(scenario, inputs, outcomes, monthly):
     while True:
         served = served_outcomes(outcomes, np.arange(n_cohorts)[None, :] < stop[:, None], measured)
         payments = outcome_payments(scenario, inputs, served)
-        costs = cost_schedule(scenario, inputs, served.starts, stop, service_close_month(scenario, monthly))
+        costs = cost_schedule(scenario, inputs, served.starts, stop,
+                              close_month=service_close_month(scenario, monthly))
         waterfall = run_waterfall(scenario, inputs, payments.paid, costs.total)
         new_stop = np.minimum(stop, waterfall.first_short_quarter)
         if np.array_equal(new_stop, stop):

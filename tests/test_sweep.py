@@ -134,6 +134,15 @@ MONEY_VARIANTS = [
     {"spv.team_cost_per_quarter": 120_000, "spv.cost_per_young_person": 2_000, "spv.discount_rate": 0.05},
     {"care.la_foster_weekly_cost": 700, "care.residential_weekly_cost": 3_500},
     {"care.residential_share": 0.3, "care.ifa_share_of_fostering": {"dist": "uniform", "low": 0.2, "high": 0.6}},
+    # The term sheet (issue 16): tranches, guarantees, drawdown, interest, provider risk, reviews.
+    {"spv.tranches": [{"name": "senior", "commitment": 2_130_000.0, "coupon": 0.05, "upside_share": 0.0},
+                      {"name": "junior", "commitment": 1_000_000.0, "priority": "junior", "upside_share": 1.0}],
+     "spv.distribution_order": "by_tranche",
+     "spv.guarantees": [{"guarantor": "foundation", "tranche": "senior", "share": 0.75, "limit": 1e6}]},
+    {"spv.return_cap": 0.06, "spv.cash_interest_rate": 0.02, "spv.drawdown": {"rule": "at_close"},
+     "spv.provider_risk": {"share": 0.1, "paid": "after_capital"}},
+    {"contract.reviews": [{"month": 36, "measure": "young_people_started", "when": "below", "threshold": 150.0}],
+     "contract.termination": {"early_redemption": [{"from_month": 24, "fraction": 0.5}]}},
 ]
 
 
@@ -157,6 +166,8 @@ def test_money_variants_reuse_care_paths_and_match_a_fresh_simulation(raw, base)
     {"contract.payment_lag_quarters": 2},
     {"referrals.months_per_case": 5},
     {"contract.mechanisms": [{"type": "milestone", "price": 100.0, "block_days": 28}]},
+    {"contract.reviews": [{"month": 36, "measure": "young_people_started", "when": "above", "threshold": 150.0,
+                           "action": "extend", "extend_months": 12}]},
 ])
 def test_model_keys_are_resimulated(raw, base, overrides):
     assert not reuses_outcomes(base, build_variant(raw, overrides))

@@ -198,7 +198,7 @@ def test_teams_are_paid_until_the_families_who_started_last_finish():
                               "spv.upfront_fees=0"])
     inputs = sample_inputs(sc, chunk_seed(0, 0), 2)
     starts = np.zeros((2, sc.n_cohorts))
-    costs = cost_schedule(sc, inputs, starts, np.full(2, sc.n_quarters), np.array([20.0, 60.0]))
+    costs = cost_schedule(sc, inputs, starts, np.full(2, sc.n_quarters), close_month=np.array([20.0, 60.0]))
     # Closed at month 20: teams paid to month 24 (8 quarters); at month 60: to month 64.
     np.testing.assert_allclose(costs.teams.sum(axis=1), [300 * 8, 300 * 64 / 3])
 

@@ -43,6 +43,8 @@ MONEY_ONLY = (
     "contract.council_management_cost_per_quarter",
     "contract.target_care_proportion",
     "contract.mechanisms",  # compared through their milestone block lengths instead
+    "contract.reviews",  # cut each draw in the settlement; what they can extend is in the fingerprint
+    "contract.termination",
     "spv",
     "care.la_foster_weekly_cost",
     "care.ifa_foster_weekly_cost",
@@ -70,6 +72,8 @@ def model_fingerprint(scenario: Scenario) -> dict[str, Any]:
         "scenario": _strip(scenario.model_dump(mode="json", by_alias=True)),
         "n_quarters": scenario.n_quarters,
         "n_cohorts": scenario.n_cohorts,
+        # The model simulates the envelope: every extension a review can grant.
+        "extension_months": scenario.extension_months,
     }
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simsib.contract.capital import total_commitment
 from simsib.contract.finance import annualise, npv, payback_period
 from simsib.contract.irr import irr
 from simsib.contract.payments import Payments
@@ -119,7 +120,7 @@ def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 def investor_metrics(scenario: Scenario, inputs: DrawInputs, waterfall: Waterfall) -> dict[str, np.ndarray]:
     flows = waterfall.investor_flows
     drawn = waterfall.drawn.sum(axis=1)
-    distributed = waterfall.distributed.sum(axis=1)
+    distributed = waterfall.investor_receipts.sum(axis=1)
     rate, status = irr(flows)
     quarterly_discount = (1.0 + inputs["spv.discount_rate"]) ** 0.25 - 1.0
     position = np.cumsum(flows, axis=1)
@@ -128,7 +129,7 @@ def investor_metrics(scenario: Scenario, inputs: DrawInputs, waterfall: Waterfal
         "distributions": distributed,
         "investor_profit": distributed - drawn,
         "moic_drawn": _safe_divide(distributed, drawn),
-        "moic_committed": _safe_divide(distributed, inputs["spv.capital_committed"]),
+        "moic_committed": _safe_divide(distributed, total_commitment(scenario, inputs)),
         "irr": annualise(rate, 4),
         "irr_status": status.astype(np.int8),
         "npv": npv(quarterly_discount, flows),

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from simsib import __version__
 from simsib.report.formatting import money, multiple, number, percent
-from simsib.report.headlines import HEADLINES
+from simsib.report.headlines import headlines, stat_at
 from simsib.run.outputs import DRAWS_FILE, MANIFEST_FILE, QUARTERLY_FILE, SCENARIO_FILE, SUMMARY_FILE
 from simsib.scenario.errors import ScenarioError
 from simsib.scenario.format import Scenario, all_quantities
@@ -106,8 +106,8 @@ def read_run(run_dir: Path) -> RunFolder:
 def headline_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """The headline figures: label, kind, raw numbers and their formatted text."""
     rows = []
-    for label, section, key, kind in HEADLINES:
-        stats = summary.get(section, {}).get(key)
+    for label, section, key, kind in headlines(summary):
+        stats = stat_at(summary, section, key)
         if stats is None:
             continue
         fmt = FORMATTERS[kind]

@@ -121,12 +121,16 @@ def _labels() -> dict[str, Any]:
 def label(key: str, *, short: bool = False) -> str:
     """Plain label of a scenario key (``population.p30_entry``) or metric column (``moic_committed``).
 
-    Mechanism fields are found under ``contract.mechanisms.*``; an unknown key is returned as it is.
+    Fields of list entries are found under ``*`` (``contract.mechanisms.*.price_per_day``), a
+    tranche's or guarantor's columns under their pattern (``moic_*``, with its name in the label);
+    an unknown key is returned as it is.
     """
     entry = _label_entry(key)
     if entry is None:
         return key
-    return entry.get("short" if short else "label", key)
+    text = entry.get("short" if short else "label", key)
+    named = _named_metric(key)
+    return text.replace("{name}", named[1]) if named else text
 
 
 def unit(key: str) -> str | None:
@@ -141,5 +145,22 @@ def _label_entry(key: str) -> dict[str, Any] | None:
         return labels[key]
     if key in labels.get("metrics", {}):
         return labels["metrics"][key]
-    wildcard = re.sub(r"^contract\.mechanisms\.\d+\.", "contract.mechanisms.*.", key)
+    named = _named_metric(key)
+    if named:
+        return labels["metrics"][named[0]]
+    wildcard = re.sub(r"\.\d+(?=\.)", ".*", key)
     return labels.get(wildcard)
+
+
+# Columns named after a tranche or guarantor: longest prefixes first ("guarantee_received_" before
+# "guarantee_", "irr_status_" before "irr_").
+_NAMED = re.compile(r"^(moic|irr_status|irr|capital_drawn|distributions|lost_principal|guarantee_received|guarantee)_"
+                    r"(?P<name>[a-z][a-z0-9_]*)$")
+
+
+def _named_metric(key: str) -> tuple[str, str] | None:
+    """(pattern key, name) of a per-tranche or per-guarantor column, or None."""
+    if key in _labels().get("metrics", {}):
+        return None
+    found = _NAMED.match(key)
+    return (f"{found.group(1)}_*", found.group("name")) if found else None

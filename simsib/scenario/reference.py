@@ -22,119 +22,11 @@ from pydantic.fields import FieldInfo
 
 from simsib.scenario import distributions
 from simsib.scenario.format import Expects, Scenario
+from simsib.scenario.format.fields import Section
 from simsib.scenario.loader import MAX_EXTENDS_DEPTH, MAX_FILE_BYTES
+from simsib.scenario.reference_examples import FAMILY_EXAMPLES, SECTION_EXAMPLES  # noqa: F401
 
 REGENERATE = "python -m simsib.scenario.reference > docs/scenario-reference.md"
-
-# One example per table; together (with the first mechanism) they make a valid scenario, which
-# tests/test_loader.py checks.  Each shows a different way of writing numbers.
-SECTION_EXAMPLES: dict[str, str] = {
-    "meta": '''[meta]
-name = "essex-weak-effect"
-description = "Essex, with the START trial's null result weighted more heavily."
-sources = ["E1", "E20", "E22"]
-reference_moic = 1.45''',
-    "simulation": '''[simulation]
-draws = 20000
-chunk_size = 1000''',
-    "referrals": '''[referrals]
-service_end_month = { value = 60, source = "E4: five operational years" }
-teams = 2
-team_start_delay_months = { dist = "uniform", low = 0, high = 6, source = "E33" }
-therapists_per_team = 4
-caseload_per_therapist = 4
-months_per_case = 4
-referrals_per_month = { dist = "lognormal", median = 9, sigma = 0.2, source = "E33" }
-referral_dispersion = 5
-referral_conversion = { dist = "beta", a = 13, b = 7, source = "E32" }
-ramp_initial_fraction = { dist = "beta", mean = 0.33, concentration = 6, source = "E33" }
-ramp_months = { dist = "triangular", low = 6, mode = 12, high = 24, source = "E33" }
-target_young_people = 380''',
-    "population": '''[population]
-age_at_start = { dist = "categorical", values = [13, 14, 15, 16], weights = [0.2, 0.3, 0.3, 0.2], source = "judgement: edge-of-care referrals peak at 14-15" }
-p30_entry = { dist = "beta", p05 = 0.4, p95 = 0.75, source = "E40" }
-weibull_shape = { dist = "uniform", low = 0.7, high = 1.0, source = "E41" }''',
-    "effect": '''[effect]
-log_hazard_ratio = { dist = "mixture", weights = [0.6, 0.4], components = [
-    { dist = "normal", mean = 0.223, sd = 0.25, source = "E20: START trial" },
-    { dist = "normal", mean = -0.478, sd = 0.25, source = "E22: community effectiveness" },
-], source = "E26" }
-duration_months = { dist = "lognormal", p05 = 9, p95 = 60, source = "E27" }
-completion_rate = { dist = "beta", a = 17, b = 3, source = "E31" }
-non_completer_effect_share = { value = 0.5, source = "judgement: half the log-hazard effect" }''',
-    "care": '''[care]
-short_stay_share = { dist = "beta", a = 8, b = 12, source = "E43" }
-short_stay_median_months = 1.4
-short_stay_sigma = 0.9
-long_stay_median_months = 24
-long_stay_sigma = 0.6
-reentry_probability = { dist = "beta", a = 7, b = 13, source = "E44" }
-reentry_gap_mean_months = 22.6
-la_foster_weekly_cost = 600
-ifa_foster_weekly_cost = 850
-residential_weekly_cost = 3000
-residential_share = { dist = "beta", a = 4, b = 16, source = "E46" }
-ifa_share_of_fostering = { dist = "beta", a = 8, b = 12, source = "E46" }''',
-    "contract": '''[contract]
-tracking_months = { value = 30, source = "E6, E7" }
-measurement_end_month = 96
-cap = { value = 7_200_000, source = "E2" }
-payment_lag_quarters = 1
-netting = "contract"
-council_management_cost_per_quarter = 10_000''',
-    "contract.mechanisms.days_saved_vs_baseline": '''[[contract.mechanisms]]
-type = "days_saved_vs_baseline"
-price_per_day = { value = 75, source = "E8" }
-baseline_care_proportion = { value = 0.55, source = "E6" }''',
-    "contract.mechanisms.days_out_of_care": '''[[contract.mechanisms]]
-type = "days_out_of_care"
-price_per_day = 40
-deadweight_share = { value = 0.33, source = "E50" }''',
-    "contract.mechanisms.milestone": '''[[contract.mechanisms]]
-type = "milestone"
-price = 5_000
-block_days = 364
-repeat = false''',
-    "contract.mechanisms.engagement": '''[[contract.mechanisms]]
-type = "engagement"
-price_per_person = 1_000
-on = "completion"''',
-    "spv": '''[spv]
-capital_committed = { value = 3_130_000, source = "E1" }
-team_cost_per_quarter = 100_000
-cost_per_young_person = 1_500
-management_fee_per_quarter = 25_000
-upfront_fees = 100_000
-reserve = 250_000
-distributions_from_month = 66
-discount_rate = 0.035
-target_return = 0.083''',
-    "correlations": '''[[correlations]]
-between = ["referrals.ramp_months", "effect.completion_rate"]
-rank = -0.3
-source = "judgement: a service slow to embed also keeps fewer families engaged (E18)"''',
-    "stress": '''[stress.late-start]
-description = "Both teams start a year late."
-set = { "referrals.team_start_delay_months" = 12 }''',
-}
-
-# An example of every parameter form of every family (checked by tests/test_loader.py).
-FAMILY_EXAMPLES: dict[str, list[str]] = {
-    "fixed": ['0.5', '{ value = 0.5, source = "E5" }', '{ dist = "fixed", value = 0.5 }'],
-    "uniform": ['{ dist = "uniform", low = 0, high = 6 }'],
-    "triangular": ['{ dist = "triangular", low = 6, mode = 12, high = 24 }'],
-    "normal": ['{ dist = "normal", mean = -0.478, sd = 0.25 }', '{ dist = "normal", mean = 0.8, sd = 0.3, low = 0, high = 1 }'],
-    "lognormal": ['{ dist = "lognormal", mu = 3.18, sigma = 0.6 }', '{ dist = "lognormal", median = 24, sigma = 0.6 }',
-                  '{ dist = "lognormal", p05 = 9, p95 = 60 }'],
-    "beta": ['{ dist = "beta", a = 17, b = 3 }', '{ dist = "beta", mean = 0.85, concentration = 20 }',
-             '{ dist = "beta", p05 = 0.4, p95 = 0.75 }'],
-    "gamma": ['{ dist = "gamma", shape = 4, scale = 2.5 }', '{ dist = "gamma", mean = 10, sd = 5 }'],
-    "weibull": ['{ dist = "weibull", shape = 0.85, scale = 40 }'],
-    "negative_binomial": ['{ dist = "negative_binomial", mean = 9, dispersion = 5 }'],
-    "poisson": ['{ dist = "poisson", mean = 9 }'],
-    "categorical": ['{ dist = "categorical", values = [14, 15, 16], weights = [0.3, 0.4, 0.3] }'],
-    "mixture": ['{ dist = "mixture", weights = [0.7, 0.3], components = [{ dist = "beta", a = 12, b = 8 }, 0.1] }'],
-}
 
 # The cross-parameter checks of simsib.scenario.distributions, in words (tests/test_bad_input.py tries them).
 FAMILY_CHECKS: dict[str, str] = {
@@ -207,13 +99,7 @@ def _tables() -> Iterator[tuple[str, type[BaseModel], str, str]]:
         required = "required" if info.is_required() else "optional"
         if _is_model(annotation):
             yield f"[{name}]", annotation, f"*{required} table.*", SECTION_EXAMPLES[name]
-            for sub_name, sub_info in annotation.model_fields.items():
-                members = _list_of_models(sub_info.annotation)
-                for member in members:
-                    tag = typing.get_args(member.model_fields["type"].annotation)[0]
-                    yield (f'[[{name}.{sub_name}]] type = "{tag}"', member,
-                           f"*One `[[{name}.{sub_name}]]` table per mechanism; several add up.*",
-                           SECTION_EXAMPLES[f"{name}.{sub_name}.{tag}"])
+            yield from _subtables(name, annotation)
         elif origin is list:
             yield (f"[[{name}]]", _strip(typing.get_args(annotation)[0]), f"*{required}; one table each.*",
                    SECTION_EXAMPLES[name])
@@ -222,12 +108,28 @@ def _tables() -> Iterator[tuple[str, type[BaseModel], str, str]]:
                    f"*{required}; one table per name.*", SECTION_EXAMPLES[name])
 
 
+def _subtables(path: str, model: type[BaseModel]) -> Iterator[tuple[str, type[BaseModel], str, str]]:
+    """The tables inside a table (mechanisms, tranches, a drawdown rule, ...), depth first."""
+    for sub_name, sub_info in model.model_fields.items():
+        dotted = f"{path}.{sub_name}"
+        for member in _list_of_models(sub_info.annotation):
+            tag = typing.get_args(member.model_fields["type"].annotation)[0]
+            yield (f'[[{dotted}]] type = "{tag}"', member, f"*One `[[{dotted}]]` table per mechanism; several add up.*",
+                   SECTION_EXAMPLES[f"{dotted}.{tag}"])
+        inner, many = _nested_section(sub_info.annotation)
+        if inner is not None:
+            heading, intro = (f"[[{dotted}]]", "*optional; one table each.*") if many else (f"[{dotted}]", "*optional table.*")
+            yield heading, inner, intro, SECTION_EXAMPLES[dotted]
+            yield from _subtables(dotted, inner)
+
+
 def _render_table(heading: str, model: type[BaseModel], intro: str, example: str) -> str:
     lines = [f"### `{heading}`", "", _doc(model), "", intro, "",
              "| key | takes | default | meaning |", "|---|---|---|---|"]
     for name, info in model.model_fields.items():
-        if _list_of_models(info.annotation):
-            takes, meaning = "tables", f"{info.description or ''} See below."
+        if _list_of_models(info.annotation) or _nested_section(info.annotation)[0] is not None:
+            many = _list_of_models(info.annotation) or _nested_section(info.annotation)[1]
+            takes, meaning = "tables" if many else "table", f"{info.description or ''} See below."
         else:
             takes, meaning = _takes(info), info.description or ""
         lines.append(f"| `{info.alias or name}` | {_cell(takes)} | {_cell(_default(info))} | {_cell(meaning)} |")
@@ -256,6 +158,10 @@ def _takes(info: FieldInfo) -> str:
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is list and args and _strip(args[0]) is str:
         return "list of text" + _length_text(metadata)
+    if origin is list and args:
+        item, item_metadata = _unwrap(args[0], [])
+        if item in (int, float):
+            return f"list of numbers{_bounds_text(item_metadata)}" + _length_text(metadata)
     if origin is dict:
         return "table of `dotted.key = value`"
     if _is_distribution(annotation):
@@ -379,6 +285,17 @@ def _list_of_models(annotation: Any) -> list[type[BaseModel]]:
         return []
     members = typing.get_args(_strip(typing.get_args(annotation)[0]))
     return list(members) if len(members) > 1 and all(_is_model(m) for m in members) else []
+
+
+def _nested_section(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The table a field holds, and whether it holds a list of them: a tranche list, a drawdown
+    rule (not a distribution, which is a quantity)."""
+    bare, _ = _unwrap(annotation, [])
+    many = typing.get_origin(bare) is list
+    inner = _strip(typing.get_args(bare)[0]) if many else bare
+    if _is_model(inner) and issubclass(inner, Section):
+        return inner, many
+    return None, False
 
 
 def _doc(obj: Any, first_paragraph: bool = False) -> str:

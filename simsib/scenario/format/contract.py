@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field
 
 from simsib.scenario.format.fields import Money, Probability, Section, StructMonths, structural_int
+from simsib.scenario.format.reviews import Review, Termination
 
 
 class DaysSavedVsBaseline(Section):
@@ -88,6 +89,14 @@ class Contract(Section):
     )
     target_care_proportion: Probability | None = Field(
         default=None, description="Care proportion the programme aims for, marked in reports (none: not marked)."
+    )
+    reviews: Annotated[list[Review], Field(max_length=40)] = Field(
+        default_factory=list,
+        description="Review dates with a rule that ends the contract early or extends it, one [[contract.reviews]] "
+        "table each (none: the contract runs its course unless the SPV runs out of cash).",
+    )
+    termination: Termination = Field(
+        default_factory=Termination, description="What a termination at a review means for payments and investors."
     )
 
 
