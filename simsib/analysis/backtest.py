@@ -129,6 +129,36 @@ TARGETS = (
 )
 
 
+def other_targets() -> tuple[tuple[Target, ...], tuple[str, ...]]:
+    """The rows of contracts beyond Essex from :mod:`simsib.analysis.backtest_other` (issue 15's
+    module, merged separately), as (targets, reference-class scenarios); none without it.
+
+    Its reference-class rows become this module's (:func:`reference_class_row`); its other rows
+    keep their role and fitted parameters.  When it has Norfolk's rows, they replace the Norfolk
+    row of :data:`TARGETS`.
+    """
+    try:
+        from simsib.analysis import backtest_other
+    except ImportError:
+        return (), ()
+    targets, reference = [], []
+    for t in backtest_other.TARGETS:
+        if t.role == "reference_class":
+            reference.append(t.scenario)
+        else:
+            targets.append(Target(t.figure, t.published, t.evidence, t.scenario, t.metric, t.kind, t.role,
+                                  tuple(t.fitted_parameters), t.note))
+    return tuple(targets), tuple(dict.fromkeys(reference))
+
+
+def all_targets() -> tuple[tuple[Target, ...], tuple[str, ...]]:
+    """(targets, ex-ante scenarios for the reference class): this module's and the others'."""
+    others, reference = other_targets()
+    covered = {t.scenario for t in others}
+    own = tuple(t for t in TARGETS if t.scenario not in covered or t.scenario.startswith("essex"))
+    return own + others, tuple(dict.fromkeys(EX_ANTE + reference))
+
+
 @dataclass
 class Backtest:
     """rows: one per target and reference-class scenario (columns :data:`JSON_KEYS` and
@@ -203,7 +233,8 @@ def run_backtest(draws: int = 4000, seed: int = 20190331, *, identification: boo
                  judgements: bool = True, progress=None) -> Backtest:
     """Simulate each scenario the rows need once (``draws`` each, the same ``seed``), and
     tabulate; with ``identification``/``judgements``, the two tables that go with the rows."""
-    names = list(dict.fromkeys([t.scenario for t in TARGETS] + list(EX_ANTE)))
+    targets, ex_ante = all_targets()
+    names = list(dict.fromkeys([t.scenario for t in targets] + list(ex_ante)))
     runs, caps = {}, {}
     for name in names:
         scenario = load_scenario(bundled_scenario_path(name))
@@ -211,8 +242,8 @@ def run_backtest(draws: int = 4000, seed: int = 20190331, *, identification: boo
         caps[name] = scenario.contract.cap
         if progress:
             progress(name)
-    rows = [target_row(t, runs[t.scenario], caps[t.scenario]) for t in TARGETS]
-    rows += [reference_class_row(name, runs[name]) for name in EX_ANTE]
+    rows = [target_row(t, runs[t.scenario], caps[t.scenario]) for t in targets]
+    rows += [reference_class_row(name, runs[name]) for name in ex_ante]
     result = Backtest(pd.DataFrame(rows), header={"draws": draws, "seed": seed})
     if identification:
         from simsib.analysis.identification import identification_table
