@@ -12,6 +12,7 @@ import pytest
 from helpers import EPS, discounted_gross, make_inputs, make_scenario, npv_tolerance
 from scipy.stats import norm
 
+from simsib.contract.council_value import care_value
 from simsib.contract.finance import npv
 from simsib.contract.irr import IrrStatus
 from simsib.contract.metrics import council_metrics, daily_care_cost, investor_metrics, outcome_metrics
@@ -120,7 +121,7 @@ def test_council_metrics_by_hand():
                         cap_reached=np.zeros(3, dtype=bool), cap_quarter=np.full(3, np.nan))
     day = 1160 / 7
     np.testing.assert_allclose(daily_care_cost(inputs), [day] * 3)
-    m = council_metrics(scenario, inputs, outcomes, payments)
+    m = council_metrics(scenario, inputs, outcomes, payments, care=care_value(scenario, inputs, outcomes))
     np.testing.assert_allclose(m["outcome_payments"], [5000, 2000, 0])
     np.testing.assert_allclose(m["care_days_saved_true"], [40, -20, 0])
     np.testing.assert_allclose(m["care_days_saved_contract"], [100, 50, -30])
@@ -155,7 +156,7 @@ def test_council_accounts_inflate_care_costs_and_discount_flows_by_hand():
     paid[0, 3] = 5000
     payments = Payments(paid=paid, counted_days=np.array([100.0]), by_mechanism={},
                         cap_reached=np.zeros(1, dtype=bool), cap_quarter=np.full(1, np.nan))
-    m = council_metrics(scenario, inputs, outcomes, payments)
+    m = council_metrics(scenario, inputs, outcomes, payments, care=care_value(scenario, inputs, outcomes))
     day = 1160 / 7
     p0, p1 = 1.1 ** (1.5 / 12), 1.1 ** (4.5 / 12)
     np.testing.assert_allclose(m["true_savings"], [20 * day * (p0 + p1)], rtol=1e-12)
@@ -353,3 +354,45 @@ def test_summarise_probabilities_and_tail():
     assert summary["council"]["prob_cap_reached"]["value"] == pytest.approx(columns["cap_reached"].mean())
     for section, key, column in DISTRIBUTIONS:
         assert summary[section][key]["mean"] == pytest.approx(np.nanmean(columns[column]))
+
+
+# Days in care to each 18th birthday (beyond the window): one draw, one cohort, horizon quarters
+# 0-3: counterfactual [30, 30, 20, 10], treated [10, 10, 20, 10] -> 20, 20, 0, 0 days avoided.
+# At 10% a year and a 5% discount rate, as above: quarters 0 and 1 valued at 1.1^(1.5/12) and
+# 1.1^(4.5/12), quarter 1 discounted by 1.05^(1/4).  The window (quarters 0-1) holds only 10 days
+# avoided, in quarter 0.
+def test_savings_to_the_18th_birthday_by_hand():
+    scenario = make_scenario(contract={"measurement_end_month": 12, "payment_lag_quarters": 1})
+    inputs = make_inputs(scenario, 1, care__ifa_share_of_fostering=0.4, care__ifa_foster_weekly_cost=850,
+                         care__la_foster_weekly_cost=600, care__residential_share=0.2,
+                         care__residential_weekly_cost=3000, contract__council_management_cost_per_quarter=0,
+                         care__cost_inflation=0.10, spv__discount_rate=0.05)
+    child = np.array([[[100.0, 0.0]]])
+    outcomes = CohortQuarterly(
+        child_days=child, care_days_treated=np.array([[[20.0, 0.0]]]), care_days_counterfactual=np.array([[[30.0, 0.0]]]),
+        completions_due=np.zeros_like(child), milestone_block_days={}, milestone_people={},
+        starts=np.ones((1, 1)), completed=np.ones((1, 1)),
+        state_days_to_horizon_treated=np.array([[[10.0, 10.0, 20.0, 10.0]]]),
+        state_days_to_horizon_counterfactual=np.array([[[30.0, 30.0, 20.0, 10.0]]]))
+    payments = Payments(paid=np.zeros((1, 6)), counted_days=np.array([45.0]), by_mechanism={},
+                        cap_reached=np.zeros(1, dtype=bool), cap_quarter=np.full(1, np.nan))
+    m = council_metrics(scenario, inputs, outcomes, payments, care=care_value(scenario, inputs, outcomes))
+    day = 1160 / 7
+    p0, p1 = 1.1 ** (1.5 / 12), 1.1 ** (4.5 / 12)
+    np.testing.assert_allclose(m["true_savings"], [10 * day * p0], rtol=1e-12)
+    np.testing.assert_allclose(m["care_days_saved_to_18"], [40.0])
+    np.testing.assert_allclose(m["true_savings_to_18"], [20 * day * (p0 + p1)], rtol=1e-12)
+    np.testing.assert_allclose(m["true_savings_to_18_pv"], [20 * day * (p0 + p1 / 1.05 ** 0.25)], rtol=1e-12)
+    np.testing.assert_allclose(m["net_benefit_to_18"] - m["net_benefit"], m["true_savings_to_18"] - m["true_savings"],
+                               rtol=1e-12)
+
+
+def test_no_effect_saves_nothing_to_the_18th_birthday():
+    scenario = make_scenario(effect={"log_hazard_ratio": 0.0})
+    chunk = chunk_seed(3, 0)
+    inputs = sample_inputs(scenario, chunk, 200)
+    outcomes, monthly = simulate_outcomes(scenario, inputs, chunk)
+    columns = draw_columns(scenario, inputs, settle(scenario, inputs, outcomes, monthly), monthly)
+    assert outcomes.state_days_to_horizon_treated is not None  # the run measures it
+    np.testing.assert_array_equal(columns["care_days_saved_to_18"], 0.0)
+    np.testing.assert_array_equal(columns["true_savings_to_18"], 0.0)

@@ -15,6 +15,7 @@ import pytest
 from helpers import make_scenario
 
 from simsib.contract.costs import cost_schedule
+from simsib.contract.council_value import care_value
 from simsib.contract.metrics import council_metrics, outcome_metrics
 from simsib.contract.payments import measured_quarters, outcome_payments, served_outcomes
 from simsib.contract.waterfall import run_waterfall
@@ -124,7 +125,8 @@ def test_metrics_from_outcome_totals_match_metrics_from_the_cut_cubes(name):
     scenario, inputs, outcomes, monthly = chunk(name)
     result = settle(scenario, inputs, outcomes, monthly)
     columns = draw_columns(scenario, inputs, result, monthly)
-    expected = {**council_metrics(scenario, inputs, result.outcomes, result.payments),
+    expected = {**council_metrics(scenario, inputs, result.outcomes, result.payments,
+                                  care=care_value(scenario, inputs, result.outcomes)),
                 **outcome_metrics(scenario, inputs, result.outcomes, monthly, result.stop_quarter)}
     for column, values in expected.items():
         np.testing.assert_allclose(columns[column], values, **CLOSE, err_msg=column)

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from simsib.analysis import backtest_other
 from simsib.run.api import simulate
 from simsib.scenario.loader import bundled_scenario_path, load_scenario
 
@@ -130,17 +131,13 @@ TARGETS = (
 
 
 def other_targets() -> tuple[tuple[Target, ...], tuple[str, ...]]:
-    """The rows of contracts beyond Essex from :mod:`simsib.analysis.backtest_other` (issue 15's
-    module, merged separately), as (targets, reference-class scenarios); none without it.
+    """The rows of contracts beyond Essex (:mod:`simsib.analysis.backtest_other`), as (targets,
+    reference-class scenarios).
 
     Its reference-class rows become this module's (:func:`reference_class_row`); its other rows
-    keep their role and fitted parameters.  When it has Norfolk's rows, they replace the Norfolk
-    row of :data:`TARGETS`.
+    keep their role and fitted parameters.  Its Norfolk rows replace the Norfolk row of
+    :data:`TARGETS`.
     """
-    try:
-        from simsib.analysis import backtest_other
-    except ImportError:
-        return (), ()
     targets, reference = [], []
     for t in backtest_other.TARGETS:
         if t.role == "reference_class":

@@ -3,12 +3,12 @@
 Conventions: money in £, days in calendar days, IRR annualised from quarterly investor flows
 (outflows negative), NPV at the scenario's annual discount rate converted to quarterly.
 
-The council's accounts are a finance officer's: care avoided in a quarter is valued at that
-quarter's prices (weekly costs at contract-start prices grown by ``care.cost_inflation`` a year,
-to the quarter's middle); ``net_benefit`` is the cash sum, ``net_benefit_pv`` discounts each
-quarter's savings, payments and management costs to the contract start at
-``spv.discount_rate`` (quarter ``q`` by ``(1 + r)^(−q/4)``, as the investors' NPV).  Savings
-are counted inside the contract's tracking windows: what the contract pays for.
+The council's accounts are a finance officer's (:mod:`simsib.contract.council_value`): care
+avoided in a quarter is valued at that quarter's prices; ``net_benefit`` is the cash sum and
+``net_benefit_pv`` discounts each quarter's savings, payments and management costs to the
+contract start at ``spv.discount_rate``; savings are counted inside the tracking windows (what
+the contract pays for) and, as ``*_to_18``, to each young person's 18th birthday (what the
+council avoids).
 Undefined values are NaN; ``irr_status`` (see :class:`simsib.contract.finance.IrrStatus`) says why an
 IRR is missing.
 """
@@ -16,6 +16,7 @@ IRR is missing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from simsib.contract.waterfall import Waterfall
 from simsib.model.inputs import DrawInputs
 from simsib.model.outcomes import CohortQuarterly
 from simsib.model.referrals import team_start_months
-from simsib.scenario.format import Scenario
+from simsib.scenario.format import Scenario, resolve_cohorts
 
 DAYS_PER_WEEK = 7.0
 TOTAL_LOSS_MOIC = 0.1  # "total loss": less than 10p back per £1 drawn
@@ -42,9 +43,6 @@ class OutcomeTotals:
     care_days_counterfactual: np.ndarray
     starts: np.ndarray
     completed: np.ndarray
-    # The same days by calendar quarter, summed over the served cohorts, (n_draws, n_quarters).
-    child_days_by_quarter: np.ndarray
-    care_days_saved_by_quarter: np.ndarray  # counterfactual − treated
 
     @classmethod
     def of(cls, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None) -> OutcomeTotals:
@@ -57,18 +55,12 @@ class OutcomeTotals:
         def total(name: str) -> np.ndarray:
             return (outcomes.by_cohort(name) * cohorts).sum(axis=1)
 
-        def by_quarter(cube: np.ndarray) -> np.ndarray:
-            return np.einsum("dcq,dc->dq", cube, cohorts)
-
-        saved = outcomes.care_days_counterfactual - outcomes.care_days_treated
         return cls(
             child_days=total("child_days"),
             care_days_treated=total("care_days_treated"),
             care_days_counterfactual=total("care_days_counterfactual"),
             starts=(outcomes.starts * cohorts).sum(axis=1),
             completed=(outcomes.completed * cohorts).sum(axis=1),
-            child_days_by_quarter=by_quarter(outcomes.child_days),
-            care_days_saved_by_quarter=by_quarter(saved),
         )
 
 
@@ -77,39 +69,24 @@ def _totals(outcomes: CohortQuarterly | OutcomeTotals) -> OutcomeTotals:
     return outcomes if isinstance(outcomes, OutcomeTotals) else OutcomeTotals.of(outcomes)
 
 
-def daily_care_cost(inputs: DrawInputs) -> np.ndarray:
-    """Average cost of a day in care for the draw's placement mix, £/day, shape (n_draws,)."""
+def daily_care_cost(inputs: DrawInputs, care: str = "care") -> np.ndarray:
+    """Average cost of a day in care for the draw's placement mix, £/day, shape (n_draws,).
+
+    ``care`` is the dotted prefix of the [care] table (``cohorts.1.care`` for a cohort's own).
+    """
     fostering = (
-        inputs["care.ifa_share_of_fostering"] * inputs["care.ifa_foster_weekly_cost"]
-        + (1.0 - inputs["care.ifa_share_of_fostering"]) * inputs["care.la_foster_weekly_cost"]
+        inputs[f"{care}.ifa_share_of_fostering"] * inputs[f"{care}.ifa_foster_weekly_cost"]
+        + (1.0 - inputs[f"{care}.ifa_share_of_fostering"]) * inputs[f"{care}.la_foster_weekly_cost"]
     )
-    residential = inputs["care.residential_share"]
-    weekly = residential * inputs["care.residential_weekly_cost"] + (1.0 - residential) * fostering
+    residential = inputs[f"{care}.residential_share"]
+    weekly = residential * inputs[f"{care}.residential_weekly_cost"] + (1.0 - residential) * fostering
     return weekly / DAYS_PER_WEEK
 
 
-def care_price_index(inputs: DrawInputs, n_quarters: int) -> np.ndarray:
-    """Price of care in each quarter relative to contract start, (n_draws, n_quarters).
-
-    ``(1 + care.cost_inflation)`` to the power of the quarter's middle in years, ``(3q + 1.5)/12``.
-    """
-    middle_years = (np.arange(n_quarters) * 3.0 + 1.5) / 12.0
-    return (1.0 + inputs["care.cost_inflation"][:, None]) ** middle_years[None, :]
-
-
-def discount_factors(inputs: DrawInputs, n_quarters: int) -> np.ndarray:
-    """``(1 + spv.discount_rate)^(−q/4)`` for quarter ``q``, (n_draws, n_quarters)."""
-    quarters = np.arange(n_quarters) / 4.0
-    return (1.0 + inputs["spv.discount_rate"][:, None]) ** -quarters[None, :]
-
-
-def _quarters(series: np.ndarray, n_quarters: int) -> np.ndarray:
-    """``series`` (n, Q) cut or padded with zeros to ``n_quarters`` columns (the cubes end at the
-    measurement end; a hand-built one may be shorter than the payments)."""
-    out = np.zeros((series.shape[0], n_quarters))
-    width = min(series.shape[1], n_quarters)
-    out[:, :width] = series[:, :width]
-    return out
+def scenario_daily_care_cost(scenario: Scenario, inputs: DrawInputs, n: int) -> np.ndarray:
+    """The cost of a care day of the scenario's first care cohort (NaN without care), (n,)."""
+    care = [c for c in resolve_cohorts(scenario) if c.process == "care"]
+    return daily_care_cost(inputs, care[0].prefix["care"]) if care else np.full(n, np.nan)
 
 
 def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -138,33 +115,43 @@ def investor_metrics(scenario: Scenario, inputs: DrawInputs, waterfall: Waterfal
     }
 
 
+def discount_factors(inputs: DrawInputs, n_quarters: int) -> np.ndarray:
+    """``(1 + spv.discount_rate)^(−q/4)`` for quarter ``q``, (n_draws, n_quarters)."""
+    quarters = np.arange(n_quarters) / 4.0
+    return (1.0 + inputs["spv.discount_rate"][:, None]) ** -quarters[None, :]
+
+
 def council_metrics(
-    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly | OutcomeTotals, payments: Payments
+    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly | OutcomeTotals, payments: Payments,
+    true_savings: np.ndarray | None = None, care: Any = None,
 ) -> dict[str, np.ndarray]:
-    """``outcomes``: of the served cohorts, or just their totals."""
+    """``outcomes``: of the served cohorts, or just their totals.  ``true_savings``: the £ value
+    of every outcome the service changed, when the scenario has named cohorts
+    (:func:`simsib.contract.outcome_metrics.true_value`).  ``care``: the care avoided by quarter
+    at each quarter's prices (:class:`simsib.contract.council_value.CareValue`; None when not all
+    cohorts are care, or not computed): it gives the true savings, their present value and the
+    savings to the 18th birthday.  Without it the true savings are care days avoided × the cost of
+    a care day at contract-start prices, and the present values are undefined (NaN)."""
     totals = _totals(outcomes)
-    day_cost = daily_care_cost(inputs)
+    n = len(totals.starts)
+    day_cost = scenario_daily_care_cost(scenario, inputs, n)
     paid = payments.paid.sum(axis=1)
     true_days = totals.care_days_counterfactual - totals.care_days_treated
     contract_days = payments.counted_days
     # Share of the paid-for days that MST did not cause: 1 − true ÷ counted, in [0, 1].
     deadweight = np.clip(1.0 - _safe_divide(true_days, contract_days), 0.0, 1.0)
-    n_quarters = payments.paid.shape[1]
     per_quarter = inputs["contract.council_management_cost_per_quarter"]
-    management = per_quarter * n_quarters
-    prices = care_price_index(inputs, n_quarters)
-    discount = discount_factors(inputs, n_quarters)
-    true_by_quarter = _quarters(totals.care_days_saved_by_quarter, n_quarters) * prices * day_cost[:, None]
-    true_savings = true_by_quarter.sum(axis=1)
-    # The contract's days are not split by quarter; they are valued at the price index averaged
-    # over the tracked child-days, whose timing they follow (price × baseline × child-days).
-    child_by_quarter = _quarters(totals.child_days_by_quarter, n_quarters)
-    contract_price = _safe_divide((child_by_quarter * prices).sum(axis=1), child_by_quarter.sum(axis=1))
-    contract_price = np.where(np.isnan(contract_price), 1.0, contract_price)
-    true_pv = (true_by_quarter * discount).sum(axis=1)
-    paid_pv = (payments.paid * discount).sum(axis=1)
-    management_pv = per_quarter * discount.sum(axis=1)
-    return {
+    discount = discount_factors(inputs, payments.paid.shape[1])
+    undefined = np.full(n, np.nan)
+    if care is not None:
+        true_savings = care.window.sum(axis=1)
+        true_pv = (care.window * discount[:, : care.window.shape[1]]).sum(axis=1)
+        contract_price = care.tracked_price
+    else:
+        if true_savings is None:
+            true_savings = true_days * day_cost
+        true_pv, contract_price = undefined, 1.0
+    council = {
         "outcome_payments": paid,
         "cap_reached": payments.cap_reached,
         "cap_quarter": payments.cap_quarter,
@@ -174,12 +161,33 @@ def council_metrics(
         "contract_savings": contract_days * day_cost * contract_price,
         "true_savings": true_savings,
         "deadweight_share": deadweight,
-        "council_management_costs": management,
-        "net_benefit": true_savings - paid - management,
         "true_savings_pv": true_pv,
-        "outcome_payments_pv": paid_pv,
-        "net_benefit_pv": true_pv - paid_pv - management_pv,
+        "outcome_payments_pv": (payments.paid * discount).sum(axis=1),
+        "care_days_saved_to_18": undefined,
+        "true_savings_to_18": undefined,
+        "true_savings_to_18_pv": undefined,
     }
+    if care is not None and care.to_age_limit is not None:
+        council["care_days_saved_to_18"] = care.days_to_age_limit
+        council["true_savings_to_18"] = care.to_age_limit.sum(axis=1)
+        council["true_savings_to_18_pv"] = (
+            care.to_age_limit * discount_factors(inputs, care.to_age_limit.shape[1])).sum(axis=1)
+    return with_net_benefits(council, per_quarter * scenario.n_quarters, per_quarter * discount.sum(axis=1))
+
+
+def with_net_benefits(council: dict[str, np.ndarray], management: np.ndarray, management_pv: np.ndarray,
+                      other_costs: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """``council`` with its management costs and every net benefit (cash and present value,
+    inside the windows and to the 18th birthday): savings less payments, management costs and
+    ``other_costs`` (the term sheet's, counted undiscounted: their timing is not split)."""
+    other = 0.0 if other_costs is None else other_costs
+    council["council_management_costs"] = management
+    council["net_benefit"] = council["true_savings"] - council["outcome_payments"] - management - other
+    council["net_benefit_pv"] = council["true_savings_pv"] - council["outcome_payments_pv"] - management_pv - other
+    council["net_benefit_to_18"] = council["true_savings_to_18"] - council["outcome_payments"] - management - other
+    council["net_benefit_to_18_pv"] = (council["true_savings_to_18_pv"] - council["outcome_payments_pv"]
+                                       - management_pv - other)
+    return council
 
 
 def outcome_metrics(

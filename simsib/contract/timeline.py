@@ -20,11 +20,11 @@ reviewed again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from simsib.model.outcomes import MONTHS_PER_QUARTER, CohortQuarterly
+from simsib.model.outcomes import MONTHS_PER_QUARTER, CohortQuarterly, cut_to_served
 from simsib.scenario.format import Scenario
 
 
@@ -134,20 +134,7 @@ def decide(scenario: Scenario, timeline: Timeline, review_index: int, fires: np.
 
 def cut_outcomes(outcomes: CohortQuarterly, served: np.ndarray, measured: np.ndarray) -> CohortQuarterly:
     """Outcomes of the ``served`` cohorts ((n, C) bool) in the ``measured`` quarters ((n, T) bool,
-    per draw) only; every other entry zero.  Works field by field, so an outcome process's own
-    cubes (n, C, T) and per-cohort counts (n, C) are cut alike; totals summed on the way
-    (``days_by_cohort``) are dropped, as they would no longer match."""
-    n_quarters = outcomes.child_days.shape[2]
-    keep = served[:, :, None] & measured[:, None, :n_quarters]
-
-    def cut(value):
-        if isinstance(value, np.ndarray) and value.ndim == 3:
-            return np.where(keep, value, 0.0)
-        if isinstance(value, np.ndarray) and value.ndim == 2:
-            return np.where(served, value, 0.0)
-        if isinstance(value, dict):
-            return {key: cut(item) for key, item in value.items()}
-        return value
-
-    changes = {f.name: cut(getattr(outcomes, f.name)) for f in fields(outcomes) if f.name != "days_by_cohort"}
-    return replace(outcomes, **changes, days_by_cohort={})
+    per draw) only; every other entry zero.  Works field by field, for every outcome process's
+    cubes, per-cohort counts, per-person records and named cohorts
+    (:func:`simsib.model.outcomes.cut_to_served`)."""
+    return cut_to_served(outcomes, served, measured)

@@ -42,6 +42,7 @@ from simsib.report.tables import (  # noqa: F401  (re-exported: the report's pub
     assumption_rows,
     evidence_ids,
     headline_rows,
+    payment_rows,
     provenance_rows,
     read_run,
 )
@@ -221,6 +222,7 @@ def report_context(run: RunFolder, rendered: list[tuple[Figure, str]]) -> dict[s
         "draws": s.get("draws"),
         "seed": s.get("seed") if s.get("seed") is not None else s.get("seed_entropy"),
         "headlines": headline_rows(s),
+        "payments": payment_rows(s),
         "figures": sections,
         "sensitivity": sensitivity,
         "tranches": capital.tranche_table(s),
@@ -269,6 +271,12 @@ def render_markdown(context: dict[str, Any]) -> str:
         if not items:
             continue
         out += [f"## {title}", ""]
+        if section == "council" and context["payments"]:
+            out += ["Payments by mechanism and payer, and what the contract would have paid had the service "
+                    "had no effect:", "",
+                    _md_table(["payments", "mean", "± se", "p05", "median", "p95"],
+                              [[r["label"], *(r["text"][k] for k in ("mean", "se", "p05", "p50", "p95"))]
+                               for r in context["payments"]]), ""]
         for item in items:
             out += [f"![{item['title']}]({item['file']})", "", f"*{item['caption']}*", ""]
         if section == "investors" and context.get("tranches"):

@@ -21,10 +21,16 @@ HEADLINES = (
     ("Deadweight share of paid days", "council", "deadweight_share", "percent"),
     ("Council net benefit", "council", "net_benefit", "money"),
     ("Council net benefit, present value", "council", "net_benefit_pv", "money"),
+    ("Council net benefit to 18th birthdays, PV", "council", "net_benefit_to_18_pv", "money"),
+    ("Payments had the service no effect", "council", "payments_without_effect", "money"),
     ("Young people started", "outcomes", "young_people_started", "number"),
     ("Care proportion, treated", "outcomes", "care_proportion_treated", "percent"),
     ("Care proportion, counterfactual", "outcomes", "care_proportion_counterfactual", "percent"),
+    ("Fall in events vs comparison", "outcomes", "event_reduction_overall", "percent"),
+    ("Fall in events, true", "outcomes", "event_reduction_true_overall", "percent"),
 )
+# Rows whose figure a scenario does not have (no care, no recurrent events), or whose every draw
+# is undefined, are left out of the tables (see :func:`shown`).
 
 # Each tranche's figures, side by side in a table of their own: (label, key, kind).
 TRANCHE_FIGURES = (
@@ -45,6 +51,15 @@ def stat_at(summary: dict[str, Any], section: str, key: str) -> dict[str, Any] |
     for part in section.split("."):
         node = node.get(part, {}) if isinstance(node, dict) else {}
     return node.get(key) if isinstance(node, dict) else None
+
+
+def shown(summary: dict[str, Any], section: str, key: str) -> dict[str, Any] | None:
+    """The statistics of a headline figure (as :func:`stat_at`), or None when the run has nothing
+    to show for it: the figure is missing, or undefined in every draw."""
+    stats = stat_at(summary, section, key)
+    if not stats or stats.get("value", stats.get("mean")) is None:
+        return None
+    return stats
 
 
 def headlines(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:

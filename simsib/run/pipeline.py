@@ -21,15 +21,24 @@ from simsib.contract.capital_metrics import (
     termination_metrics,
     tranche_metrics,
 )
-from simsib.contract.mechanisms import milestone_needs
-from simsib.contract.metrics import OutcomeTotals, council_metrics, investor_metrics, outcome_metrics
+from simsib.contract.council_value import care_value
+from simsib.contract.mechanisms import model_needs
+from simsib.contract.metrics import (
+    OutcomeTotals,
+    council_metrics,
+    discount_factors,
+    investor_metrics,
+    outcome_metrics,
+    with_net_benefits,
+)
+from simsib.contract.outcome_metrics import cohort_metrics, payment_metrics, true_value
 from simsib.contract.waterfall import Waterfall
 from simsib.model.inputs import DrawInputs, sample_inputs
 from simsib.model.outcomes import CohortQuarterly
-from simsib.model.processes import simulate_aggregates
+from simsib.model.processes import simulate_cohorts
 from simsib.model.referrals import monthly_starts
 from simsib.model.streams import chunk_seed, stream
-from simsib.run.settlement import Settlement, settle
+from simsib.run.settlement import Settlement, payments_without_effect, settle
 from simsib.scenario.format import Scenario, per_draw_quantities
 
 __all__ = ["ChunkResult", "QUARTERLY_SERIES", "Settlement", "draw_columns", "run_chunk", "settle", "simulate_outcomes"]
@@ -59,14 +68,14 @@ class ChunkResult:
 def simulate_outcomes(
     scenario: Scenario, inputs: DrawInputs, chunk: np.random.SeedSequence
 ) -> tuple[CohortQuarterly, np.ndarray]:
-    """Referrals and care paths for a chunk: (outcomes by cohort and quarter, monthly starts).
+    """Referrals and every cohort's outcomes for a chunk: (outcomes by cohort and quarter, monthly starts).
 
     Simulated on the scenario's envelope (every possible extension taken; the scenario itself
     when nothing can extend it): the money stages cut each draw to its own dates."""
     scenario = scenario.envelope()
     _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
-    blocks, once = milestone_needs(scenario)
-    return simulate_aggregates(scenario, inputs, starts, stream(chunk, "people"), blocks, once), starts
+    # The days in care to each person's 18th birthday too: the council's savings beyond the window.
+    return simulate_cohorts(scenario, inputs, starts, chunk, model_needs(scenario, horizon=True)), starts
 
 
 def quarterly_series(monthly: np.ndarray, stop: np.ndarray, waterfall: Waterfall) -> dict[str, np.ndarray]:
@@ -91,18 +100,25 @@ def council_columns(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The council's metrics, with what the term sheet changes for it, and the term sheet's flows
     to and from the council and the provider (:func:`party_flows`)."""
-    council = council_metrics(scenario, inputs, totals, settlement.payments)
+    savings = true_value(scenario, inputs, settlement.served_outcomes(), settlement.cohort_served)
+    care = care_value(scenario, inputs, settlement.simulated, settlement.cohort_served, settlement.measured_by_draw)
+    council = council_metrics(scenario, inputs, totals, settlement.payments, savings, care)
     flows = party_flows(scenario, inputs, settlement.waterfall)
     timeline = settlement.timeline
     cost = council_term_sheet_cost(flows)
     if timeline is not None or cost is not None:
+        per_quarter = inputs["contract.council_management_cost_per_quarter"]
+        management, management_pv = council["council_management_costs"], None
         if timeline is not None:  # the council manages the contract until its own end
-            council["council_management_costs"] = (
-                inputs["contract.council_management_cost_per_quarter"] * (timeline.final_quarter + 1.0))
-        council["net_benefit"] = council["true_savings"] - council["outcome_payments"] - council["council_management_costs"]
+            management = per_quarter * (timeline.final_quarter + 1.0)
+            quarters = np.arange(settlement.payments.paid.shape[1])
+            managed = quarters[None, :] <= timeline.final_quarter[:, None]
+            management_pv = per_quarter * (discount_factors(inputs, quarters.size) * managed).sum(axis=1)
+        if management_pv is None:
+            management_pv = per_quarter * discount_factors(inputs, settlement.payments.paid.shape[1]).sum(axis=1)
+        council = with_net_benefits(council, management, management_pv, cost)
         if cost is not None:
             council["council_term_sheet_cost"] = cost
-            council["net_benefit"] = council["net_benefit"] - cost
     return council, flows
 
 
@@ -145,6 +161,11 @@ def draw_columns(
         columns["council_term_sheet_cost"] = council["council_term_sheet_cost"]
     if scenario.contract.reviews:
         columns.update(review_changes(scenario, inputs, settlement, columns, monthly))
+    # Beyond Essex's columns: payments by mechanism and payer, what the contract would have paid
+    # had the service had no effect, and per-cohort outcomes of processes other than care.
+    without_effect = payments_without_effect(scenario, inputs, settlement)
+    columns.update(payment_metrics(scenario, settlement.payments, without_effect))
+    columns.update(cohort_metrics(scenario, inputs, settlement.served_outcomes(), settlement.cohort_served))
     return columns
 
 

@@ -86,6 +86,11 @@ class Settlement:
         cut = cut_outcomes(_at_rows(self.simulated, rows), self.cohort_served[rows], self.measured_by_draw[rows])
         return _spliced(totals, rows, OutcomeTotals.of(cut))
 
+    def served_outcomes(self) -> CohortQuarterly:
+        """The outcomes to total over served cohorts: as simulated, when every draw keeps the
+        scenario's dates (quarters after the measurement end hold nothing), else cut per draw."""
+        return self.simulated if self.timeline is None else self.outcomes
+
     @property
     def measured_by_draw(self) -> np.ndarray:
         """(n, n_quarters) bool: quarters measured in each draw."""
@@ -94,11 +99,13 @@ class Settlement:
 
 
 def _at_rows(value: Any, rows: np.ndarray) -> Any:
-    """``value`` -- an array with draws first, or a dict or dataclass of them -- at ``rows``."""
+    """``value`` -- an array with draws first, or a dict, tuple or dataclass of them -- at ``rows``."""
     if isinstance(value, np.ndarray):
         return value[rows]
     if isinstance(value, dict):
         return {key: _at_rows(item, rows) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_at_rows(item, rows) for item in value)
     if is_dataclass(value):
         return replace(value, **{f.name: _at_rows(getattr(value, f.name), rows) for f in fields(value)})
     return value  # None, or anything not per draw
@@ -112,6 +119,8 @@ def _spliced(whole: Any, rows: np.ndarray, part: Any) -> Any:
         return out
     if isinstance(whole, dict):
         return {key: _spliced(item, rows, part[key]) for key, item in whole.items()}
+    if isinstance(whole, tuple):
+        return tuple(_spliced(item, rows, p) for item, p in zip(whole, part))
     if is_dataclass(whole):
         return replace(whole, **{f.name: _spliced(getattr(whole, f.name), rows, getattr(part, f.name))
                                  for f in fields(whole)})
@@ -152,7 +161,7 @@ def _settle_from(
         served = cohorts[None, :] < np.minimum(stop, timeline.service_end_cohort)[:, None]
         n_quarters = outcomes.child_days.shape[2]
         by_draw = measured[None, :] & (np.arange(n_quarters)[None, :] < timeline.measure_end_quarter[:, None])
-        payments = outcome_payments(scenario, inputs, cut_outcomes(outcomes, served, by_draw))
+        payments = outcome_payments(scenario, inputs, cut_outcomes(outcomes, served, by_draw), measured_by_draw=by_draw)
         payments = _forfeit(payments, timeline, inputs.get("contract.cap") if scenario.contract.cap is not None else None)
     costs = cost_schedule(scenario, inputs, np.where(served, outcomes.starts, 0.0), stop, timeline,
                           close_month=close_month)
@@ -169,6 +178,20 @@ def _settle_from(
                            waterfall.first_short_quarter[moved], measured, _at_rows(timeline, moved),
                            close_month[moved])
     return tuple(_spliced(whole, moved, part) for whole, part in zip((payments, waterfall, stop), settled))
+
+
+def payments_without_effect(scenario: Scenario, inputs: DrawInputs, settlement: Settlement) -> Payments:
+    """What the contract would have paid the settled draws had the service had no effect: their
+    outcomes with every treated measure replaced by its counterfactual, on the same served cohorts,
+    dates and termination terms (the waterfall is not re-run: these are payments only)."""
+    envelope = scenario.envelope()
+    timeline = settlement.timeline
+    if timeline is None:
+        return outcome_payments(envelope, inputs, settlement.simulated.without_effect(), settlement.cohort_served)
+    by_draw = settlement.measured_by_draw
+    cut = cut_outcomes(settlement.simulated.without_effect(), settlement.cohort_served, by_draw)
+    payments = outcome_payments(envelope, inputs, cut, measured_by_draw=by_draw)
+    return _forfeit(payments, timeline, inputs.get("contract.cap") if scenario.contract.cap is not None else None)
 
 
 def settle(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, monthly: np.ndarray, *,

@@ -8,13 +8,20 @@ influence-function standard error of Hong & Liu (2009).
 
 Statistics are computed column by column from a reader, so a run of millions of draws never
 needs more than one column in memory at a time.
+
+Beyond the fixed figures, every column a scenario adds is summarised too (see
+:data:`SCENARIO_COLUMNS`): payments per mechanism (``council.paid_mechanism_<i>``, with the
+mechanism's ``type``) and per payer (``council.paid_payer_<name>``), the payments the contract
+would make without any effect (``council.payments_without_effect``), and the events and
+milestones of recurrent and attainment cohorts (``outcomes.events_*``, ``outcomes.event_reduction_*``,
+``outcomes.attained_*``).
 """
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -44,6 +51,11 @@ DISTRIBUTIONS = (
     ("council", "net_benefit_pv", "net_benefit_pv"),
     ("council", "true_savings_pv", "true_savings_pv"),
     ("council", "outcome_payments_pv", "outcome_payments_pv"),
+    ("council", "true_savings_to_18", "true_savings_to_18"),
+    ("council", "true_savings_to_18_pv", "true_savings_to_18_pv"),
+    ("council", "net_benefit_to_18", "net_benefit_to_18"),
+    ("council", "net_benefit_to_18_pv", "net_benefit_to_18_pv"),
+    ("outcomes", "care_days_saved_to_18", "care_days_saved_to_18"),
     ("council", "cap_quarter", "cap_quarter"),
     ("outcomes", "young_people_started", "young_people_started"),
     ("outcomes", "young_people_completed", "young_people_completed"),
@@ -55,6 +67,16 @@ DISTRIBUTIONS = (
     ("outcomes", "care_days_treated", "care_days_treated"),
     ("outcomes", "care_days_counterfactual", "care_days_counterfactual"),
     ("outcomes", "unfunded_costs", "unfunded_costs"),
+)
+
+# (section, column prefix): the per-draw columns whose names depend on the scenario.
+SCENARIO_COLUMNS = (
+    ("council", "paid_mechanism_"),
+    ("council", "paid_payer_"),
+    ("council", "payments_without_effect"),
+    ("outcomes", "events_"),
+    ("outcomes", "event_reduction_"),
+    ("outcomes", "attained_"),
 )
 
 ColumnReader = Callable[[str], np.ndarray]
@@ -98,12 +120,25 @@ def expected_shortfall(values: np.ndarray, tail: float = TAIL) -> dict[str, floa
     return {"value": float(worst.mean()), "se": se, "var": var, "tail": tail}
 
 
-def summarise(read: ColumnReader, n_draws: int, columns: Sequence[str] = ()) -> dict:
+def summarise(read: ColumnReader, n_draws: int, columns: Sequence[str] = (), scenario: Any = None) -> dict:
     """The ``investor``/``council``/``outcomes`` sections of summary.json, and the term sheet's
-    (see :func:`term_sheet_sections`) for the draws ``columns`` that a structured SPV adds."""
+    (see :func:`term_sheet_sections`) for the draws ``columns`` that a structured SPV adds.
+
+    ``columns`` are the per-draw columns of the run, also for the figures that depend on the
+    scenario's cohorts, mechanisms and payers (:data:`SCENARIO_COLUMNS`); ``scenario`` names
+    each mechanism's type.
+    """
     out: dict[str, dict] = {"investor": {}, "council": {}, "outcomes": {}}
     for section, key, column in DISTRIBUTIONS:
         out[section][key] = distribution(read(column))
+    for column in columns:
+        for section, prefix in SCENARIO_COLUMNS:
+            if column.startswith(prefix):
+                out[section][column] = distribution(read(column))
+                if prefix == "paid_mechanism_" and scenario is not None:
+                    index = int(column.removeprefix(prefix))
+                    out[section][column]["type"] = scenario.contract.mechanisms[index].type
+                break
     status = read("irr_status")
     undefined = status != IrrStatus.OK
     out["investor"]["irr"]["nan_share"] = float(np.isnan(read("irr")).mean())

@@ -13,6 +13,7 @@ charts and 80-column tables) and a unit.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
 import tomllib
@@ -141,15 +142,27 @@ def unit(key: str) -> str | None:
 
 def _label_entry(key: str) -> dict[str, Any] | None:
     labels = _labels()
+    metrics = labels.get("metrics", {})
     if key in labels:
         return labels[key]
-    if key in labels.get("metrics", {}):
-        return labels["metrics"][key]
+    if key in metrics:
+        return metrics[key]
     named = _named_metric(key)
     if named:
-        return labels["metrics"][named[0]]
-    wildcard = re.sub(r"\.\d+(?=\.)", ".*", key)
-    return labels.get(wildcard)
+        return metrics[named[0]]
+    # List entries (mechanisms, items, payers, tranches, cohorts, milestones) share one label: "*".
+    wildcard = re.sub(r"\.\d+(?=\.|$)", ".*", key)
+    if wildcard in labels:
+        return labels[wildcard]
+    # A care cohort's own population, effect and care tables mean what the top-level ones do.
+    own = re.fullmatch(r"cohorts\.\*\.(population|effect|care)\.(.+)", wildcard)
+    if own:
+        return labels.get(f"{own[1]}.{own[2]}")
+    # Metric columns named after the scenario's mechanisms, payers, cohorts and milestones.
+    for pattern, entry in metrics.items():
+        if "*" in pattern and fnmatch.fnmatchcase(key, pattern):
+            return entry
+    return None
 
 
 # Columns named after a tranche or guarantor: longest prefixes first ("guarantee_received_" before

@@ -91,49 +91,96 @@ def render_reference() -> str:
 # --- tables ---------------------------------------------------------------------------------
 
 
-def _tables() -> Iterator[tuple[str, type[BaseModel], str, str]]:
+# Sections required only by some scenarios.
+SECTION_INTROS = {
+    section: f"*Required when a cohort in the care process has no `{section}` table of its own (always, without "
+             "`[[cohorts]]`).*" for section in ("population", "effect", "care")
+}
+# What a list of tables holds, where "*optional; one table each.*" would not say enough.
+LIST_INTROS = {
+    "cohorts": "*Optional; one `[[cohorts]]` table per cohort, each with its outcome process.*",
+    "contract.mechanisms": "*One `[[contract.mechanisms]]` table per mechanism; several add up.*",
+    "contract.payers": "*Optional; one `[[contract.payers]]` table per payer.*",
+    "contract.mechanisms.items": "*One `[[contract.mechanisms.items]]` table per rate-card item, inside its "
+                                 "`rate_card` mechanism (see its example).*",
+    "cohorts.outcomes": "*One `[[cohorts.outcomes]]` table per milestone, inside its `attainment` cohort "
+                        "(see its example).*",
+}
+
+
+def _tables() -> Iterator[tuple[str, type[BaseModel], str, str | None]]:
     """(heading, model, intro line, example) for every table of the format, in file order."""
     for name, info in Scenario.model_fields.items():
-        annotation = _strip(info.annotation)
+        annotation, _ = _unwrap(info.annotation, [])
         origin = typing.get_origin(annotation)
         required = "required" if info.is_required() else "optional"
         if _is_model(annotation):
-            yield f"[{name}]", annotation, f"*{required} table.*", SECTION_EXAMPLES[name]
+            yield f"[{name}]", annotation, SECTION_INTROS.get(name, f"*{required} table.*"), SECTION_EXAMPLES[name]
             yield from _subtables(name, annotation)
         elif origin is list:
-            yield (f"[[{name}]]", _strip(typing.get_args(annotation)[0]), f"*{required}; one table each.*",
-                   SECTION_EXAMPLES[name])
+            yield from _list_tables(name, annotation)
         elif origin is dict:
             yield (f"[{name}.NAME]", _strip(typing.get_args(annotation)[1]),
                    f"*{required}; one table per name.*", SECTION_EXAMPLES[name])
 
 
-def _subtables(path: str, model: type[BaseModel]) -> Iterator[tuple[str, type[BaseModel], str, str]]:
-    """The tables inside a table (mechanisms, tranches, a drawdown rule, ...), depth first."""
+def _subtables(path: str, model: type[BaseModel]) -> Iterator[tuple[str, type[BaseModel], str, str | None]]:
+    """The tables inside a table (mechanisms, payers, tranches, a drawdown rule, ...), depth first."""
     for sub_name, sub_info in model.model_fields.items():
         dotted = f"{path}.{sub_name}"
-        for member in _list_of_models(sub_info.annotation):
-            tag = typing.get_args(member.model_fields["type"].annotation)[0]
-            yield (f'[[{dotted}]] type = "{tag}"', member, f"*One `[[{dotted}]]` table per mechanism; several add up.*",
-                   SECTION_EXAMPLES[f"{dotted}.{tag}"])
+        if _list_of_models(sub_info.annotation):
+            yield from _list_tables(dotted, sub_info.annotation)
+            continue
         inner, many = _nested_section(sub_info.annotation)
         if inner is not None:
             heading, intro = (f"[[{dotted}]]", "*optional; one table each.*") if many else (f"[{dotted}]", "*optional table.*")
-            yield heading, inner, intro, SECTION_EXAMPLES[dotted]
+            yield heading, inner, LIST_INTROS.get(dotted, intro), SECTION_EXAMPLES[dotted]
             yield from _subtables(dotted, inner)
 
 
-def _render_table(heading: str, model: type[BaseModel], intro: str, example: str) -> str:
+def _list_tables(key: str, annotation: Any) -> Iterator[tuple[str, type[BaseModel], str, str | None]]:
+    """The tables of a ``[[key]]`` list: one per kind (``type``/``process``) with its example,
+    then the lists inside them (rate-card items, milestones), shown in their parent's example."""
+    nested: list[str] = []
+    members = _list_of_models(annotation) or [_nested_section(annotation)[0]]
+    for member in members:
+        tag_field = _tag_field(member)
+        if tag_field is None:
+            yield f"[[{key}]]", member, LIST_INTROS.get(key, "*optional; one table each.*"), SECTION_EXAMPLES.get(key)
+        else:
+            tag = typing.get_args(member.model_fields[tag_field].annotation)[0]
+            yield f'[[{key}]] {tag_field} = "{tag}"', member, LIST_INTROS[key], SECTION_EXAMPLES[f"{key}.{tag}"]
+        for sub_name, sub_info in member.model_fields.items():
+            inner, many = _nested_section(sub_info.annotation)
+            if many and f"{key}.{sub_name}" not in nested:
+                nested.append(f"{key}.{sub_name}")
+                yield from _list_tables(f"{key}.{sub_name}", sub_info.annotation)
+
+
+def _tag_field(model: type[BaseModel]) -> str | None:
+    """The discriminator a table is chosen by (``type`` for mechanisms, ``process`` for cohorts)."""
+    for name in ("type", "process"):
+        info = model.model_fields.get(name)
+        if info is not None and typing.get_origin(info.annotation) is typing.Literal:
+            return name
+    return None
+
+
+def _render_table(heading: str, model: type[BaseModel], intro: str, example: str | None) -> str:
     lines = [f"### `{heading}`", "", _doc(model), "", intro, "",
              "| key | takes | default | meaning |", "|---|---|---|---|"]
+    top_level = {_unwrap(info.annotation, [])[0] for info in Scenario.model_fields.values()}
     for name, info in model.model_fields.items():
-        if _list_of_models(info.annotation) or _nested_section(info.annotation)[0] is not None:
+        inner = _nested_section(info.annotation)[0]
+        if _list_of_models(info.annotation) or (inner is not None and inner not in top_level):
             many = _list_of_models(info.annotation) or _nested_section(info.annotation)[1]
             takes, meaning = "tables" if many else "table", f"{info.description or ''} See below."
         else:
             takes, meaning = _takes(info), info.description or ""
         lines.append(f"| `{info.alias or name}` | {_cell(takes)} | {_cell(_default(info))} | {_cell(meaning)} |")
-    lines += ["", "```toml", example, "```", ""]
+    lines.append("")
+    if example is not None:
+        lines += ["```toml", example, "```", ""]
     return "\n".join(lines)
 
 
@@ -166,6 +213,8 @@ def _takes(info: FieldInfo) -> str:
         return "table of `dotted.key = value`"
     if _is_distribution(annotation):
         return "distribution table"
+    if _is_model(annotation):
+        return f"a table like `[{annotation.__name__.lower()}]`"
     return str(annotation)  # pragma: no cover - a new kind of field: extend this function
 
 
@@ -279,8 +328,8 @@ def _is_distribution(annotation: Any) -> bool:
 
 
 def _list_of_models(annotation: Any) -> list[type[BaseModel]]:
-    """Members of a ``list[Union[models]]`` field (the mechanisms); [] for anything else."""
-    annotation = _strip(annotation)
+    """Members of a ``list[Union[models]]`` field (mechanisms, cohorts); [] for anything else."""
+    annotation, _ = _unwrap(annotation, [])
     if typing.get_origin(annotation) is not list:
         return []
     members = typing.get_args(_strip(typing.get_args(annotation)[0]))

@@ -52,6 +52,49 @@ ifa_foster_weekly_cost = 850
 residential_weekly_cost = 3000
 residential_share = { dist = "beta", a = 4, b = 16, source = "E46" }
 ifa_share_of_fostering = { dist = "beta", a = 8, b = 12, source = "E46" }''',
+    "cohorts.care": '''[[cohorts]]
+name = "edge_of_care"
+process = "care"
+share = { value = 0.6, source = "judgement: most referrals are on the edge of care" }
+
+[[cohorts]]
+name = "reunification"
+process = "care"
+share = 0.2
+starts_in_care = true
+
+[cohorts.population]
+age_at_start = { dist = "categorical", values = [12, 13, 14, 15, 16], weights = [0.1, 0.2, 0.3, 0.25, 0.15] }
+p30_exit = { dist = "beta", a = 10, b = 10, source = "judgement: half return home within 30 months" }''',
+    "cohorts.recurrent_events": '''[[cohorts]]
+name = "released"
+process = "recurrent_events"
+share = 0.1
+age_at_start = { dist = "categorical", values = [18, 25, 35], weights = [0.3, 0.4, 0.3] }
+events_per_year = { dist = "lognormal", median = 1.0, sigma = 0.25, source = "judgement: illustrative" }
+rate_dispersion = 1.5
+log_rate_ratio = { dist = "normal", mean = -0.08, sd = 0.08, source = "judgement: illustrative" }
+comparison_group_size = { value = 5000, source = "E62: a matched comparison group" }
+cost_per_event = 5_000''',
+    "cohorts.attainment": '''[[cohorts]]
+name = "care_leavers"
+process = "attainment"
+share = 0.1
+age_at_start = { dist = "categorical", values = [16, 17, 18], weights = [0.3, 0.4, 0.3] }
+age_limit_years = 25
+
+[[cohorts.outcomes]]
+name = "job_start"
+probability = { dist = "beta", a = 5, b = 15, source = "judgement: illustrative" }
+within_months = 24
+log_hazard_ratio = { dist = "normal", mean = 0.26, sd = 0.25, source = "judgement: illustrative" }
+value = 1_000
+
+[[cohorts.outcomes]]
+name = "job_26_weeks"
+after = "job_start"
+delay_months = 6
+probability = 0.5''',
     "contract": '''[contract]
 tracking_months = { value = 30, source = "E6, E7" }
 measurement_end_month = 96
@@ -76,6 +119,37 @@ repeat = false''',
 type = "engagement"
 price_per_person = 1_000
 on = "completion"''',
+    "contract.mechanisms.point_in_time": '''[[contract.mechanisms]]
+type = "point_in_time"
+at_day = { value = 98, source = "E61: 14 weeks" }
+price_per_person = 1_500
+cohorts = ["edge_of_care", "reunification"]''',
+    "contract.mechanisms.events_avoided": '''[[contract.mechanisms]]
+type = "events_avoided"
+price_per_event = 20_000
+cohort_threshold = { value = 0.10, source = "E62" }
+overall_threshold = { value = 0.075, source = "E62" }
+results_lag_months = 3''',
+    "contract.mechanisms.rate_card": '''[[contract.mechanisms]]
+type = "rate_card"
+cap_per_person = 6_000
+
+[[contract.mechanisms.items]]
+outcome = "job_start"
+price = { value = 1_500, source = "E67: £110-£4,730 per outcome" }
+
+[[contract.mechanisms.items]]
+outcome = "job_26_weeks"
+price = 4_730
+cap = 200_000''',
+    "contract.payers": '''[[contract.payers]]
+name = "council"
+share = 0.8
+
+[[contract.payers]]
+name = "top_up_fund"
+share = 0.2
+cap = { value = 1_000_000, source = "E58: a national top-up fund" }''',
     "contract.reviews": '''[[contract.reviews]]
 month = 36
 measure = "young_people_started"

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from simsib.scenario.format.cohorts import Cohort
+from simsib.scenario.format.consistency import consistency_problems
 from simsib.scenario.format.contract import Contract
 from simsib.scenario.format.delivery import Meta, Referrals, Simulation
 from simsib.scenario.format.fields import CONFIG, Number, Section, Source
@@ -50,9 +52,20 @@ class Scenario(Section):
     meta: Meta
     simulation: Simulation = Simulation()
     referrals: Referrals
-    population: Population
-    effect: Effect
-    care: Care
+    population: Population | None = Field(
+        default=None, description="Who is referred (required when a cohort in the care process has no own table)."
+    )
+    effect: Effect | None = Field(
+        default=None, description="The service's effect on care (required as [population] is)."
+    )
+    care: Care | None = Field(
+        default=None, description="Care episodes and costs (required as [population] is)."
+    )
+    cohorts: list[Cohort] = Field(
+        default_factory=list,
+        description="Groups of people, each with its outcome process, one [[cohorts]] table each (none: one "
+        "cohort in the care process with the top-level tables).",
+    )
     contract: Contract
     spv: SPV
     correlations: list[Correlation] = Field(
@@ -77,6 +90,7 @@ class Scenario(Section):
                 f"contract.measurement_end_month: must be after the service starts (month "
                 f"{r.service_start_month}); got {c.measurement_end_month}"
             )
+        problems.extend(consistency_problems(self))
         problems.extend(_correlation_problems(self))
         problems.extend(_review_problems(self))
         if problems:
@@ -239,7 +253,7 @@ def _walk_quantities(scenario: Scenario) -> dict[str, Any]:
             for name in type(node).model_fields:
                 if prefix == "" and name in ("meta", "simulation", "correlations", "stress"):
                     continue
-                if prefix == "population" and name == "age_at_start":  # per person, not per draw
+                if name == "age_at_start":  # per person, not per draw
                     continue
                 walk(getattr(node, name), f"{prefix}.{name}" if prefix else name)
         elif isinstance(node, (list, tuple)):
