@@ -10,8 +10,8 @@ For each population risk ``p30`` on a grid, :func:`identification_table` finds t
 ratio ``θ`` at which ``essex-realised`` (its observed delivery and measurement, with ``p30``
 and ``θ`` fixed in every draw) has a mean treated care proportion of 10.8%, by bisection on
 common random numbers (the mean is nondecreasing in ``θ``: a smaller hazard ratio never adds
-care days), then reports the council's net benefit, its present value and the deadweight
-share, and the investors' money multiple, each with its Monte Carlo standard error.
+care days), then reports the council's net benefit (cash, present value, and present value counting the
+care avoided to each 18th birthday) and the deadweight share, and the investors' money multiple, each with its Monte Carlo standard error.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ P30_GRID = (0.15, 0.25, 0.40, 0.60, 0.93)
 LOG_HR_BRACKET = (-4.0, 2.0)  # hazard ratios 0.018 to 7.4
 BISECTION_STEPS = 14  # bracket width / 2^14 ≈ 0.0004 in log hazard ratio
 FIGURES = ("care_proportion_treated", "care_proportion_counterfactual", "net_benefit", "net_benefit_pv",
-           "deadweight_share", "outcome_payments", "moic_committed")
+           "net_benefit_to_18_pv", "deadweight_share", "outcome_payments", "moic_committed")
 
 
 def _pair_scenario(p30: float, log_hr: float):

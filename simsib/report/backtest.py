@@ -28,18 +28,19 @@ def row_cells(row) -> list[str]:
 
 
 def identification_cells(row) -> list[str]:
-    """p30, hazard ratio, care proportion (treated, counterfactual), net benefit (cash, PV),
-    deadweight, payments, MOIC."""
+    """p30, hazard ratio, care proportion (treated, counterfactual), net benefit (cash, PV, PV to
+    the 18th birthdays), deadweight, payments, MOIC."""
     if not row["reachable"]:
-        return [number(row["p30_entry"], 2), "none in 0.02–7.4", *["–"] * 7]
+        return [number(row["p30_entry"], 2), "none in 0.02–7.4", *["–"] * 8]
     return [number(row["p30_entry"], 2), number(row["hazard_ratio"], 2), percent(row["care_proportion_treated"]),
             percent(row["care_proportion_counterfactual"]),
             f"{money(row['net_benefit'])} ± {money(row['net_benefit_se'])}", money(row["net_benefit_pv"]),
-            percent(row["deadweight_share"]), money(row["outcome_payments"]), multiple(row["moic_committed"])]
+            money(row["net_benefit_to_18_pv"]), percent(row["deadweight_share"]), money(row["outcome_payments"]),
+            multiple(row["moic_committed"])]
 
 
 IDENTIFICATION_HEAD = ("risk p30", "hazard ratio", "care %, treated", "care %, without MST", "council net benefit",
-                       "net benefit, PV", "deadweight", "payments", "MOIC (committed)")
+                       "net benefit, PV", "net benefit to 18, PV", "deadweight", "payments", "MOIC (committed)")
 
 
 def judgement_cells(row) -> list[str]:
