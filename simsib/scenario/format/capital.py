@@ -22,7 +22,8 @@ RESERVED_NAMES = ("committed", "drawn", "status")
 
 # Observable measures a return grid or a review rule may read (simsib.contract.measures computes
 # them).  Each is measured on the served young people and the quarters before the date asked.
-MEASURES = ("young_people_started", "care_proportion_treated", "outcome_payments", "outcome_payments_share_of_cap")
+MEASURES = ("young_people_started", "care_proportion_treated", "outcome_payments", "outcome_payments_share_of_cap",
+            "event_reduction")
 AnnualRate = bounded(0.0, 1.0, "an annual rate")
 
 
