@@ -5,7 +5,8 @@
 
 The peer: a Python loop over draws with numpy inside each draw, written from the model's
 description (README "The model", steps 1-3) without any of simsib's machinery.  For each draw it
-draws the monthly referrals (ramp-up, negative binomial, capacity, the 380 target), then every
+draws the monthly referrals (ramp-up, negative binomial, capacity, the waiting list, the 380
+target), then every
 young person (start time, age, completion, one Exp(1) for care entry shared by both paths,
 Weibull counterfactual entry, treated entry under the hazard ratio while the effect lasts,
 short/long log-normal episodes, one re-entry, all cut at 18 and to the 30-month window), and
@@ -56,9 +57,9 @@ def peer_draw(sc, x: dict[str, float], rng: np.random.Generator) -> dict[str, np
     k = x["referrals.referral_dispersion"]
     converted = rng.poisson(rng.gamma(k, mean / k))
     per_team = x["referrals.therapists_per_team"] * x["referrals.caseload_per_therapist"] / x["referrals.months_per_case"]
-    starts = np.minimum(converted, np.floor(active * r.teams * per_team + 0.5).astype(int))
-    if r.target_young_people is not None:
-        starts = np.diff(np.minimum(np.cumsum(starts), r.target_young_people), prepend=0)
+    places = np.floor(active * r.teams * per_team + 0.5).astype(int)
+    starts = waiting_list(converted, places, r.max_wait_months, x["referrals.waiting_dropout_per_month"],
+                          r.target_young_people, r.target_rule == "ceiling", rng)
     # Young people.
     n = int(starts.sum())
     start = np.repeat(months, starts) + rng.random(n)
@@ -108,6 +109,35 @@ def peer_draw(sc, x: dict[str, float], rng: np.random.Generator) -> dict[str, np
 
     return {"starts": np.array(n), "child_days": by_quarter(start, start + window),
             "care_days_treated": care(entry1), "care_days_counterfactual": care(entry0)}
+
+
+def waiting_list(converted, places, max_wait: int, dropout: float, target, ceiling: bool, rng) -> np.ndarray:
+    """Monthly starts: the families waiting (oldest first) and the month's arrivals take the
+    places; the oldest group left over lapses, the others each lose Binomial(n, dropout) and wait
+    on; once the starts reach the target the service takes no more referrals (a ceiling also
+    turns the waiting families away)."""
+    queue = [0] * max_wait  # queue[0] has waited longest
+    starts = np.zeros(len(converted), dtype=int)
+    started, open_ = 0, True
+    for m, arrivals in enumerate(converted):
+        room = int(places[m])
+        if target is not None and ceiling:
+            room = min(room, max(target - started, 0))
+        groups = queue + [int(arrivals) if open_ else 0]
+        taken = []
+        for group in groups:
+            take = min(group, room)
+            taken.append(take)
+            room -= take
+        starts[m] = sum(taken)
+        started += starts[m]
+        left = [g - t for g, t in zip(groups, taken)]
+        queue = [n - rng.binomial(n, dropout) for n in left[1:]] if max_wait > 0 else []
+        if target is not None and open_ and started >= target:
+            open_ = False
+            if ceiling:
+                queue = [0] * max_wait
+    return starts
 
 
 def run_peer(sc, chunks, seed: int) -> dict[str, np.ndarray]:

@@ -17,9 +17,11 @@ from simsib.scenario.format import per_draw_quantities
 from simsib.scenario.loader import load_scenario
 
 # A toy: Essex with one extra uncertain input that cannot move the investors' money multiple
-# (the discount rate only enters the NPV).
+# (the discount rate only enters the NPV), and referrals as much at risk as the historical
+# comparison group -- where, unlike the default's low-risk referrals, the effect drives the money.
 NO_INFLUENCE = "spv.discount_rate"
-TOY = [f'{NO_INFLUENCE}={{ dist = "uniform", low = 0.0, high = 0.1 }}']
+TOY = [f'{NO_INFLUENCE}={{ dist = "uniform", low = 0.0, high = 0.1 }}',
+       'population.p30_entry={ dist = "beta", a = 28, b = 2 }']
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +53,11 @@ def test_the_effect_ranks_near_the_top_for_moic(toy_result):
     by_correlation = table.assign(r=table["rank_correlation"].abs()).sort_values("r", ascending=False)
     assert "effect.log_hazard_ratio" in list(by_correlation["input"][:3])
     # A larger effect (more negative log hazard ratio) means more care days saved: higher MOIC.
+    # (Its decile means may differ by less than their noise: with referrals this risky the
+    # multiple is near zero in most draws; they must not differ the wrong way beyond it.)
     effect = table.set_index("input").loc["effect.log_hazard_ratio"]
-    assert effect["rank_correlation"] < 0 and effect["low_mean"] > effect["high_mean"]
+    assert effect["rank_correlation"] < 0
+    assert effect["low_mean"] > effect["high_mean"] - 4 * np.hypot(effect["low_se"], effect["high_se"])
     # Ranked by total-order index.
     assert np.all(np.diff(table["ST"].to_numpy()) <= 0)
 

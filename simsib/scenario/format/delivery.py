@@ -45,11 +45,15 @@ PRECISION_KEYS = (
     "investor.distributions", "investor.investor_profit", "investor.npv", "investor.payback_quarter",
     "investor.peak_capital_at_risk", "investor.prob_loss", "investor.prob_total_loss",
     "council.outcome_payments", "council.contract_savings", "council.true_savings", "council.deadweight_share",
-    "council.net_benefit", "council.cap_quarter", "council.prob_cap_reached", "council.prob_pays_more_than_saved",
+    "council.net_benefit", "council.cap_quarter", "council.outcome_payments_pv", "council.true_savings_pv",
+    "council.net_benefit_pv", "council.true_savings_to_18", "council.true_savings_to_18_pv",
+    "council.net_benefit_to_18", "council.net_benefit_to_18_pv", "council.prob_cap_reached",
+    "council.prob_pays_more_than_saved",
     "outcomes.young_people_started", "outcomes.young_people_completed", "outcomes.year1_starts",
     "outcomes.care_proportion_treated", "outcomes.care_proportion_counterfactual",
     "outcomes.care_days_saved_contract", "outcomes.care_days_saved_true", "outcomes.care_days_treated",
-    "outcomes.care_days_counterfactual", "outcomes.unfunded_costs", "outcomes.prob_service_stopped_early",
+    "outcomes.care_days_counterfactual", "outcomes.care_days_saved_to_18", "outcomes.unfunded_costs",
+    "outcomes.prob_service_stopped_early",
 )
 
 
@@ -140,7 +144,24 @@ class Referrals(Section):
         default=0.0, description="Months from the first team's start to full demand (a linear ramp; 0: none)."
     )
     target_young_people: structural_int(1, 1_000_000, "a number of young people") | None = Field(
-        default=None, description="Starts stop once this many young people have started (none: no limit)."
+        default=None, description="Planned number of young people (none: no plan).  What reaching it does is "
+        "`target_rule`'s choice."
+    )
+    target_rule: Literal["plan", "ceiling"] = Field(
+        default="plan",
+        description="What `target_young_people` is.  \"plan\": once it is reached the service takes no new "
+        "referrals, but families already waiting still start (so more than planned may start); "
+        "\"ceiling\": the contract forbids more starts, and those still waiting are turned away.",
+    )
+    max_wait_months: structural_int(0, 60, "a number of months") = Field(
+        default=0,
+        description="Months a converted referral may wait for a free place after the month it converts; "
+        "it then lapses.  0: no waiting list (converted referrals above capacity are lost).",
+    )
+    waiting_dropout_per_month: Probability = Field(
+        default=0.0,
+        description="Share of the families on the waiting list who drop out in each month they wait "
+        "(their crisis resolves, they enter care, or they disengage).",
     )
 
 
