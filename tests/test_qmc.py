@@ -158,20 +158,37 @@ def test_analysis_errors_come_from_replicates():
 
 @pytest.mark.slow
 def test_replicate_errors_agree_with_the_spread_of_independent_runs():
-    """Over 10 independent Sobol runs, the standard errors the runs report match the spread of
-    their estimates: the ratio is within [0.5, 2] (with 10 runs, the sample sd alone is uncertain
-    by about ±25%, and each reported SE by as much)."""
+    """Over 30 independent Sobol runs, the standard errors the runs report match the spread of
+    their estimates: the ratio is within [0.6, 1.6] (with 30 runs the sample sd alone is uncertain
+    by about ±13%; the mean reported SE by about ±3%).  (Measured over 100 runs of 4,000 draws:
+    0.94, 0.94 and 0.96 for the three figures.)"""
     sc = simsib.load_scenario()
     figures = (("investor", "moic_committed"), ("investor", "prob_loss"), ("council", "outcome_payments"))
     values = {f: [] for f in figures}
     reported = {f: [] for f in figures}
-    for seed in range(1, 11):
-        summary = simsib.simulate(sc, draws=4000, seed=seed).summary_dict
+    for seed in range(1, 31):
+        summary = simsib.simulate(sc, draws=2000, seed=seed).summary_dict
         assert summary["standard_errors"]["method"] == "replicates"
         for section, key in figures:
             stats_ = summary[section][key]
             values[(section, key)].append(stats_.get("value", stats_.get("mean")))
             reported[(section, key)].append(stats_["se"])
     for figure in figures:
-        ratio = np.mean(reported[figure]) / np.std(values[figure], ddof=1)
-        assert 0.5 <= ratio <= 2.0, (figure, ratio)
+        ratio = np.sqrt(np.mean(np.square(reported[figure]))) / np.std(values[figure], ddof=1)
+        assert 0.6 <= ratio <= 1.6, (figure, ratio)
+
+
+@pytest.mark.parametrize("sampling", ["sobol", "lhs"])
+def test_declared_rank_correlation_is_achieved_within_each_replicate(sampling):
+    """Iman-Conover reorders each replicate's block on its own (so replicates stay independent),
+    with correction rounds that keep a 50-draw block from falling short of the target."""
+    sc = scenario(sampling)
+    achieved = []
+    for i in range(20):
+        inputs = sample_inputs(sc, chunk_seed(22, i), 1000)
+        groups = replicate_ids(sc, 1000)
+        for r in np.unique(groups):
+            rows = groups == r
+            achieved.append(stats.spearmanr(inputs[RAMP][rows], inputs[COMPLETION][rows])[0])
+    se = np.std(achieved, ddof=1) / np.sqrt(len(achieved))
+    assert abs(np.mean(achieved) + 0.3) < 4 * se, (np.mean(achieved), se)

@@ -19,7 +19,9 @@ from simsib.scenario.format import Correlation, per_draw_quantities
 from simsib.scenario.loader import load_scenario
 
 N_SE = 4.0
-ESSEX = simsib.load_scenario()
+# Random sampling: these are the properties of Iman-Conover on a chunk of independent draws (under
+# QMC sampling it works within each replicate's block: tests/test_qmc.py).
+ESSEX = simsib.load_scenario(None, ['simulation.sampling="random"'])
 RAMP, COMPLETION = "referrals.ramp_months", "effect.completion_rate"
 
 
@@ -72,7 +74,8 @@ def test_normal_score_correlation_inverts_the_spearman_formula():
 
 
 def test_declared_correlation_between_other_inputs():
-    sc = load_scenario(None, [correlations(("population.p30_entry", "effect.log_hazard_ratio", 0.5))])
+    sc = load_scenario(None, [correlations(("population.p30_entry", "effect.log_hazard_ratio", 0.5)),
+                              'simulation.sampling="random"'])
     achieved = []
     for i in range(30):
         inputs = sample_inputs(sc, chunk_seed(8, i), 1000)
@@ -172,7 +175,7 @@ def test_changing_one_input_leaves_the_others_draws_identical(override):
     chunk = chunk_seed(5, 1)
     base = sample_inputs(ESSEX, chunk, 500)
     key = override.split("=")[0]
-    changed = sample_inputs(load_scenario(None, [override]), chunk, 500)
+    changed = sample_inputs(load_scenario(None, [override, 'simulation.sampling="random"']), chunk, 500)
     assert not np.array_equal(base[key], changed[key])
     for other in base:
         if other != key:

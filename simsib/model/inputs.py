@@ -9,7 +9,8 @@ rank correlations are then imposed by the Iman-Conover method, which only *reord
 sampled values within a chunk: every marginal distribution is left exactly as drawn -- under
 QMC too, so each input keeps its evenly spread values; what the reordering replaces is the
 QMC pairing of the correlated inputs with the others, by the pairing that gives the declared
-rank correlations (as @RISK does with Latin hypercubes).
+rank correlations (as @RISK does with Latin hypercubes).  Under QMC sampling the reordering is
+done within each replicate's block of the chunk, so the replicates stay independent.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import functools
 import numpy as np
 from scipy import special
 
-from simsib.model.qmc import Uniforms, input_uniforms
+from simsib.model.qmc import Uniforms, input_uniforms, replicate_sizes
 from simsib.model.streams import input_stream, stream
 from simsib.scenario.errors import ScenarioError
 from simsib.scenario.format import Scenario, all_quantities, per_draw_quantities
 
 DrawInputs = dict[str, np.ndarray]
+REFINE = 3  # Iman-Conover correction rounds for QMC replicate blocks (small: 50 draws by default)
 
 
 def sample_inputs(scenario: Scenario, chunk: np.random.SeedSequence, n_draws: int) -> DrawInputs:
@@ -39,10 +41,22 @@ def sample_inputs(scenario: Scenario, chunk: np.random.SeedSequence, n_draws: in
     inputs = {key: draw_input(key, dist, chunk, n_draws, uniforms) for key, dist in all_quantities(scenario).items()}
     if active_correlations(scenario) and n_draws > 2:
         keys, target = correlation_matrix(scenario)
-        rng = stream(chunk, "correlation")
-        reordered = iman_conover(np.column_stack([inputs[k] for k in keys]), target, rng)
+        samples = np.column_stack([inputs[k] for k in keys])
+        if uniforms is None:
+            samples = iman_conover(samples, target, stream(chunk, "correlation"))
+        else:
+            # Under QMC sampling each replicate's block is reordered on its own: reordering across
+            # blocks would swap values between replicates, which must stay independent for their
+            # spread to be the standard error (simsib.model.qmc).  Each block's scores come from
+            # its own stream, so a variant with fewer correlated inputs reorders the others alike.
+            start = 0
+            for r, size in enumerate(replicate_sizes(scenario, n_draws)):
+                rows = slice(start, start + int(size))
+                if size > 2:
+                    samples[rows] = iman_conover(samples[rows], target, stream(chunk, "correlation", r), refine=REFINE)
+                start += int(size)
         for j, key in enumerate(keys):
-            inputs[key] = reordered[:, j]
+            inputs[key] = samples[:, j]
     return inputs
 
 
@@ -93,17 +107,21 @@ def normal_score_correlation(rank_correlation: np.ndarray) -> np.ndarray:
     return 2.0 * np.sin(np.pi * np.asarray(rank_correlation, dtype=float) / 6.0)
 
 
-def iman_conover(samples: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def iman_conover(samples: np.ndarray, target: np.ndarray, rng: np.random.Generator, refine: int = 0) -> np.ndarray:
     """Reorder each column of ``samples`` so their rank (Spearman) correlation approaches ``target``.
 
     Iman & Conover (1982): build van der Waerden scores whose Pearson correlation is
     :func:`normal_score_correlation` of the target, then give each sample column the ranks of
-    its score column.  Columns are permuted, never changed.
+    its score column.  Columns are permuted, never changed.  In a small sample the ranks'
+    correlation falls short of the target (by about 4% with 50 draws, 0.5% with 1,000);
+    ``refine`` more rounds correct the scores' correlation by what the previous round missed, on
+    the same random scores (so no random number more is drawn).
 
     Parameters
     ----------
     samples : ndarray, shape (n, k)
     target : ndarray, shape (k, k), positive definite rank-correlation matrix
+    refine : rounds of correction after the first (0: Iman & Conover's method as published)
     """
     n, k = samples.shape
     base = _van_der_waerden_scores(n)
@@ -115,12 +133,22 @@ def iman_conover(samples: np.ndarray, target: np.ndarray, rng: np.random.Generat
         chance = np.linalg.cholesky(np.corrcoef(scores, rowvar=False))
     except np.linalg.LinAlgError:
         chance = np.eye(k)
-    wanted = np.linalg.cholesky(normal_score_correlation(target))
-    scores = scores @ np.linalg.inv(chance).T @ wanted.T
+    decorrelated = scores @ np.linalg.inv(chance).T
+    wanted = normal_score_correlation(target)
+    adjusted = decorrelated @ np.linalg.cholesky(wanted).T
+    for _ in range(refine):
+        ranks = np.argsort(np.argsort(adjusted, axis=0), axis=0)
+        achieved = np.corrcoef(ranks, rowvar=False)
+        trial = wanted + normal_score_correlation(target) - normal_score_correlation(achieved)
+        np.fill_diagonal(trial, 1.0)
+        try:
+            adjusted, wanted = decorrelated @ np.linalg.cholesky(trial).T, trial
+        except np.linalg.LinAlgError:  # the correction would leave the valid matrices: keep the last
+            break
     out = np.empty_like(samples)
     for j in range(k):
         # The draw with the r-th smallest score gets the r-th smallest sample.
-        out[np.argsort(scores[:, j]), j] = np.sort(samples[:, j])
+        out[np.argsort(adjusted[:, j]), j] = np.sort(samples[:, j])
     return out
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from simsib.analysis.backtest import JSON_KEYS, Backtest, tally
-from simsib.report.formatting import money, multiple, number, percent
+from simsib.report.formatting import money, multiple, number, percent, standard_error
 from simsib.run.outputs import write_analysis
 
 FORMAT = {"multiple": multiple, "percent": percent, "money": money, "number": number}
@@ -34,7 +34,7 @@ def identification_cells(row) -> list[str]:
         return [number(row["p30_entry"], 2), "none in 0.02–7.4", *["–"] * 8]
     return [number(row["p30_entry"], 2), number(row["hazard_ratio"], 2), percent(row["care_proportion_treated"]),
             percent(row["care_proportion_counterfactual"]),
-            f"{money(row['net_benefit'])} ± {money(row['net_benefit_se'])}", money(row["net_benefit_pv"]),
+            f"{money(row['net_benefit'])} ± {standard_error(row['net_benefit_se'], 'money')}", money(row["net_benefit_pv"]),
             money(row["net_benefit_to_18_pv"]), percent(row["deadweight_share"]), money(row["outcome_payments"]),
             multiple(row["moic_committed"])]
 
@@ -45,13 +45,13 @@ IDENTIFICATION_HEAD = ("risk p30", "hazard ratio", "care %, treated", "care %, w
 
 def judgement_cells(row) -> list[str]:
     """scenario, judgement, variant, P(loss), median MOIC, council net benefit (each: varied (Δ ± se))."""
-    def cell(figure, fmt):
+    def cell(figure, fmt, unit):
         change, se = row[f"{figure}_change"], row[f"{figure}_change_se"]
         sign = "+" if change >= 0 else ""
-        return f"{fmt(row[figure])} ({sign}{fmt(change)} ± {fmt(se)})"
+        return f"{fmt(row[figure])} ({sign}{fmt(change)} ± {standard_error(se, unit)})"
 
-    return [f"`{row['scenario']}`", row["judgement"], row["variant"], cell("prob_loss", percent),
-            cell("median_moic_committed", multiple), cell("net_benefit", money)]
+    return [f"`{row['scenario']}`", row["judgement"], row["variant"], cell("prob_loss", percent, "percent"),
+            cell("median_moic_committed", multiple, "multiple"), cell("net_benefit", money, "money")]
 
 
 JUDGEMENT_HEAD = ("scenario", "judgement", "set to", "P(loss) (Δ ± se)", "median MOIC (Δ)", "council net benefit (Δ ± se)")
