@@ -106,7 +106,7 @@ def risk_transfer(draws: Draws, horizon: str = "to_18") -> dict[str, Any]:
     10% of draws and the SIB's less direct's; ``programme_fails``: the share of draws where the
     service's care avoided is worth less than it costs (direct's net benefit < 0) and the SIB's
     advantage there and elsewhere; ``better_expected``/``better_bad_case``: the best option and its
-    margin over the next, paired (``_funding``: among the three ways to pay for the service).
+    margin over the option it is least clearly ahead of, paired (``_funding``: among the three ways to pay for the service).
     """
     sib, direct = _net(draws, "sib", horizon), _net(draws, "direct", horizon)
     cash_gap = draws[f"direct.net_benefit_{horizon}"] - draws[f"sib.net_benefit_{horizon}"]
@@ -161,15 +161,19 @@ FUNDING = ("sib", "direct", "pbr")  # the ways to pay for the service, doing not
 
 def _best(draws: Draws, horizon: str, among: tuple[str, ...], score, difference) -> dict[str, Any]:
     """The option ``among`` those given with the highest ``score`` of its net benefit, and its margin
-    over the runner-up (``difference(runner_up, best)``, paired); ``clear`` when the margin
-    exceeds two standard errors."""
+    (``difference(other, best)``, paired) over the other option it is least clearly ahead of (the
+    smallest margin in standard errors); ``clear`` when that margin exceeds two standard errors."""
     nets = {option: _net(draws, option, horizon) for option in among}
-    ranked = sorted(among, key=lambda o: score(nets[o]), reverse=True)
-    best, runner_up = ranked[0], ranked[1]
-    margin = difference(nets[runner_up], nets[best])
-    se = margin["se"] or 0.0
-    return {"option": best, "runner_up": runner_up, "margin": margin,
-            "clear": bool(margin["mean"] > SIGNIFICANT_SE * se)}
+    best = max(among, key=lambda o: score(nets[o]))
+    margins = {o: difference(nets[o], nets[best]) for o in among if o != best}
+
+    def in_se(option: str) -> float:
+        margin = margins[option]
+        return margin["mean"] / margin["se"] if margin["se"] else (np.inf if margin["mean"] > 0 else 0.0)
+
+    closest = min(margins, key=in_se)
+    return {"option": best, "versus": closest, "margin": margins[closest],
+            "clear": bool(in_se(closest) > SIGNIFICANT_SE)}
 
 
 def savings_per_pound(draws: Draws, horizon: str = "to_18") -> dict[str, Any]:

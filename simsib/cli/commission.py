@@ -48,7 +48,7 @@ def commission_cmd(
     investors and doing nothing, on the same simulated young people (common random numbers)."""
     from simsib.analysis.commission import commission
     from simsib.analysis.commission_tables import summary
-    from simsib.report.commission import CASH_HEADER, OPTION_HEADER, cash_rows, intro, option_rows, verdict_lines
+    from simsib.report.commission import CASH_HEADER_SHORT, OPTION_HEADER, cash_rows, intro, option_rows, verdict_lines
     from simsib.report.commission_section import write_commission
     from simsib.run.settings import default_workers
 
@@ -70,7 +70,7 @@ def commission_cmd(
     _note(intro(header))
     for heading, columns, rows in (("Net benefit against doing nothing, present value", OPTION_HEADER,
                                     option_rows(chosen, short=True)),
-                                   ("Cost, outlays and peak cash need", CASH_HEADER, cash_rows(chosen, short=True))):
+                                   ("Cost, outlays and peak cash need", CASH_HEADER_SHORT, cash_rows(chosen, short=True))):
         table = Table(title=escape(heading), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                       title_justify="left")
         for i, column in enumerate(columns):

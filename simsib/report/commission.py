@@ -45,7 +45,9 @@ def _signed(value: float | None) -> str:
 # --- tables ---------------------------------------------------------------------------------
 
 OPTION_HEADER = ["option", "mean ± se", "p05", "median", "p95", "P(< 0)", "worst 10%"]
-CASH_HEADER = ["option", "cost, PV", "outlay, PV", "peak cash need", "p95", "peak"]
+CASH_HEADER = ["option", "cost, PV", "outlay, PV", "peak cash need", "p95", "peak", "by year 2"]
+CASH_HEADER_SHORT = [c for c in CASH_HEADER if c != "p95"]  # the terminal's 80 columns
+EARLY_YEAR = 2  # "money up front": the council's net outlay by the end of this contract year
 
 
 def option_rows(tables: dict[str, Any], short: bool = False) -> list[list[str]]:
@@ -62,11 +64,17 @@ def option_rows(tables: dict[str, Any], short: bool = False) -> list[list[str]]:
 
 def cash_rows(tables: dict[str, Any], short: bool = False) -> list[list[str]]:
     """Per option: the council's cost (its care bill plus outlays, PV), its outlays (PV), peak cash
-    need (mean ± se, p95) and the median year of the peak."""
+    need (mean ± se, p95), the median year of the peak, and the mean net outlay by the end of
+    year :data:`EARLY_YEAR` (outlays less care avoided so far).  ``short``: short names, no p95."""
     names = OPTION_SHORT if short else OPTION_LABELS
-    return [[names[r["option"]], money(r["cost_pv"]["mean"]), money(r["outlay_pv"]["mean"]), _pm(r["peak_cash_need"]),
-             money(r["peak_cash_need"]["p95"]), _year(r["peak_cash_quarter_median"])]
-            for r in tables["options"]]
+    rows = []
+    for r in tables["options"]:
+        by_year = tables["cash_by_year"][r["option"]]
+        early = by_year[EARLY_YEAR - 1] if len(by_year) >= EARLY_YEAR else None
+        p95 = [] if short else [money(r["peak_cash_need"]["p95"])]
+        rows.append([names[r["option"]], money(r["cost_pv"]["mean"]), money(r["outlay_pv"]["mean"]),
+                     _pm(r["peak_cash_need"]), *p95, _year(r["peak_cash_quarter_median"]), money(early)])
+    return rows
 
 
 def parts_rows(tables: dict[str, Any]) -> list[list[str]]:
@@ -94,7 +102,7 @@ def _size(stat: dict[str, Any], fmt=money) -> str:
 
 def _better(entry: dict[str, Any], what: str) -> str:
     text = (f"{OPTION_PHRASE[entry['option']]}, by {_pm(entry['margin'])} over "
-            f"{OPTION_PHRASE[entry['runner_up']]}")
+            f"{OPTION_PHRASE[entry['versus']]}")
     return text if entry["clear"] else text + f" (within two standard errors: no clear difference {what})"
 
 
@@ -137,12 +145,24 @@ def verdict_lines(tables: dict[str, Any], header: dict[str, Any]) -> list[str]:
         f"{_pm(provider['prob_loss'], percent)} of draws.")
     stopped = risk["sib_prob_stopped_early"]
     if stopped["value"] > 0:
-        lines.append(f"The SIB's SPV ran out of cash and stopped taking young people in {_pm(stopped, percent)} of "
-                     "draws; the other options go on serving them.")
+        draws = header["draws"]
+        share = (f"{_pm(stopped, percent)} of" if stopped["value"] >= 0.01
+                 else f"{round(stopped['value'] * draws):,} of {draws:,}")
+        lines.append(f"The SIB's SPV ran out of cash and stopped taking young people in {share} draws; the other "
+                     "options go on serving them.")
     lines.append(f"Investors lose money in {_pm(risk['investors_prob_loss'], percent)} of draws; the SIB pays "
                  f"{_pm(risk['deadweight_paid'])} for care days the young people would have avoided anyway.")
     lines.append(claim_line(tables["savings_per_pound"]))
+    lines.append(IDENTIFICATION)
     return lines
+
+
+# DESIGN.md: say so wherever the council's result is reported (E47).
+IDENTIFICATION = ("Every council figure here rests on the scenario's beliefs about how much at risk the referred "
+                  "young people are and how well the service works: an outcome such as Essex's 10.8% care "
+                  "proportion fits a low-risk population with a modest effect and a high-risk one with a large "
+                  "effect alike (E47), and the council's benefit differs greatly between them (simsib backtest's "
+                  "identification table).")
 
 
 def _off(stat: dict[str, Any]) -> str:
@@ -186,7 +206,8 @@ def intro(header: dict[str, Any]) -> str:
             f"against doing nothing: {HORIZON_TEXT[horizon]}, less what the council pays, in present value at "
             f"{_rate(header.get('discount_rate'))}; each mean ± its Monte Carlo standard error, differences "
             "paired draw by draw. Cost is the council's care bill plus outlays; cash need is the most its "
-            "outlays exceed the care avoided so far (not discounted).")
+            "outlays exceed the care avoided so far, and the net outlay by year 2 its mean by then (not "
+            "discounted).")
 
 
 def commission_markdown(header: dict[str, Any], tables: dict[str, Any], figures: bool = True) -> str:
