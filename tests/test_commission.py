@@ -323,3 +323,36 @@ def test_cli_refuses_a_scenario_without_care_and_a_bad_horizon(tmp_path):
     assert "recurrent_events" in other.output and "cohorts.0.process" in other.output
     bad = runner.invoke(app, ["commission", "--horizon", "lifetime", "--out", str(tmp_path / "q")])
     assert bad.exit_code == 2
+
+
+def test_term_sheet_costs_to_the_council_count_as_the_run_counts_them():
+    """Minimum coupons and a guarantee by the commissioner: the SIB's net benefit is still the
+    run's, its term-sheet cost the run's ``council_term_sheet_cost``, and its cash profile holds it."""
+    from simsib.scenario.loader import load_raw
+
+    raw = load_raw(bundled_scenario_path("essex-tranches"))
+    raw["simulation"]["chunk_size"] = 100
+    raw["spv"]["tranches"][0].update({"minimum_coupon": 0.03, "minimum_coupon_years": 3})
+    raw["spv"]["guarantees"] = [{"guarantor": "council", "party": "commissioner", "tranche": "first_loss",
+                                 "share": 0.5, "paid_at": "final_distribution"}]
+    scenario = validate(raw)
+    result = commission(scenario, draws=200, seed=6)
+    run = simulate(scenario, draws=200, seed=6).draws
+    d = result.draws
+    assert run["council_term_sheet_cost"].min() > 0  # the coupons are paid in every draw
+    np.testing.assert_allclose(d["sib.term_sheet_cost"], run["council_term_sheet_cost"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(d["sib.net_benefit_to_18_pv"], run["net_benefit_to_18_pv"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(d["sib.outlay"], run["outcome_payments"].to_numpy() + run["council_management_costs"].to_numpy()
+                               + run["council_term_sheet_cost"].to_numpy(), rtol=1e-12)
+
+
+def test_report_section_without_the_per_draw_file_keeps_its_tables(tmp_path):
+    folder = tmp_path / "run"
+    common = ["--draws", "100", "--seed", "2", "--out", str(folder), "--quiet", "--workers", "1"]
+    assert runner.invoke(app, ["run", *common]).exit_code == 0
+    assert runner.invoke(app, ["commission", *common]).exit_code == 0
+    (folder / "commission_draws.parquet").unlink()
+    assert runner.invoke(app, ["report", str(folder)]).exit_code == 0
+    markdown = (folder / "report.md").read_text()
+    assert "## Commissioning: SIB or not" in markdown and "Price of risk transfer" in markdown
+    assert "commission_net_benefit" not in markdown

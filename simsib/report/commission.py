@@ -201,7 +201,7 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
 def intro(header: dict[str, Any]) -> str:
     """What the tables are, in one paragraph."""
     horizon = header.get("horizon", "to_18")
-    return (f"{header['draws']:,} draws of `{header['scenario']}` on common random numbers (seed "
+    return (f"{header['draws']:,} draws of {header['scenario']} on common random numbers (seed "
             f"{header['seed_entropy']}): the same referrals and care paths priced four ways. Net benefit is "
             f"against doing nothing: {HORIZON_TEXT[horizon]}, less what the council pays, in present value at "
             f"{_rate(header.get('discount_rate'))}; each mean ± its Monte Carlo standard error, differences "

@@ -270,7 +270,7 @@ def render_markdown(context: dict[str, Any]) -> str:
               "sensitivity": "Sensitivity", "commission": "Commissioning: SIB or not"}
     for section, title in titles.items():
         items = context["figures"][section]
-        if not items:
+        if not items and not (section == "commission" and context["commission"]):
             continue
         out += [f"## {title}", ""]
         if section == "council" and context["payments"]:
