@@ -164,3 +164,19 @@ def test_the_view_reports_the_runs_own_figures(model):
     assert page["budget"][-1]["mean"] == figures["outcome_payments"]["text"]
     assert len(page["sentences"]) >= 5 and page["drivers"][0]["key"] == "population.p30_entry"
     json.dumps(page, allow_nan=False)  # strict JSON: an undefined figure is null, never NaN
+
+
+def test_changes_from_the_scenario_are_paired_over_the_same_draws(model):
+    base = model.update({}).summary
+    settled = model.update({"contract.mechanisms.0.price_per_day": 60.0})
+    page = render(model, settled, RankCache())
+    figures = {f["id"]: f for f in page["figures"]}
+    loss = figures["prob_loss"]
+    after, before = settled.summary["investor"]["prob_loss"], base["investor"]["prob_loss"]
+    assert loss["change"] == pytest.approx(after["value"] - before["value"], abs=1e-12)
+    # Common random numbers: the paired error is far below that of two independent runs.
+    assert 0 < loss["change_se"] < np.hypot(after["se"], before["se"])
+    assert loss["change_text"].startswith("+") and " pp ± " in loss["change_text"]
+    payments = settled.summary["council"]["outcome_payments"]["mean"] - base["council"]["outcome_payments"]["mean"]
+    assert figures["outcome_payments"]["change"] == pytest.approx(payments, rel=1e-9)
+    assert "change" not in {k for f in render(model, model.update({}), RankCache())["figures"] for k in f}

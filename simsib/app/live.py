@@ -120,6 +120,7 @@ class LiveModel:
         self._lock = threading.Lock()
         self._paths: tuple[Scenario, list[SimulatedChunk]] | None = None
         self.current: Settled | None = None
+        self.reference: Settled | None = None  # the scenario's own settings: what changes are measured from
 
     # --- settings -> scenario -------------------------------------------------------------
 
@@ -176,6 +177,7 @@ class LiveModel:
         """Simulate the base scenario and settle it: the page's first numbers."""
         result = self.simulate(self.base_settings(), progress)
         assert result is not None  # nothing can cancel it
+        self.reference = result
         return result
 
     def update(self, settings: Mapping[str, Any]) -> Settled:

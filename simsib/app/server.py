@@ -229,13 +229,19 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/"
 
 
-def serve(live: LiveApp, sock: socket.socket, on_ready: Callable[[str], None]) -> None:
-    """Serve until interrupted (Ctrl-C); ``on_ready(url)`` is called once the server accepts requests."""
+def uvicorn_server(live: LiveApp):
+    """The uvicorn server of a :class:`LiveApp` (run it with ``.run(sockets=[sock])``; stop it by
+    setting ``.should_exit``)."""
     import uvicorn
 
     config = uvicorn.Config(live.app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
+    return uvicorn.Server(config)
+
+
+def serve(live: LiveApp, sock: socket.socket, on_ready: Callable[[str], None]) -> None:
+    """Serve until interrupted (Ctrl-C); ``on_ready(url)`` is called once the server accepts requests."""
+    server = uvicorn_server(live)
 
     def announce() -> None:
         while not server.started and not server.should_exit:

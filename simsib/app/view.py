@@ -17,6 +17,7 @@ import numpy as np
 
 from simsib.analysis.estimates import METRICS, estimate
 from simsib.app.live import LiveModel, Settled
+from simsib.contract.metrics import TOTAL_LOSS_MOIC
 from simsib.report.budget import payments_by_year
 from simsib.report.drivers import average_ranks, drivers
 from simsib.report.executive import summary_sentences
@@ -57,13 +58,62 @@ def _mean(summary: Mapping[str, Any], section: str, key: str, label: str, fmt) -
             "p05": fmt(stats.get("p05")), "p95": fmt(stats.get("p95"))}
 
 
-def figures(settled: Settled) -> list[dict[str, Any]]:
-    """The headline figures, each ``{id, label, value, se, text, se_text}``."""
+def _below(column: str, threshold: float):
+    # As in simsib.run.summary: an undefined MOIC (nothing drawn) is not a loss.
+    def events(c: Mapping[str, np.ndarray]) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return (c[column] < threshold).astype(float)
+    return events
+
+
+# Per figure: how it changes between two settings, draw by draw -- (kind, per-draw values).  The
+# probabilities are the summary's own events, so a change is measured as the figure is.
+PAIRED = {
+    "prob_loss": ("pp", _below("moic_drawn", 1.0)),
+    "prob_total_loss": ("pp", _below("moic_drawn", TOTAL_LOSS_MOIC)),
+    "prob_cap_reached": ("pp", lambda c: c["cap_reached"].astype(float)),
+    "prob_pays_more_than_saved": ("pp", lambda c: (c["outcome_payments"] > c["true_savings"]).astype(float)),
+    "moic_committed": ("multiple", lambda c: c["moic_committed"]),
+    "outcome_payments": ("money", lambda c: c["outcome_payments"]),
+    "true_savings": ("money", lambda c: c["true_savings"]),
+    "deadweight_share": ("pp", lambda c: c["deadweight_share"]),
+    "net_benefit": ("money", lambda c: c["net_benefit"]),
+}
+
+
+def paired_change(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
+    """(mean change, its standard error) over draws defined in both settings: both settings share
+    every random number, so the error is that of the per-draw differences, ``sd/√n``."""
+    before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+    both = ~(np.isnan(before) | np.isnan(after))
+    diff = after[both] - before[both]
+    if diff.size < 2:
+        return float("nan"), float("nan")
+    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size))
+
+
+def change_text(kind: str, change: float, se: float) -> str:
+    """``+17.6 pp ± 0.4``, ``−£1.20m ± £20k``, ``+0.05× ± 0.01×``."""
+    if not (math.isfinite(change) and math.isfinite(se)):
+        return "–"
+    if change == 0 and se == 0:
+        return "unchanged"  # the same in every draw
+    sign = "+" if change >= 0 else "−"
+    if kind == "pp":
+        return f"{sign}{abs(100 * change):.1f} pp ± {100 * se:.1f}"
+    if kind == "money":
+        return f"{sign}{money(abs(change))} ± {money(se)}"
+    return f"{sign}{multiple(abs(change))} ± {multiple(se)}"
+
+
+def figures(settled: Settled, reference: Settled | None = None) -> list[dict[str, Any]]:
+    """The headline figures, each ``{id, label, value, se, text, se_text}``, and, when ``reference``
+    (the scenario's own settings) differs, ``change`` and ``change_text``: the paired change."""
     summary = settled.summary
     median, se = estimate(METRICS["median_irr"], settled.columns)
     median_irr = {"id": "median_irr", "label": "Median IRR (a year)", "value": _finite(median), "se": _finite(se),
                   "text": percent(_finite(median)), "se_text": percent(_finite(se))}
-    return [
+    out = [
         _probability(summary, "investor", "prob_loss", "Chance investors lose money"),
         median_irr,
         _mean(summary, "investor", "moic_committed", "Money multiple on committed capital (mean)", multiple),
@@ -75,6 +125,20 @@ def figures(settled: Settled) -> list[dict[str, Any]]:
         _probability(summary, "council", "prob_pays_more_than_saved", "Chance the council pays more than it saves"),
         _mean(summary, "council", "net_benefit", "Council's net benefit (mean)", money),
     ]
+    if reference is not None and reference.overrides != settled.overrides:
+        for figure in out:
+            if figure["id"] in PAIRED:
+                kind, values = PAIRED[figure["id"]]
+                change, change_se = paired_change(values(reference.columns), values(settled.columns))
+            elif np.array_equal(reference.columns["irr"], settled.columns["irr"], equal_nan=True):
+                kind, change, change_se = "pp", 0.0, 0.0
+            else:  # a median has no per-draw difference: the change with an unpaired error
+                (before, before_se), (after, after_se) = (estimate(METRICS["median_irr"], c)
+                                                          for c in (reference.columns, settled.columns))
+                kind, change, change_se = "pp", after - before, math.hypot(before_se, after_se)
+            figure["change"], figure["change_se"] = _finite(change), _finite(change_se)
+            figure["change_text"] = change_text(kind, change, change_se)
+    return out
 
 
 def _finite(value: float | None) -> float | None:
@@ -154,7 +218,7 @@ def render(model: LiveModel, settled: Settled, ranks: RankCache | None = None) -
         "settings": settled.settings,
         "overrides": settled.overrides,
         "set_line": model.set_line(settled.overrides),
-        "figures": figures(settled),
+        "figures": figures(settled, model.reference),
         "sentences": summary_sentences(settled.summary, columns, reference_moic=reference, cap=cap, capped=capped,
                                        found_drivers=found),
         "cap": cap,

@@ -246,7 +246,9 @@ function render(view) {
   $("figures").replaceChildren(...view.figures.map((f) => el("div", { class: "tile", id: `fig-${f.id}` },
     el("div", { class: "label", text: f.label }),
     el("div", {}, el("span", { class: "value", text: f.text }), " ", el("span", { class: "se", text: `± ${f.se_text}` })),
-    ...(f.p05 !== undefined ? [el("div", { class: "range", text: `90% of draws: ${f.p05} to ${f.p95}` })] : []))));
+    ...(f.p05 !== undefined ? [el("div", { class: "range", text: `90% of draws: ${f.p05} to ${f.p95}` })] : []),
+    ...(f.change_text ? [el("div", { class: f.change_text === "unchanged" ? "change same" : "change",
+                                     text: `${f.change_text} vs the scenario` })] : []))));
   drawHistogram($("moic-chart"), view.moic);
   drawScatter($("council-chart"), view.scatter, view.cap);
   $("budget-years").textContent = view.budget_years;
