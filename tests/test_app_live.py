@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +181,18 @@ def test_changes_from_the_scenario_are_paired_over_the_same_draws(model):
     payments = settled.summary["council"]["outcome_payments"]["mean"] - base["council"]["outcome_payments"]["mean"]
     assert figures["outcome_payments"]["change"] == pytest.approx(payments, rel=1e-9)
     assert "change" not in {k for f in render(model, model.update({}), RankCache())["figures"] for k in f}
+
+
+BUNDLED = sorted((Path(__file__).resolve().parent.parent / "simsib" / "scenarios").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_every_bundled_scenario_opens_and_its_contract_terms_settle_at_once(path):
+    live = LiveModel(load_raw(path), file=str(path), scenario_arg=path.stem, draws=200, seed=1)
+    live.start()
+    json.dumps(render(live, live.current, RankCache()), allow_nan=False)
+    for control in live.controls:
+        assert control.unit and all(i in register() for i in control.evidence), control.key
+        if control.kind == "money":
+            changed = control.value * 0.9 if control.value else control.maximum / 2
+            assert live.update({control.key: changed}).overrides.get(control.key) == changed

@@ -27,7 +27,7 @@ from simsib.scenario.evidence import cited_ids, label, register, unit
 from simsib.scenario.format import Scenario
 from simsib.scenario.variants import under
 
-PRICE_FIELDS = ("price_per_day", "price", "price_per_person")
+PRICE_FIELDS = ("price_per_day", "price", "price_per_person", "price_per_event")
 SLIDER_STEPS = 100  # about this many steps across a slider
 
 
