@@ -196,3 +196,26 @@ def test_every_bundled_scenario_opens_and_its_contract_terms_settle_at_once(path
         if control.kind == "money":
             changed = control.value * 0.9 if control.value else control.maximum / 2
             assert live.update({control.key: changed}).overrides.get(control.key) == changed
+
+
+def test_a_worker_process_holding_half_the_chunks_gives_the_same_numbers():
+    raw = load_raw(bundled_scenario_path("essex"), SETS)
+    live = LiveModel(raw, file="essex.toml", scenario_arg="essex", base_sets=SETS, draws=DRAWS, seed=SEED, workers=2)
+    try:
+        assert len(live._remotes) == 1 and live._remotes[0].plan == [(2, 200)]
+        progress = []
+        live.simulate({}, lambda done, total: progress.append(done))
+        assert sorted(progress) == progress and progress[-1] == DRAWS
+        money = {"contract.cap": 5.5e6, "spv.upfront_drawdown_share": 0.0}
+        assert_same_columns(live.update(money).columns, fresh_run("essex", money))
+        model_change = {"population.p30_entry.weights": [0.6, 0.3, 0.1]}
+        before = live.current
+        # Cancelled before the local chunks start: the worker's pending paths are discarded too.
+        assert live.simulate(model_change, cancelled=lambda: True) is None and live.current is before
+        assert_same_columns(live.update(money).columns, fresh_run("essex", money))
+        assert_same_columns(live.simulate(model_change).columns, fresh_run("essex", model_change))
+        with pytest.raises(NeedsSimulation):
+            live.update({})
+    finally:
+        live.close()
+    assert not live._remotes

@@ -104,15 +104,14 @@ def test_a_model_change_streams_progress_then_the_numbers(client, started):
 
 def test_cancel_stops_a_simulation_and_keeps_the_numbers(client, started, monkeypatch):
     before = started.model.current
-    real = started.model.simulate_paths
 
-    def waits_for_cancel(scenario, progress=None, cancelled=None):
-        progress(200, DRAWS)
+    def waits_for_cancel(scenario, entropy, plan, remotes, cancel, progress, cancelled):
+        progress(200)
         while not cancelled():
             pass
         return None
 
-    monkeypatch.setattr(started.model, "simulate_paths", waits_for_cancel)
+    monkeypatch.setattr("simsib.app.live.simulate_groups", waits_for_cancel)
     with client.stream("POST", "/api/simulate", json={"settings": {"referrals.referrals_per_month.median": 5.0}}) as reply:
         lines = reply.iter_lines()
         assert json.loads(next(lines)) == {"done": 200, "total": DRAWS}
@@ -120,7 +119,6 @@ def test_cancel_stops_a_simulation_and_keeps_the_numbers(client, started, monkey
         assert busy.status_code == 409 and "already running" in busy.json()["error"]["message"]
         assert client.post("/api/cancel").json() == {"cancelling": True}
         assert json.loads(next(lines)) == {"status": "cancelled"}
-    monkeypatch.setattr(started.model, "simulate_paths", real)
     assert started.model.current is before
 
 

@@ -2,7 +2,8 @@
 
 :mod:`~simsib.app.controls` chooses the controls a scenario offers, :mod:`~simsib.app.live` keeps
 the simulated paths and settles each change on them (or simulates afresh when the change reaches
-the model), :mod:`~simsib.app.view` turns the numbers into what the page shows, and
+the model), with :mod:`~simsib.app.chunks` sharing the chunks with a worker process,
+:mod:`~simsib.app.view` turns the numbers into what the page shows, and
 :mod:`~simsib.app.server` serves the page (``static/``) with Starlette and uvicorn, the optional
 ``[app]`` extra.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import webbrowser
 from typing import List, Optional
 
@@ -20,6 +21,10 @@ MAX_LIVE_DRAWS = 100_000
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 @app.command("app")
 @guarded
 def app_command(
@@ -31,6 +36,8 @@ def app_command(
     draws: Optional[int] = DrawsOpt,
     seed: int = typer.Option(1, "--seed", "-s", min=0, help="Seed; the same seed shows the same numbers every launch."),
     set_: List[str] = SetOpt,
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=64,
+                                          help="Processes sharing the draws [default: 2, or 1 on a single core]."),
 ) -> None:
     """Open a live view of a scenario: move the contract terms and assumptions, watch the numbers."""
     try:
@@ -49,10 +56,11 @@ def app_command(
         raise ScenarioError.single("--draws", f"the live view keeps every draw's care paths in memory (about 22 MB "
                                    f"per 1,000 Essex draws); at most {MAX_LIVE_DRAWS:,}", value=n_draws)
     sock = bind(host, port)
+    model = None
     try:
         tune_allocator()
         model = LiveModel(raw, file=str(path), scenario_arg=scenario or validated.meta.name, base_sets=set_,
-                          draws=n_draws, seed=seed)
+                          draws=n_draws, seed=seed, workers=workers or min(2, available_cores()))
         err_console.print(f"simulating {n_draws:,} draws of {validated.meta.name} (seed {seed})…", highlight=False)
         model.start()
         live = LiveApp(model, Host(host, sock.getsockname()[1]))
@@ -69,4 +77,6 @@ def app_command(
     except KeyboardInterrupt:
         err_console.print("stopped")
     finally:
+        if model is not None:
+            model.close()
         sock.close()
