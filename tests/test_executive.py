@@ -112,8 +112,8 @@ def test_reference_and_driver_sentences_from_the_draws():
     draws = {"moic_committed": moic, "irr": rng.normal(0.02, 0.05, n), "population.p30_entry": risk}
     sentences = summary_sentences(SUMMARY, draws, reference_moic=1.45)
     share = float((moic >= 1.45).mean())
-    assert f"1.45× on committed capital, is matched or beaten in {percent(share)} ± " \
-           f"{percent(np.sqrt(share * (1 - share) / n))}" in " ".join(sentences)
+    assert f"reference multiple, 1.45× on committed capital, or more in {percent(share)} ± " \
+           f"{percent(np.sqrt(share * (1 - share) / n))} of draws" in " ".join(sentences)
     assert "hinges most on the share of referred young people" in sentences[-1]
     assert "the lower the multiple" in sentences[-1]
     assert "The median IRR is" in sentences[0] and "± " in sentences[0].split("median IRR")[1]

@@ -311,7 +311,7 @@ function drawHistogram(node, h) {
                                          y: ys.at(s), height: ys.at(0) - ys.at(s) }));
   });
   const marks = [["break-even", h.break_even, `break-even ${h.break_even.toFixed(2)}×`]];
-  if (h.reference !== null) marks.push(["reference", h.reference, `published ${h.reference_text}`]);
+  if (h.reference !== null) marks.push(["reference", h.reference, `scenario's reference ${h.reference_text}`]);
   for (const [cls, v] of marks) node.append(svg("line", { class: cls, x1: xs.at(v), x2: xs.at(v), y1: t, y2: height - b }));
   legend(node, marks.map(([cls, , text]) => [cls, text]));
 }
