@@ -158,7 +158,10 @@ def browser_timings(port: int, args: argparse.Namespace) -> None:
         print(summary("money change in Chromium, slider input to numbers replaced", timings, TARGET_MS))
         if args.screenshot:
             page.evaluate(IN_PAGE, 6_000_000)
-            page.screenshot(path=str(args.screenshot), full_page=True)
+            # The whole page in one viewport, so the status bar sits at its foot, not over a chart.
+            height = page.evaluate("document.documentElement.scrollHeight")
+            page.set_viewport_size({"width": 1400, "height": height})
+            page.screenshot(path=str(args.screenshot))
             print(f"screenshot: {args.screenshot}")
         browser.close()
 

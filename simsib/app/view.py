@@ -96,8 +96,8 @@ def change_text(kind: str, change: float, se: float) -> str:
     """``+17.6 pp ± 0.4``, ``−£1.20m ± £20k``, ``+0.05× ± 0.01×``."""
     if not (math.isfinite(change) and math.isfinite(se)):
         return "–"
-    if change == 0 and se == 0:
-        return "unchanged"  # the same in every draw
+    if change == 0:
+        return "unchanged"  # the same in every draw (or, for a median, the same median)
     sign = "+" if change >= 0 else "−"
     if kind == "pp":
         return f"{sign}{abs(100 * change):.1f} pp ± {100 * se:.1f}"
