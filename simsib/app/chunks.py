@@ -79,7 +79,7 @@ def settle_chunks(paths: Paths, scenario: Scenario) -> tuple[dict[str, np.ndarra
         inputs = derive_inputs(simulated_for, chunk.inputs, scenario, chunk.seed, chunk.n_draws)
         if not _model_inputs_equal(chunk.inputs, inputs):
             raise NeedsSimulation
-        settlement = settle(scenario, inputs, chunk.outcomes)
+        settlement = settle(scenario, inputs, chunk.outcomes, chunk.monthly)
         parts.append(draw_columns(scenario, inputs, settlement, chunk.monthly))
         payments.append(settlement.waterfall.payments)
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}, np.concatenate(payments)

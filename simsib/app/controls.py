@@ -18,6 +18,7 @@ unit (:mod:`simsib.scenario.evidence`) and the evidence ids its scenario value c
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
@@ -146,9 +147,13 @@ def _number_control(raw: Mapping[str, Any], key: str, group: str, *, label_key: 
 
 
 def _strand_label(source: str) -> str:
-    # "E20: START trial, OR 1.25" -> "START trial, OR 1.25": the ids are shown apart.
+    """What a mixture's component stands for, from its source: "E20: START trial, OR 1.25" ->
+    "START trial, OR 1.25" (the ids are shown apart); a quoted name if the source has one
+    ("E6, E20: the 2012 strand 'community effectiveness trials', conditioned (…)" ->
+    "community effectiveness trials")."""
     text = source.split(":", 1)[1].strip() if ":" in source and cited_ids([source.split(":", 1)[0]]) else source
-    return text or "strand"
+    quoted = re.search(r"'([^']{3,})'", text)
+    return (quoted.group(1) if quoted else text) or "strand"
 
 
 def _weights_control(raw: Mapping[str, Any], scenario: Scenario, key: str, group: str) -> Control | None:
