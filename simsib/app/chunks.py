@@ -15,6 +15,7 @@ everywhere, so no group is ever left on other paths than the rest.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -105,6 +106,8 @@ def _worker_main(conn, cancel, entropy: int, plan: Plan) -> None:
     "commit" / "discard"; ("settle", scenario) -> "settled" (or "needs_simulation"); "stop"."""
     from simsib.run.execution import tune_allocator
 
+    # Ctrl-C reaches the whole process group; the server decides when its worker stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     tune_allocator()
     paths: Paths | None = None
     pending: Paths | None = None
