@@ -48,18 +48,22 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_CHECK_SECONDS = 1.0  # how often a worker checks that its parent is alive
 
 
-def die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int, kernel_signal: bool = True) -> None:
     """End this (forked) process when ``parent_pid`` ends, however it ends.
 
     On Linux the kernel sends SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``);
     everywhere a daemon thread also checks the parent every :data:`PARENT_CHECK_SECONDS`, so a
-    worker whose parent was killed with ``kill -9`` never lingers holding memory.
+    worker whose parent was killed with ``kill -9`` never lingers holding memory.  The kernel's
+    signal comes when the parent's *thread* that started this process ends: pass
+    ``kernel_signal=False`` for a process started from a thread that may end before the parent
+    does (the check by thread alone is then left).
     """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
+    if kernel_signal:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - not Linux
+            pass
     if os.getppid() != parent_pid:  # the parent died before the request took effect
         os._exit(1)
 
