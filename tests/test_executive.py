@@ -128,3 +128,23 @@ def test_sentences_of_a_real_run_quote_its_summary():
     text = " ".join(summary_sentences(summary, columns, reference_moic=1.45, cap=7.2e6))
     assert f"lose money in {percent(summary['investor']['prob_loss']['value'])}" in text
     assert money(summary["council"]["outcome_payments"]["mean"]) in text
+
+
+def test_sentences_take_their_errors_from_the_replicates_under_qmc():
+    """Under QMC sampling (the draws carry a ``replicate`` column) the reference multiple's chance
+    and the median IRR get replicate standard errors, shown with two significant digits."""
+    from simsib.analysis.estimates import METRICS, estimate
+    from simsib.report.executive import reference_sentence
+    from simsib.run.summary import replicate_se
+
+    rng = np.random.default_rng(6)
+    groups = np.repeat(np.arange(20), 50)
+    moic = 1.0 + 0.5 * rng.random(1000)
+    draws = {"moic_committed": moic, "replicate": groups, "irr": 0.05 + 0.01 * rng.normal(size=1000)}
+    se = replicate_se((moic >= 1.45).astype(float), groups)
+    assert f"± {100 * se:.1f}%" in reference_sentence(draws, 1.45)
+    median, median_se = estimate(METRICS["median_irr"], draws)
+    assert median_se != pytest.approx(estimate(METRICS["median_irr"], {"irr": draws["irr"]})[1], rel=1e-6)
+    summary = {"investor": {"prob_loss": {"value": 0.2, "se": 0.00031}}}
+    text = summary_sentences(summary, draws)[0]
+    assert "20.0% ± 0.031%" in text and f"{percent(median)} ± " in text

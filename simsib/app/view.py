@@ -120,7 +120,7 @@ def figures(settled: Settled, reference: Settled | None = None) -> list[dict[str
     summary = settled.summary
     median, se = estimate(METRICS["median_irr"], settled.columns)
     median_irr = {"id": "median_irr", "label": "Median IRR (a year)", "value": _finite(median), "se": _finite(se),
-                  "text": percent(_finite(median)), "se_text": percent(_finite(se))}
+                  "text": percent(_finite(median)), "se_text": standard_error(_finite(se), "percent")}
     out = [
         _probability(summary, "investor", "prob_loss", "Chance investors lose money"),
         median_irr,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simsib.report.formatting import money, number, percent
+from simsib.report.formatting import money, percent, standard_error
 from simsib.scenario.evidence import label
 
 COMMISSION_STEM = "commission"
@@ -29,7 +29,11 @@ def _pm(stat: dict[str, Any] | None, fmt=money) -> str:
     if not stat:
         return "–"
     central = stat.get("mean", stat.get("value"))
-    return f"{fmt(central)} ± {fmt(stat.get('se'))}" if stat.get("se") is not None else fmt(central)
+    if stat.get("se") is None:
+        return fmt(central)
+    # An error below the figure's own precision keeps two significant digits (QMC errors are small).
+    unit = {money: "money", percent: "percent"}.get(fmt)
+    return f"{fmt(central)} ± {standard_error(stat['se'], unit) if unit else fmt(stat['se'])}"
 
 
 def _year(quarter: float | None) -> str:
@@ -177,10 +181,17 @@ def claim_line(claim: dict[str, Any]) -> str:
     """The £4-for-£1 claim (E14) beside the distribution of care avoided per £ of service."""
     ratio, claimed = claim["ratio"], f"£{claim['claimed']:g}"
     return (f"{claimed} saved for every £1 spent (E14, the launch claim): on this scenario's evidence the care "
-            f"avoided per £ spent on the service averages {_pounds(ratio['mean'])} ± {number(ratio['se'], 2)} "
+            f"avoided per £ spent on the service averages {_pounds(ratio['mean'])} ± {_pence(ratio['se'])} "
             f"(median {_pounds(ratio['p50'])}, 90% of draws between {_pounds(ratio['p05'])} and "
             f"{_pounds(ratio['p95'])}); P(at least {claimed}) {_pm(claim['prob_at_least_claimed'], percent)}, "
             f"P(at least £1) {_pm(claim['prob_at_least_one'], percent)}.")
+
+
+def _pence(value: float | None) -> str:
+    """A standard error in £ per £: two decimals, or two significant digits when smaller."""
+    if value is None:
+        return "–"
+    return f"{value:.2f}" if value == 0 or value >= 0.01 else f"{value:.2g}"
 
 
 def _pounds(value: float | None) -> str:

@@ -15,9 +15,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from simsib.analysis.estimates import METRICS, estimate
+from simsib.model.qmc import REPLICATE_COLUMN
 from simsib.report.drivers import Driver, drivers
-from simsib.report.formatting import money, multiple, percent
+from simsib.report.formatting import money, multiple, percent, standard_error
 from simsib.report.headlines import stat_at
+from simsib.run.summary import probability
 
 
 def _value(stats: Mapping[str, Any] | None, key: str = "value") -> float | None:
@@ -30,7 +32,7 @@ def _value(stats: Mapping[str, Any] | None, key: str = "value") -> float | None:
 def _prob(stats: Mapping[str, Any] | None) -> str | None:
     """``52.6% ± 0.5%`` for a ``{value, se}`` probability, or None."""
     value = _value(stats)
-    return None if value is None else f"{percent(value)} ± {percent(_value(stats, 'se'))}"
+    return None if value is None else f"{percent(value)} ± {standard_error(_value(stats, 'se'), 'percent')}"
 
 
 def investor_sentence(summary: Mapping[str, Any], draws: Mapping[str, np.ndarray] | None = None) -> str | None:
@@ -44,13 +46,15 @@ def investor_sentence(summary: Mapping[str, Any], draws: Mapping[str, np.ndarray
         text += f" and lose almost everything (under 0.1×) in {total}"
     es = stat_at(summary, "investor", "es05")
     if _value(es) is not None:
-        text += (f"; in the worst 5% of draws they get back {multiple(_value(es))} ± {multiple(_value(es, 'se'))} "
+        text += (f"; in the worst 5% of draws they get back {multiple(_value(es))} ± "
+                 f"{standard_error(_value(es, 'se'), 'multiple')} "
                  "of their committed capital on average")
     irr = stat_at(summary, "investor", "irr")
     if draws is not None and "irr" in draws:
-        median, se = estimate(METRICS["median_irr"], {"irr": np.asarray(draws["irr"], dtype=float)})
+        columns = {key: np.asarray(draws[key]) for key in ("irr", REPLICATE_COLUMN) if key in draws}
+        median, se = estimate(METRICS["median_irr"], columns)  # from the replicates under QMC sampling
         if np.isfinite(median):
-            text += f". The median IRR is {percent(median)} ± {percent(se)} a year"
+            text += f". The median IRR is {percent(median)} ± {standard_error(se, 'percent')} a year"
     elif _value(irr, "p50") is not None:
         text += f". The median IRR is {percent(_value(irr, 'p50'))} a year"
     return text + "."
@@ -62,13 +66,13 @@ def reference_sentence(draws: Mapping[str, np.ndarray] | None, reference_moic: f
     if draws is None or reference_moic is None or "moic_committed" not in draws:
         return None
     moic = np.asarray(draws["moic_committed"], dtype=float)
-    moic = moic[~np.isnan(moic)]
-    if moic.size == 0:
+    defined = ~np.isnan(moic)
+    if not defined.any():
         return None
-    p = float((moic >= reference_moic).mean())
-    se = float(np.sqrt(p * (1.0 - p) / moic.size))
+    groups = np.asarray(draws[REPLICATE_COLUMN])[defined] if REPLICATE_COLUMN in draws else None
+    found = probability(moic[defined] >= reference_moic, groups)  # replicate error under QMC sampling
     return (f"Investors reach the scenario's reference multiple, {multiple(reference_moic)} on committed capital, "
-            f"or more in {percent(p)} ± {percent(se)} of draws.")
+            f"or more in {_prob(found)} of draws.")
 
 
 def tranche_sentence(summary: Mapping[str, Any]) -> str | None:
@@ -87,7 +91,7 @@ def council_sentence(summary: Mapping[str, Any], cap: float | None = None, cappe
     mean = _value(payments, "mean")
     if mean is None:
         return None
-    text = f"The council expects to pay {money(mean)} ± {money(_value(payments, 'se'))} in outcome payments"
+    text = f"The council expects to pay {money(mean)} ± {standard_error(_value(payments, 'se'), 'money')} in outcome payments"
     if _value(payments, "p05") is not None:
         text += f" (90% of draws between {money(_value(payments, 'p05'))} and {money(_value(payments, 'p95'))})"
     reached = _prob(stat_at(summary, "council", "prob_cap_reached"))
@@ -106,7 +110,7 @@ def deadweight_sentence(summary: Mapping[str, Any]) -> str | None:
     mean = _value(deadweight, "mean")
     if mean is None:
         return None
-    text = (f"On average {percent(mean)} ± {percent(_value(deadweight, 'se'))} of the outcomes the council pays "
+    text = (f"On average {percent(mean)} ± {standard_error(_value(deadweight, 'se'), 'percent')} of the outcomes the council pays "
             "for would have happened without the service (deadweight)")
     more = _prob(stat_at(summary, "council", "prob_pays_more_than_saved"))
     if more is not None:
