@@ -129,13 +129,20 @@ def _settle_from(
     return tuple(_spliced(whole, moved, part) for whole, part in zip((payments, waterfall, stop), settled))
 
 
-def settle(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly) -> Settlement:
-    """Payments and the cash waterfall, stopping new starts where the SPV runs out of capital."""
+def settle(
+    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, stop_quarter: np.ndarray | None = None
+) -> Settlement:
+    """Payments and the cash waterfall, stopping new starts where the SPV runs out of capital.
+
+    ``stop_quarter`` ((n,) int, optional) stops new starts from that quarter in any case -- a
+    decision to stop the service, as opposed to the SPV running out of money.
+    """
     n, _, n_quarters = outcomes.child_days.shape
     measured = measured_quarters(scenario, n_quarters)
-    payments, waterfall, stop = _settle_from(
-        scenario, inputs, outcomes, np.full(n, n_quarters, dtype=np.int64), measured
-    )
+    stop = np.full(n, n_quarters, dtype=np.int64)
+    if stop_quarter is not None:
+        stop = np.minimum(stop, np.asarray(stop_quarter, dtype=np.int64))
+    payments, waterfall, stop = _settle_from(scenario, inputs, outcomes, stop, measured)
     unfunded = (waterfall.costs_owed - waterfall.costs_paid).sum(axis=1)
     return Settlement(outcomes, measured, payments, waterfall, stop, unfunded)
 

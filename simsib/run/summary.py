@@ -122,7 +122,7 @@ def summarise(read: ColumnReader, n_draws: int) -> dict:
 def flatten(summary: dict) -> list[dict]:
     """Rows ``{metric, mean, se, p05, …}`` for a table or DataFrame."""
     rows = []
-    for section in ("investor", "council", "outcomes"):
+    for section in ("investor", "council", "outcomes", "review"):  # "review": re-forecasts only
         for key, stats in summary.get(section, {}).items():
             row = {"metric": f"{section}.{key}"}
             row.update({k: v for k, v in stats.items() if not isinstance(v, (dict, str))})

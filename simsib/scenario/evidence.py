@@ -111,5 +111,7 @@ def _label_entry(key: str) -> dict[str, Any] | None:
         return labels[key]
     if key in labels.get("metrics", {}):
         return labels["metrics"][key]
+    if key in labels.get("series", {}):
+        return labels["series"][key]
     wildcard = re.sub(r"^contract\.mechanisms\.\d+\.", "contract.mechanisms.*.", key)
     return labels.get(wildcard)

@@ -1,0 +1,209 @@
+"""What a review date can see of a simulated contract, and how a path continues after it.
+
+The re-forecast (:mod:`simsib.analysis.update`) reads the pipeline only through this module, so a
+change to referrals, outcome processes or the money changes one place:
+
+* :func:`simulate_history` -- a chunk's referrals and outcomes exactly as
+  :func:`simsib.run.pipeline.simulate_outcomes` makes them (same streams, same numbers), plus
+  the *total* referrals, which the model otherwise never draws (it draws only those that convert);
+* :func:`continue_history` -- the same draws with everything before a review quarter kept and
+  everything from it on simulated afresh: the move step of the re-forecast;
+* :func:`observable_series` -- per-draw series by month, by quarter, or by cohort and quarter, of
+  everything an observations file may name (:mod:`simsib.analysis.observations`).
+
+**Total referrals.**  The model draws converted referrals ``C_m`` as a gamma-Poisson mixture with
+intensity ``Λ_m ~ Gamma(k, θ_m)``, ``θ_m = p·μ_m / k`` (:mod:`simsib.model.referrals`).  All
+referrals are ``N_m = C_m + U_m``, where the referrals that do not convert are
+``U_m | Λ_m ~ Poisson((1 − p)/p · Λ_m)``, independent of ``C_m`` given ``Λ_m`` (binomial thinning of a
+Poisson count).  Given ``C_m``, ``Λ_m ~ Gamma(k + C_m, θ_m / (1 + θ_m))`` (gamma-Poisson conjugacy).
+Drawing ``Λ_m`` and then ``U_m`` from the chunk's ``observations`` stream gives ``N_m`` the model's
+joint distribution with ``C_m`` without touching any stream a run already uses.
+
+**Continuing a path.**  Given the draw's inputs, referrals in different months are independent,
+and so are different young people.  A path's future after review quarter ``Q`` -- referrals and
+starts from month ``3Q``, and the young people of start cohorts ``≥ Q`` -- can therefore be drawn
+afresh while cohorts ``< Q`` keep every day they were simulated with, past and future.  Only the
+capacity (per month) and the target (on cumulative starts, counted from the kept months) link
+the two, and both are applied to the spliced months.  Young people already started keep their
+paths: their future days are not re-drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from simsib.contract.mechanisms import milestone_needs
+from simsib.model.inputs import DrawInputs
+from simsib.model.outcomes import MONTHS_PER_QUARTER, CohortQuarterly
+from simsib.model.processes import simulate_aggregates
+from simsib.model.referrals import expected_referrals, monthly_capacity, monthly_starts
+from simsib.model.streams import stream
+from simsib.run.pipeline import Settlement
+from simsib.scenario.format import DaysSavedVsBaseline, Scenario
+
+PAYMENT_MADE = 0.5  # £: a quarter's payment above this counts as "a payment made"
+
+# Series by month (n, 3 · n_quarters), by quarter (n, n_quarters) and by cohort and quarter
+# (n, n_cohorts, n_quarters) that observable_series returns.
+MONTHLY_SERIES = ("referrals", "starts")
+QUARTERLY_SERIES = ("completions", "care_days", "child_days", "care_days_saved", "payments", "payments_made")
+COHORT_SERIES = ("completions", "care_days", "child_days")
+
+
+@dataclass(frozen=True)
+class History:
+    """Simulated paths of some draws: all a review date can look back on, and more.
+
+    monthly_starts : (n, service_end_month) young people starting each month, after capacity
+        and the target and before any stop by the SPV
+    referrals : (n, service_end_month) all referrals, converting or not
+    outcomes : every start cohort's outcomes as simulated (see :class:`CohortQuarterly`)
+    """
+
+    monthly_starts: np.ndarray
+    referrals: np.ndarray
+    outcomes: CohortQuarterly
+
+
+def total_referrals(
+    scenario: Scenario, inputs: DrawInputs, converted: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """All referrals per month given the converted ones, (n, service_end_month) float.
+
+    See the module docstring: ``N_m = C_m + U_m`` with ``U_m`` drawn given ``C_m``.
+    """
+    k = inputs["referrals.referral_dispersion"][:, None]
+    p = inputs["referrals.referral_conversion"][:, None]
+    theta = expected_referrals(scenario, inputs) * p / k
+    intensity = rng.gamma(k + converted, theta / (1.0 + theta))
+    not_converted = rng.poisson(np.where(p > 0, (1.0 - p) / np.where(p > 0, p, 1.0), 0.0) * intensity)
+    return (converted + not_converted).astype(float)
+
+
+def simulate_history(scenario: Scenario, inputs: DrawInputs, chunk: np.random.SeedSequence) -> History:
+    """Referrals and outcomes of a chunk: :func:`simsib.run.pipeline.simulate_outcomes`'s numbers,
+    plus all referrals (from the chunk's ``observations`` stream)."""
+    converted, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
+    blocks, once = milestone_needs(scenario)
+    outcomes = simulate_aggregates(scenario, inputs, starts, stream(chunk, "people"), blocks, once)
+    referrals = total_referrals(scenario, inputs, converted, stream(chunk, "observations"))
+    return History(starts, referrals, outcomes)
+
+
+def _apply_target(scenario: Scenario, starts: np.ndarray) -> np.ndarray:
+    """Cut monthly starts once their running total reaches the target, as the referrals stage does."""
+    target = scenario.referrals.target_young_people
+    if target is None:
+        return starts
+    return np.diff(np.minimum(np.cumsum(starts, axis=1), target), axis=1, prepend=0)
+
+
+def continue_history(
+    scenario: Scenario, inputs: DrawInputs, past: History, review_quarter: int, seed: np.random.SeedSequence
+) -> History:
+    """``past`` kept before ``review_quarter`` and simulated afresh from it, from ``seed``'s streams.
+
+    Months ``< 3·review_quarter`` keep their referrals and starts, and cohorts ``< review_quarter``
+    keep their outcomes; later months draw new referrals (within capacity, then the target
+    counted from the kept starts) and later cohorts new young people.
+    """
+    first_new = MONTHS_PER_QUARTER * review_quarter
+    converted, _ = monthly_starts(scenario, inputs, stream(seed, "referrals"))
+    # The target is applied below, to the spliced months; capacity as in monthly_starts.
+    within_capacity = np.minimum(converted, monthly_capacity(scenario, inputs).astype(np.int64))
+    starts = past.monthly_starts.copy()
+    starts[:, first_new:] = within_capacity[:, first_new:]
+    starts = _apply_target(scenario, starts)
+    referrals = past.referrals.copy()
+    fresh_referrals = total_referrals(scenario, inputs, converted, stream(seed, "observations"))
+    referrals[:, first_new:] = fresh_referrals[:, first_new:]
+    blocks, once = milestone_needs(scenario)
+    fresh = simulate_aggregates(scenario, inputs, starts, stream(seed, "people"), blocks, once)
+    return History(starts, referrals, splice_cohorts(past.outcomes, fresh, review_quarter))
+
+
+def splice_cohorts(kept: Any, fresh: Any, first_fresh: int) -> Any:
+    """``kept`` with cohorts ``≥ first_fresh`` (axis 1) taken from ``fresh``.
+
+    Works on arrays with the draw first and the cohort second, and on dicts and dataclasses of
+    them (:class:`CohortQuarterly` and any fields it gains).
+    """
+    if isinstance(kept, np.ndarray):
+        out = kept.copy()
+        out[:, first_fresh:] = fresh[:, first_fresh:]
+        return out
+    if isinstance(kept, dict):
+        return {key: splice_cohorts(value, fresh[key], first_fresh) for key, value in kept.items()}
+    return replace(kept, **{f.name: splice_cohorts(getattr(kept, f.name), getattr(fresh, f.name), first_fresh)
+                            for f in fields(kept)})
+
+
+def take_rows(value: Any, rows: np.ndarray) -> Any:
+    """``value`` -- an array with the draw first, or a dict or dataclass of them -- at ``rows``."""
+    if isinstance(value, np.ndarray):
+        return value[rows]
+    if isinstance(value, dict):
+        return {key: take_rows(item, rows) for key, item in value.items()}
+    if is_dataclass(value):
+        return replace(value, **{f.name: take_rows(getattr(value, f.name), rows) for f in fields(value)})
+    return value
+
+
+def _monthly(values: np.ndarray, n_months: int, served: np.ndarray) -> np.ndarray:
+    """Monthly counts on the whole timeline (zero after the service window), served months only."""
+    out = np.zeros((values.shape[0], n_months))
+    width = min(values.shape[1], n_months)
+    out[:, :width] = values[:, :width]
+    return np.where(served, out, 0.0)
+
+
+def baseline_mechanism(scenario: Scenario) -> int | None:
+    """Index of the first ``days_saved_vs_baseline`` mechanism (the baseline of "days saved"), if any."""
+    return next((i for i, m in enumerate(scenario.contract.mechanisms) if isinstance(m, DaysSavedVsBaseline)), None)
+
+
+def observable_series(
+    scenario: Scenario, inputs: DrawInputs, history: History, settlement: Settlement, *, cohorts: bool = False
+) -> dict[str, np.ndarray]:
+    """Everything a review could observe, per draw.
+
+    Returns
+    -------
+    dict of str -> ndarray
+        :data:`MONTHLY_SERIES`, shape (n, 3 · n_quarters): counts in each month of the served
+        service (a service the SPV stopped takes no more referrals).  :data:`QUARTERLY_SERIES`,
+        shape (n, n_quarters): completions (in the quarter therapy ends), care days and
+        child-days of the served cohorts in the quarter, care days saved against the contract's
+        baseline (only when a ``days_saved_vs_baseline`` mechanism gives one), outcome payments
+        made (£, after netting, caps and lag) and whether a payment was made (0/1).  With
+        ``cohorts``, also ``<name>_by_cohort`` of :data:`COHORT_SERIES`, shape
+        (n, n_cohorts, n_quarters).
+    """
+    n_quarters = scenario.n_quarters
+    n_months = MONTHS_PER_QUARTER * n_quarters
+    served_months = (np.arange(n_months)[None, :] // MONTHS_PER_QUARTER) < settlement.stop_quarter[:, None]
+    served = settlement.outcomes  # cohorts the SPV served, quarters that are measured
+    care = served.care_days_treated.sum(axis=1)
+    child = served.child_days.sum(axis=1)
+    paid = settlement.waterfall.payments
+    series = {
+        "referrals": _monthly(history.referrals, n_months, served_months),
+        "starts": _monthly(history.monthly_starts.astype(float), n_months, served_months),
+        "completions": served.completions_due.sum(axis=1),
+        "care_days": care,
+        "child_days": child,
+        "payments": paid,
+        "payments_made": (paid > PAYMENT_MADE).astype(float),
+    }
+    index = baseline_mechanism(scenario)
+    if index is not None:
+        baseline = inputs[f"contract.mechanisms.{index}.baseline_care_proportion"][:, None]
+        series["care_days_saved"] = baseline * child - care
+    if cohorts:
+        series["completions_by_cohort"] = served.completions_due
+        series["care_days_by_cohort"] = served.care_days_treated
+        series["child_days_by_cohort"] = served.child_days
+    return series
