@@ -34,10 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import numpy as np
-
 from simsib.model.outcomes import MONTHS_PER_QUARTER
-from simsib.run.observables import MONTHLY_SERIES, baseline_mechanism
+from simsib.run.observables import baseline_mechanism
 from simsib.scenario.errors import Problem, ScenarioError, did_you_mean
 from simsib.scenario.format import Scenario
 
@@ -345,59 +343,6 @@ def check_against(observations: Observations, scenario: Scenario) -> None:
                                     value=row.series, has_value=True))
     if problems:
         raise ScenarioError(problems, file=observations.file)
-
-
-# --- simulated values of the rows ------------------------------------------------------------
-
-
-def _period_sum(series: Series, values: np.ndarray, row: Observation) -> np.ndarray:
-    """Sum of a monthly (n, M) or quarterly (n, Q) array over the row's period, (n,)."""
-    if series.base in MONTHLY_SERIES:
-        start = 0 if series.to_date else MONTHS_PER_QUARTER * row.quarter
-        return values[..., start:row.month_end].sum(axis=-1)
-    start = 0 if series.to_date else row.quarter
-    return values[..., start:row.quarter + 1].sum(axis=-1)
-
-
-def simulated_values(observations: Observations, series_arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """Each draw's value of each row, shape (n, n_rows), from :func:`observable_series`'s arrays.
-
-    A share whose denominator is zero is NaN: the draw cannot show that figure.
-    """
-    columns = []
-    for row in observations.rows:
-        series = SERIES[row.series]
-
-        def read(base: str) -> np.ndarray:
-            if row.cohort is None:
-                return _period_sum(series, series_arrays[base], row)
-            return _period_sum(series, series_arrays[f"{base}_by_cohort"][:, row.cohort, :], row)
-
-        value = read(series.base)
-        if series.denominator is not None:
-            denominator = read(series.denominator)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                value = np.where(denominator > 0, value / np.where(denominator > 0, denominator, 1.0), np.nan)
-        columns.append(value)
-    return np.column_stack(columns) if columns else np.zeros((0, 0))
-
-
-def quarterly_values(series: Series, series_arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """``series`` over every cohort at each quarter end, shape (n, n_quarters): what fan charts
-    of an observed series show."""
-
-    def by_quarter(base: str) -> np.ndarray:
-        values = series_arrays[base]
-        if base in MONTHLY_SERIES:  # the three months of each quarter
-            values = values[:, 0::MONTHS_PER_QUARTER] + values[:, 1::MONTHS_PER_QUARTER] + values[:, 2::MONTHS_PER_QUARTER]
-        return np.cumsum(values, axis=1) if series.to_date else values
-
-    value = by_quarter(series.base)
-    if series.denominator is None:
-        return value
-    denominator = by_quarter(series.denominator)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator > 0, value / np.where(denominator > 0, denominator, 1.0), np.nan)
 
 
 def write_observations(path: Path, rows: Sequence[Observation], *, header_comment: str = "") -> None:

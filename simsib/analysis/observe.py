@@ -19,7 +19,8 @@ from typing import Sequence
 import numpy as np
 
 from simsib.analysis.likelihood import RowModel, measure
-from simsib.analysis.observations import SERIES, Observation, Observations, simulated_values
+from simsib.analysis.observations import SERIES, Observation, Observations
+from simsib.analysis.observed import simulated_values
 from simsib.model.inputs import sample_inputs
 from simsib.model.streams import chunk_seed, stream
 from simsib.run.observables import observable_series, simulate_history
@@ -28,8 +29,8 @@ from simsib.scenario.errors import ScenarioError
 from simsib.scenario.format import Scenario
 
 PER_QUARTER = ("referrals", "starts", "completions", "care_days", "child_days", "payments")
-TO_DATE = ("referrals_to_date", "starts_to_date", "completions_to_date", "care_days_to_date", "child_days_to_date",
-           "care_proportion_to_date", "payments_to_date")
+# Figures to date: one of each kind (care days and child-days enter through their ratio).
+TO_DATE = ("referrals_to_date", "starts_to_date", "completions_to_date", "care_proportion_to_date", "payments_to_date")
 NOISE_KEY = 1  # subkey of the chunk's observations stream used for measurement noise
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simsib.analysis.likelihood import COUNT_CV, CONTINUOUS_CV, SHARE_SD, RowModel, predictive_tail
+from simsib.analysis.likelihood import CONTINUOUS_CV, COUNT_CV, SHARE_SD, RowModel, predictive_tail
 from simsib.analysis.weights import effective_sample_size, normalise, weighted_mean, weighted_quantiles
 from simsib.scenario.distributions import Fixed, Mixture
 from simsib.scenario.format import Scenario, all_quantities, per_draw_quantities
@@ -67,13 +67,18 @@ def _strand_label(component: Any, index: int) -> str:
     return getattr(component, "source", None) or f"strand {index + 1}: {component.describe()}"
 
 
-def input_rows(scenario: Scenario, prior_draws: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, Any]:
-    """Prior vs posterior of every per-draw input, keyed by its dotted key."""
+def input_rows(scenario: Scenario, prior_draws: dict[str, np.ndarray], weighted_draws: dict[str, np.ndarray],
+               weights: np.ndarray) -> dict[str, Any]:
+    """Prior vs posterior of every per-draw input, keyed by its dotted key.
+
+    ``prior_draws``: the prior's draws; ``weighted_draws`` and ``weights``: the weighted draws
+    (prior and adaptive) that represent the posterior.
+    """
     quantities = all_quantities(scenario)
     out = {}
     for key in per_draw_quantities(scenario):
-        values = prior_draws[key]
-        row: dict[str, Any] = {"prior": _stats(values), "posterior": _stats(values, weights)}
+        values = weighted_draws[key]
+        row: dict[str, Any] = {"prior": _stats(prior_draws[key]), "posterior": _stats(values, weights)}
         dist = quantities[key]
         if isinstance(dist, Mixture):
             r = responsibilities(dist, values)
@@ -84,26 +89,28 @@ def input_rows(scenario: Scenario, prior_draws: dict[str, np.ndarray], weights: 
     return out
 
 
-def strand_pairs(scenario: Scenario, prior_draws: dict[str, np.ndarray], weights: np.ndarray) -> list[dict]:
+def strand_pairs(scenario: Scenario, prior_draws: dict[str, np.ndarray], weighted_draws: dict[str, np.ndarray],
+                 weights: np.ndarray) -> list[dict]:
     """Joint posterior weight of each (population strand, effect strand) pair, and the council's
     mean true savings and payments in it; empty unless both inputs are mixtures."""
     quantities = all_quantities(scenario)
     population, effect = quantities.get(POPULATION_KEY), quantities.get(EFFECT_KEY)
     if not (isinstance(population, Mixture) and isinstance(effect, Mixture)):
         return []
-    rp = responsibilities(population, prior_draws[POPULATION_KEY])
-    re = responsibilities(effect, prior_draws[EFFECT_KEY])
-    n = weights.size
+
+    def joint(draws: dict[str, np.ndarray], i: int, j: int) -> np.ndarray:
+        return (responsibilities(population, draws[POPULATION_KEY])[:, i]
+                * responsibilities(effect, draws[EFFECT_KEY])[:, j])
+
     rows = []
     for i, pop in enumerate(population.components):
         for j, eff in enumerate(effect.components):
-            joint = rp[:, i] * re[:, j]
-            posterior = weights * joint
+            posterior = weights * joint(weighted_draws, i, j)
             mass = float(posterior.sum())
             row = {"population": _strand_label(pop, i), "effect": _strand_label(eff, j),
-                   "prior_weight": float(joint.sum() / n), "posterior_weight": mass}
+                   "prior_weight": float(joint(prior_draws, i, j).mean()), "posterior_weight": mass}
             for metric in ("true_savings", "outcome_payments", "net_benefit"):
-                row[f"posterior_mean_{metric}"] = (float(posterior @ prior_draws[metric] / mass)
+                row[f"posterior_mean_{metric}"] = (float(posterior @ weighted_draws[metric] / mass)
                                                    if mass > 1e-12 else None)
             rows.append(row)
     return rows
@@ -113,7 +120,8 @@ def observation_rows(result: UpdateResult) -> list[dict[str, Any]]:
     """Each observed figure, its prior and posterior predictive (simulated values), and how far
     in the tails it lies of each (two-sided, measurement error included)."""
     observations, model = result.observations, RowModel.of(result.observations)
-    prior_values = result.prior.simulated[:, :len(observations)]
+    rows = len(observations)
+    prior_values = result.pool.simulated[:result.pool.n_prior, :, :rows].reshape(-1, rows)  # every path
     prior_tail = predictive_tail(model, prior_values)
     posterior_tail = predictive_tail(model, result.posterior_simulated)
     rows = []
@@ -199,8 +207,8 @@ def update_report(result: UpdateResult) -> dict[str, Any]:
         "diagnostics": diagnostics.to_dict(),
         "log_likelihood": likelihood_by_series(result),
         "fit": observation_rows(result),
-        "inputs": input_rows(result.scenario, result.prior.draws, result.weights),
-        "strand_pairs": strand_pairs(result.scenario, result.prior.draws, result.weights),
+        "inputs": input_rows(result.scenario, result.pool.prior_draws, result.pool.draws, result.weights),
+        "strand_pairs": strand_pairs(result.scenario, result.pool.prior_draws, result.pool.draws, result.weights),
         "decision": {"review_quarter": q, "terms": "stop new starts from the review quarter "
                      "(teams funded to the end of that quarter; the contract otherwise unchanged)",
                      "rows": decision_rows(result)},
@@ -219,17 +227,19 @@ def stage_rows(results: list[UpdateResult]) -> list[dict[str, Any]]:
     strand of the population-risk and effect mixtures (``<input>#<strand number>``)."""
     from simsib.run.summary import summarise
 
-    prior = results[0].prior
+    prior = results[0].pool.prior_draws
+    n = results[0].pool.n_prior
     quantities = all_quantities(results[0].scenario)
     mixtures = {key: quantities[key] for key in (POPULATION_KEY, EFFECT_KEY) if isinstance(quantities.get(key), Mixture)}
-    prior_summary = summarise(lambda c: prior.draws[c], prior.n)
-    stages = [("at signing (prior)", "", 0, prior_summary, np.full(prior.n, 1.0 / prior.n), float(prior.n))]
+    prior_summary = summarise(lambda c: prior[c], n)
+    stages = [("at signing (prior)", "", 0, prior_summary, prior, np.full(n, 1.0 / n), float(n))]
     for result in results:
         latest = result.observations.file.split(" + ")[-1]
         stages.append((f"after {latest.rsplit('/', 1)[-1]}", result.observations.file, 3 * result.review_quarter,
-                       result.summary_dict, result.weights, result.diagnostics.effective_sample_size))
+                       result.summary_dict, result.pool.draws, result.weights,
+                       result.diagnostics.effective_sample_size))
     rows = []
-    for label, files, month, summary, weights, ess in stages:
+    for label, files, month, summary, draws, weights, ess in stages:
         investor, council = summary["investor"], summary["council"]
         row = {"stage": label, "observations": files, "review_month": month, "effective_sample_size": ess,
                "prob_loss": investor["prob_loss"]["value"], "prob_loss_se": investor["prob_loss"]["se"],
@@ -245,7 +255,7 @@ def stage_rows(results: list[UpdateResult]) -> list[dict[str, Any]]:
                "prob_cap_reached_se": council["prob_cap_reached"]["se"],
                "true_savings_mean": _figure(council["true_savings"], "mean")}
         for key, mixture in mixtures.items():
-            r = responsibilities(mixture, prior.draws[key])
+            r = responsibilities(mixture, draws[key])
             for j in range(r.shape[1]):
                 row[f"{key}#{j + 1}"] = float(weights @ r[:, j])
         rows.append(row)

@@ -11,20 +11,24 @@ The method (README, "Re-forecasting a running contract", says why this one):
    (within :data:`Z_MAX` standard deviations) and each figure's prior predictive tail.  No
    compatible draw is an error (:class:`ScenarioError`, exit 2); few effective draws, heavy
    tails or a prior-data conflict are warnings that travel with the result.
-4. **Resampling.**  ``N`` draws by systematic resampling, always, so the posterior draws
-   written are equally weighted and every tool reads them as it reads a run.
-5. **Move.**  When the effective sample size is below ``ess_threshold · N``, every resampled
+4. **Adaptation.**  While the effective sample size is below ``target_ess``, up to
+   ``max_rounds`` rounds each draw ``N`` new inputs from a proposal fitted to the weighted
+   draws, simulate their paths and reweight every draw so far (adaptive multiple importance
+   sampling, :mod:`simsib.analysis.adaptive`).
+5. **Resampling.**  ``min(N, simulation.draws)`` posterior draws by systematic resampling,
+   always, so the posterior draws written are equally weighted and every tool reads them as it
+   reads a run.
+6. **Move.**  When the effective sample size is below ``ess_threshold · N``, every resampled
    draw's future from the review quarter is simulated afresh from its own past
    (:func:`simsib.run.observables.continue_history`): repeated draws keep their inputs and
    their history but not their futures.  The observed figures depend only on the past, so the
-   weights stay exact; the inputs are not moved, so the posterior of the inputs rests on the
-   distinct prior draws that survived.
+   weights stay exact; the inputs are not moved (adaptation is what diversifies them).
 
 Standard errors of posterior figures use the effective sample size in place of ``N``.
 Every random number comes from the seed: the prior's chunks, the resampling
-(``update_seed(entropy, 0, 0, stage)``) and the moves (``update_seed(entropy, chunk, 1, stage,
-batch)``), so the same scenario, observations and seed give the same numbers for any number of
-workers.
+(``update_seed(entropy, 0, 0, stage)``), the adaptive proposals (``update_seed(entropy, …, 2,
+stage, …)``) and the moves (``update_seed(entropy, batch, 1, stage, sub-batch)``), so the same
+scenario, observations and seed give the same numbers for any number of workers.
 """
 
 from __future__ import annotations
@@ -33,21 +37,21 @@ import time
 from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from simsib.analysis.likelihood import RowModel, log_likelihood, predictive_tail, standardised_residuals
+from simsib.analysis.likelihood import RowModel, SyntheticLikelihood, fit_synthetic, predictive_tail
 from simsib.analysis.observations import Observations, check_against, read_observations
-from simsib.analysis.update_chunks import PathsChunk, UpdateSpec, posterior_chunk, prior_chunk
+from simsib.analysis.update_chunks import CHOICE_KEY, posterior_chunk
+from simsib.analysis.update_pool import Pool, adapt, concatenate, log_weights, run_batches, simulate_prior
 from simsib.analysis.weights import effective_sample_size, normalise, pareto_k, systematic_resample
 from simsib.model.streams import update_seed
-from simsib.run.execution import map_processes, warm_up
-from simsib.run.plan import RunPlan, make_plan, run_header
+from simsib.run.plan import run_header
 from simsib.run.summary import PERCENTILES, distribution, flatten, summarise
 from simsib.scenario.errors import Problem, ScenarioError
-from simsib.scenario.format import Scenario
+from simsib.scenario.format import Scenario, all_quantities, per_draw_quantities
 
 Z_MAX = 5.0  # a draw is compatible with a figure within this many of its standard deviations
 ESS_WARNING = 100  # fewer effective draws than this: the prior barely explains the data
@@ -55,43 +59,31 @@ PARETO_WARNING = 0.7  # PSIS: weighted estimates unreliable above this
 CONFLICT_TAIL = 0.001  # a figure in the prior predictive's extreme 0.1%: prior-data conflict
 FIT_TAIL = 0.01  # a figure in the posterior predictive's extreme 1%: the posterior cannot fit it
 DEFAULT_ESS_THRESHOLD = 0.5
+DEFAULT_TARGET_ESS = 1000
+DEFAULT_MAX_ROUNDS = 4
+DEFAULT_PATHS = 20  # simulated paths per draw of the inputs, for the synthetic likelihood
 BAND_SERIES = ("starts", "cumulative_starts", "payments", "investor_position", "spv_cash", "distributions",
                "capital_drawn")
 
 
 @dataclass
-class Prior:
-    """The prior draws of a re-forecast, with everything any stage needs (axis 0 the draw)."""
-
-    spec: UpdateSpec
-    plan: RunPlan
-    draws: dict[str, np.ndarray]
-    simulated: np.ndarray  # (N, rows of the last stage)
-    chunk_index: np.ndarray  # (N,) the prior chunk of each draw
-    position: np.ndarray  # (N,) its position in that chunk
-    seconds: float
-    seed: int | None = None
-
-    @property
-    def n(self) -> int:
-        return self.simulated.shape[0]
-
-
-@dataclass
 class Diagnostics:
-    """How far the weighted prior draws can be trusted: part of the answer, not a log line."""
+    """How far the weighted draws can be trusted: part of the answer, not a log line."""
 
-    draws: int
+    draws: int  # prior draws
     effective_sample_size: float
     pareto_k: float
     max_weight: float
-    distinct_draws: int  # prior draws among the resampled ones
-    compatible_draws: int
-    log_evidence: float  # log of the mean likelihood: the data's marginal likelihood under the prior
+    distinct_draws: int  # distinct weighted draws among the resampled ones
+    compatible_draws: int  # prior draws within Z_MAX of every figure
+    log_evidence: float  # log mean likelihood over the prior draws: the data's marginal likelihood
+    prior_effective_sample_size: float  # before adaptation
+    adaptive_rounds: int
+    pool_draws: int  # prior and adaptive draws together
     moved: bool
     ess_threshold: float
     posterior_draws: int
-    assemble_seconds: float  # re-running the posterior draws' chunks (and moving them)
+    assemble_seconds: float  # adaptation, and re-running the posterior draws' batches (and moving them)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -99,14 +91,12 @@ class Diagnostics:
         return self.effective_sample_size / self.draws
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "draws": self.draws, "effective_sample_size": self.effective_sample_size, "ess_share": self.ess_share,
-            "pareto_k": self.pareto_k if np.isfinite(self.pareto_k) else None, "max_weight": self.max_weight,
-            "distinct_draws": self.distinct_draws, "compatible_draws": self.compatible_draws,
-            "log_evidence": self.log_evidence, "moved": self.moved, "ess_threshold": self.ess_threshold,
-            "posterior_draws": self.posterior_draws, "assemble_seconds": round(self.assemble_seconds, 3),
-            "warnings": list(self.warnings),
-        }
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out["pareto_k"] = self.pareto_k if np.isfinite(self.pareto_k) else None
+        out["ess_share"] = self.ess_share
+        out["assemble_seconds"] = round(self.assemble_seconds, 3)
+        out["warnings"] = list(self.warnings)
+        return out
 
 
 @dataclass
@@ -114,9 +104,11 @@ class UpdateResult:
     """A posterior forecast, shaped like :class:`simsib.run.api.SimulationResult`.
 
     draws : posterior draws (equally weighted): the run's columns, money to date and to come at
-        the review, ``stop_*`` figures, and ``prior_draw`` (the prior draw each descends from)
-    weights : (N,) the importance weights of the prior draws (sum 1)
-    log_likelihood : (N, rows) each prior draw's log-likelihood of each observed row
+        the review, ``stop_*`` figures, and ``prior_draw`` (the weighted draw each descends
+        from: a prior draw's number, or ``N`` and up for adaptive draws)
+    weights : (P,) normalised importance weights of the weighted draws (the prior's first)
+    log_likelihood : (P, rows) each weighted draw's log-likelihood of each observed row on its
+        own (the synthetic likelihood's marginals; the weights use their joint, correlated form)
     """
 
     scenario: Scenario
@@ -128,9 +120,9 @@ class UpdateResult:
     weights: np.ndarray = field(repr=False)
     diagnostics: Diagnostics = field(repr=False)
     log_likelihood: np.ndarray = field(repr=False)
-    prior: Prior = field(repr=False)
+    pool: Pool = field(repr=False)
     posterior_simulated: np.ndarray = field(repr=False)
-    quarterly_sample: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    likelihood: SyntheticLikelihood = field(repr=False)
 
     def summary(self) -> pd.DataFrame:
         """One row per headline statistic (mean, se, percentiles), posterior; se from the ESS."""
@@ -148,48 +140,18 @@ class UpdateResult:
         return update_report(self)
 
 
-# --- running chunks -------------------------------------------------------------------------
-
-
-def _map(function: Callable[..., PathsChunk], calls: list[tuple], workers: int, scenario: Scenario) -> list:
-    if workers <= 1 or len(calls) <= 1:
-        return [function(*call) for call in calls]
-    warm_up(scenario)
-    return [result for _, result in sorted(map_processes(function, calls, workers), key=lambda r: r[0])]
-
-
-def _concatenate(chunks: Sequence[PathsChunk]) -> tuple[dict, dict, np.ndarray]:
-    draws = {k: np.concatenate([c.draws[k] for c in chunks]) for k in chunks[0].draws}
-    quarterly = {k: np.concatenate([c.quarterly[k] for c in chunks]) for k in chunks[0].quarterly}
-    return draws, quarterly, np.concatenate([c.simulated for c in chunks])
-
-
-def simulate_prior(
-    scenario: Scenario, observations: Observations, draws: int | None, seed: int | None, *, workers: int = 1
-) -> Prior:
-    """The prior run (``simsib run``'s numbers for the same seed), keeping what the update needs."""
-    started = time.perf_counter()
-    plan = make_plan(scenario, draws, seed)
-    spec = UpdateSpec(scenario, plan.entropy, plan.chunk_size, observations)
-    chunks = _map(prior_chunk, [(spec, index, size) for index, size in plan.chunks], workers, scenario)
-    columns, _, simulated = _concatenate(chunks)
-    chunk_index = np.concatenate([np.full(size, index) for index, size in plan.chunks])
-    position = np.concatenate([np.arange(size) for _, size in plan.chunks])
-    return Prior(spec, plan, columns, simulated, chunk_index, position, time.perf_counter() - started,
-                 seed)
-
-
-def _posterior(prior: Prior, ancestors: np.ndarray, review: int, move: bool, stage: int, workers: int):
-    """Posterior draws descending from prior draws ``ancestors`` (ascending), in that order; with
-    ``move``, their futures from the ``review`` quarter drawn afresh."""
-    sizes = dict(prior.plan.chunks)
-    chunk_of = prior.chunk_index[ancestors]
-    calls = [(prior.spec, int(index), sizes[int(index)], prior.position[ancestors[chunk_of == index]],
-              review, move, stage) for index in np.unique(chunk_of)]
-    return _concatenate(_map(posterior_chunk, calls, workers, prior.spec.scenario))
-
-
-# --- conditioning ---------------------------------------------------------------------------
+def _posterior(pool: Pool, ancestors: np.ndarray, review: int, move: bool, stage: int, workers: int):
+    """Posterior draws with the inputs of weighted draws ``ancestors``, in that order, in batches
+    of ``chunk_size``, each along a path drawn given the data (:func:`posterior_chunk`)."""
+    scenario, size = pool.spec.scenario, pool.plan.chunk_size
+    fixed = {key: float(dist.value) for key, dist in all_quantities(scenario).items() if dist.is_fixed}
+    uncertain = list(per_draw_quantities(scenario))
+    calls = []
+    for index, start in enumerate(range(0, len(ancestors), size)):
+        rows = ancestors[start:start + size]
+        inputs = {**{k: pool.draws[k][rows] for k in uncertain}, **{k: np.full(len(rows), v) for k, v in fixed.items()}}
+        calls.append((pool.spec, index, inputs, pool.paths, review, move, stage))
+    return concatenate(run_batches(posterior_chunk, calls, workers, scenario))
 
 
 def _incompatible(observations: Observations, simulated: np.ndarray, z: np.ndarray) -> ScenarioError:
@@ -216,9 +178,10 @@ def _warnings(observations: Observations, diagnostics: Diagnostics, prior_tail: 
     out = []
     if diagnostics.effective_sample_size < ESS_WARNING:
         out.append(f"the prior barely explains the data: the weights are worth only "
-                   f"{diagnostics.effective_sample_size:.0f} of {diagnostics.draws:,} draws "
-                   f"({diagnostics.distinct_draws} distinct prior draws survive); figures and their standard "
-                   "errors rest on those few -- rerun with more --draws, or question the prior")
+                   f"{diagnostics.effective_sample_size:.0f} draws (of {diagnostics.pool_draws:,} weighted, "
+                   f"{diagnostics.draws:,} of them from the prior; {diagnostics.distinct_draws} distinct among the "
+                   "posterior draws); figures and their standard errors rest on those few -- rerun with more "
+                   "--draws, or question the prior")
     if diagnostics.pareto_k > PARETO_WARNING:
         out.append(f"the weights are heavy-tailed (Pareto k = {diagnostics.pareto_k:.2f} > {PARETO_WARNING}): "
                    "weighted estimates are unreliable whatever the effective sample size")
@@ -264,53 +227,61 @@ def bands(sample: dict[str, np.ndarray], series: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def condition(prior: Prior, observations: Observations, stage: int = 0, *,
-              ess_threshold: float = DEFAULT_ESS_THRESHOLD, posterior_draws: int | None = None,
+def condition(prior: Pool, observations: Observations, stage: int = 0, *,
+              ess_threshold: float = DEFAULT_ESS_THRESHOLD, target_ess: float | None = None,
+              max_rounds: int = DEFAULT_MAX_ROUNDS, posterior_draws: int | None = None,
               workers: int = 1) -> UpdateResult:
-    """Condition ``prior`` on ``observations`` (the first rows of the prior's observations).
+    """Condition the ``prior`` draws on ``observations`` (the first rows of the prior's).
 
-    ``posterior_draws`` (default: the scenario's ``simulation.draws``, at most the prior's) is
-    the size of the resampled posterior sample.
+    ``target_ess`` (default ``min(1000, N/4)``) and ``max_rounds`` govern adaptation (0 rounds:
+    the prior draws alone); ``posterior_draws`` (default: the scenario's ``simulation.draws``,
+    at most ``N``) is the size of the resampled posterior sample.
     """
-    n, rows = prior.n, len(observations)
+    n, rows, entropy = prior.n_prior, len(observations), prior.plan.entropy
     model = RowModel.of(observations)
-    simulated = prior.simulated[:, :rows]
-    loglik = log_likelihood(model, simulated)
-    z = standardised_residuals(model, simulated)
+    simulated = prior.simulated[:n, :, :rows]
+    choice = np.random.Generator(np.random.PCG64(update_seed(entropy, 0, CHOICE_KEY, stage)))
+    likelihood = fit_synthetic(model, simulated, choice)
+    z = likelihood.residuals(simulated)
     compatible = (np.abs(z) <= Z_MAX).all(axis=1)
     if not compatible.any():
-        raise _incompatible(observations, simulated, z)
-    total = loglik.sum(axis=1)
-    weights, log_evidence = normalise(total)
+        raise _incompatible(observations, simulated[:, 0], z)
+    prior_weights, log_evidence = normalise(likelihood.log_likelihood(simulated))
+    started = time.perf_counter()
+    target = min(DEFAULT_TARGET_ESS, n / 4) if target_ess is None else target_ess
+    pool, loglik = adapt(prior, likelihood, rows, stage, target, max_rounds, workers)
+    logw = log_weights(pool, loglik)
+    weights, _ = normalise(logw)
     ess = effective_sample_size(weights)
-    rng = np.random.Generator(np.random.PCG64(update_seed(prior.plan.entropy, 0, 0, stage)))
-    size = min(n, posterior_draws or prior.spec.scenario.simulation.draws)
+    rng = np.random.Generator(np.random.PCG64(update_seed(entropy, 0, 0, stage)))
+    size = min(n, posterior_draws or pool.spec.scenario.simulation.draws)
     ancestors = systematic_resample(weights, size, rng)
     move = ess < ess_threshold * n
-    started = time.perf_counter()
-    columns, quarterly, posterior_simulated = _posterior(prior, ancestors, observations.review_quarter, move,
+    columns, quarterly, posterior_simulated = _posterior(pool, ancestors, observations.review_quarter, move,
                                                          stage, workers)
     posterior_simulated = posterior_simulated[:, :rows]
-    assemble_seconds = time.perf_counter() - started
     diagnostics = Diagnostics(
-        draws=n, effective_sample_size=ess, pareto_k=pareto_k(total), max_weight=float(weights.max()),
+        draws=n, effective_sample_size=ess, pareto_k=pareto_k(logw), max_weight=float(weights.max()),
         distinct_draws=int(np.unique(ancestors).size), compatible_draws=int(compatible.sum()),
-        log_evidence=log_evidence, moved=bool(move), ess_threshold=ess_threshold,
-        posterior_draws=size, assemble_seconds=assemble_seconds,
+        log_evidence=log_evidence, prior_effective_sample_size=effective_sample_size(prior_weights),
+        adaptive_rounds=len(pool.proposals), pool_draws=pool.n, moved=bool(move), ess_threshold=ess_threshold,
+        posterior_draws=size, assemble_seconds=time.perf_counter() - started,
     )
-    diagnostics.warnings = _warnings(observations, diagnostics, predictive_tail(model, simulated),
+    diagnostics.warnings = _warnings(observations, diagnostics,
+                                     predictive_tail(model, simulated.reshape(-1, rows)),
                                      predictive_tail(model, posterior_simulated))
     table = pd.DataFrame({"prior_draw": ancestors, **columns})
     summary = summarise(lambda c: table[c].to_numpy(), size)
     summary["review"] = {key: distribution(table[key].to_numpy()) for key in table.columns
                          if key.endswith(("_to_date", "_to_come"))}
-    header = {**run_header(prior.plan, prior.seed),
+    header = {**run_header(pool.plan, pool.seed),
               "observations": observations.file, "review_quarter": observations.review_quarter,
               "review_month": 3 * observations.review_quarter, "effective_sample_size": ess}
     summary = {**header, "draws": size, "prior_draws": n, **_scaled_se(summary, size, min(ess, size))}
     series = BAND_SERIES + tuple(s for s in observations.series_used if s not in BAND_SERIES)
-    return UpdateResult(prior.spec.scenario, observations, header, table, bands(quarterly, series), summary,
-                        weights, diagnostics, loglik, prior, posterior_simulated, quarterly)
+    return UpdateResult(pool.spec.scenario, observations, header, table, bands(quarterly, series), summary,
+                        weights, diagnostics, likelihood.row_log_likelihood(pool.simulated[:, :, :rows]), pool,
+                        posterior_simulated, likelihood)
 
 
 def _as_observations(value: Observations | str | Path, scenario: Scenario) -> Observations:
@@ -325,19 +296,22 @@ def update_stages(
     *,
     workers: int = 1,
     ess_threshold: float = DEFAULT_ESS_THRESHOLD,
+    target_ess: float | None = None,
+    max_rounds: int = DEFAULT_MAX_ROUNDS,
     posterior_draws: int | None = None,
+    paths: int = DEFAULT_PATHS,
 ) -> list[UpdateResult]:
     """One prior run conditioned on what is known at successive reviews: stage ``k`` on the rows
     of ``stages[0]`` to ``stages[k]``."""
     read = [_as_observations(s, scenario) for s in stages]
     combined = reduce(Observations.and_then, read)
     check_against(combined, scenario)
-    prior = simulate_prior(scenario, combined, draws, seed, workers=workers)
+    prior = simulate_prior(scenario, combined, draws, seed, paths=paths, workers=workers)
     results, known = [], None
     for stage, observations in enumerate(read):
         known = observations if known is None else known.and_then(observations)
-        results.append(condition(prior, known, stage, ess_threshold=ess_threshold, posterior_draws=posterior_draws,
-                                 workers=workers))
+        results.append(condition(prior, known, stage, ess_threshold=ess_threshold, target_ess=target_ess,
+                                 max_rounds=max_rounds, posterior_draws=posterior_draws, workers=workers))
     return results
 
 
@@ -349,7 +323,10 @@ def update(
     *,
     workers: int = 1,
     ess_threshold: float = DEFAULT_ESS_THRESHOLD,
+    target_ess: float | None = None,
+    max_rounds: int = DEFAULT_MAX_ROUNDS,
     posterior_draws: int | None = None,
+    paths: int = DEFAULT_PATHS,
 ) -> UpdateResult:
     """Re-forecast ``scenario`` given ``observations`` (an :class:`Observations`, or a CSV path or
     bundled name such as ``"essex-year1"``).
@@ -364,4 +341,5 @@ def update(
     True
     """
     return update_stages(scenario, [observations], draws, seed, workers=workers, ess_threshold=ess_threshold,
-                         posterior_draws=posterior_draws)[0]
+                         target_ess=target_ess, max_rounds=max_rounds, posterior_draws=posterior_draws,
+                         paths=paths)[0]

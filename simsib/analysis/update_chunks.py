@@ -1,9 +1,10 @@
 """The re-forecast's chunks: prior draws with what a review could see of them, and posterior draws.
 
-:func:`prior_chunk` simulates chunk ``index`` of the prior run -- the same streams, so the same
-numbers, as :func:`simsib.run.pipeline.run_chunk` -- and keeps, per draw, its per-draw columns
-and the simulated value of every observed row: a few hundred bytes a draw, so the prior can
-be large.  :func:`posterior_chunk` simulates it again for the draws the resampling chose (with
+:func:`batch_chunk` simulates chunk ``index`` of the prior run -- the same streams, so the same
+numbers, as :func:`simsib.run.pipeline.run_chunk` -- or a batch of adaptive proposals
+(:mod:`simsib.analysis.adaptive`), and keeps, per draw, its per-draw columns and the simulated
+value of every observed row: a few hundred bytes a draw, so the prior can be large.
+:func:`posterior_chunk` simulates a batch again for the draws the resampling chose (with
 repeats), keeping also their quarterly series, the money already paid and still to come at
 the review quarter, and their figures if new starts stopped at the review quarter; their
 futures after the review quarter are simulated afresh
@@ -14,19 +15,27 @@ any chunk.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from simsib.analysis.observations import SERIES, Observations, quarterly_values, simulated_values
+from simsib.analysis.adaptive import inputs_from_scores, score_layout
+from simsib.analysis.likelihood import RowModel, log_likelihood
+from simsib.analysis.observations import SERIES, Observations
+from simsib.analysis.observed import quarterly_values, simulated_values
 from simsib.model.inputs import DrawInputs, sample_inputs
 from simsib.model.streams import chunk_seed, update_seed
 from simsib.run.execution import tune_allocator
-from simsib.run.observables import History, continue_history, observable_series, simulate_history, take_rows
+from simsib.run.observables import History, continue_history, observable_series, simulate_history
 from simsib.run.pipeline import draw_columns, quarterly_series, settle
 from simsib.scenario.format import Scenario
 
-MOVE_KEY = 1  # update_seed subkey of re-simulated futures (0 is the resampling)
+# update_seed subkeys: 0 resampling; then
+MOVE_KEY = 1  # re-simulated futures
+ADAPT_KEY = 2  # adaptive proposals (their paths, their draws, their fits)
+PATHS_KEY = 3  # a prior chunk's further paths (its first is the run's own)
+CHOICE_KEY = 4  # the likelihood's correlation and each posterior draw's choice of path
+POSTERIOR_KEY = 5  # posterior draws' paths
 # Per-draw figures compared between continuing and stopping new starts at the review.
 DECISION_METRICS = ("moic_committed", "investor_profit", "distributions", "outcome_payments", "true_savings",
                     "net_benefit", "young_people_started")
@@ -64,15 +73,17 @@ class PathsChunk:
     simulated: np.ndarray
 
 
-def _paths(spec: UpdateSpec, index: int, inputs: DrawInputs, history: History, review: int | None = None
-           ) -> PathsChunk:
-    """The chunk's per-draw columns and simulated figures; with a ``review`` quarter, also its
-    quarterly series, the money split at the review and the ``stop_*`` figures."""
+def _paths(spec: UpdateSpec, index: int, inputs: DrawInputs, history: History, review: int | None = None, *,
+           columns: bool = True) -> PathsChunk:
+    """The chunk's simulated figures and (with ``columns``) per-draw columns; with a ``review``
+    quarter, also its quarterly series, the money split at the review and the ``stop_*`` figures."""
     scenario = spec.scenario
     settlement = settle(scenario, inputs, history.outcomes)
-    columns = draw_columns(scenario, inputs, settlement, history.monthly_starts)
     observed = observable_series(scenario, inputs, history, settlement, cohorts=spec.observations.needs_cohorts)
     simulated = simulated_values(spec.observations, observed)
+    if not columns:
+        return PathsChunk(index, {}, {}, simulated)
+    columns = draw_columns(scenario, inputs, settlement, history.monthly_starts)
     if review is None:
         return PathsChunk(index, columns, {}, simulated)
     waterfall = settlement.waterfall
@@ -93,43 +104,86 @@ def _paths(spec: UpdateSpec, index: int, inputs: DrawInputs, history: History, r
     return PathsChunk(index, columns, quarterly, simulated)
 
 
-def _prior_paths(spec: UpdateSpec, index: int, size: int) -> tuple[DrawInputs, History]:
-    chunk = chunk_seed(spec.entropy, index)
-    inputs = sample_inputs(spec.scenario, chunk, size)
-    return inputs, simulate_history(spec.scenario, inputs, chunk)
+@dataclass(frozen=True)
+class Batch:
+    """Draws simulated together: a prior chunk (``scores`` None: its inputs are sampled from the
+    chunk's seed) or a batch of adaptive proposals (inputs from ``scores``).
+
+    index : prior chunks are 0 … C − 1; a stage's proposal batches follow them, C, C + 1, …
+    """
+
+    index: int
+    size: int
+    scores: np.ndarray | None = None
+    stage: int = 0
 
 
-def prior_chunk(spec: UpdateSpec, index: int, size: int) -> PathsChunk:
-    """Chunk ``index`` (``size`` draws) of the prior run: its per-draw columns (``run_chunk``'s
-    numbers) and each draw's value of every observed row."""
-    tune_allocator()
-    inputs, history = _prior_paths(spec, index, size)
-    return _paths(spec, index, inputs, history)
+def path_seed(spec: UpdateSpec, batch: Batch, path: int) -> np.random.SeedSequence:
+    """Seed of path ``path`` of ``batch``: a prior chunk's first path is the run's own chunk."""
+    if batch.scores is None:
+        return chunk_seed(spec.entropy, batch.index) if path == 0 else update_seed(
+            spec.entropy, batch.index, PATHS_KEY, path)
+    return update_seed(spec.entropy, batch.index, ADAPT_KEY, batch.stage, path)
 
 
-def posterior_chunk(spec: UpdateSpec, index: int, size: int, rows: np.ndarray, review: int, move: bool,
-                    stage: int) -> PathsChunk:
-    """Draws ``rows`` (positions in prior chunk ``index``, repeats allowed), with everything a
-    posterior draw at review quarter ``review`` carries.
+def _batch_inputs(spec: UpdateSpec, batch: Batch) -> DrawInputs:
+    if batch.scores is None:
+        return sample_inputs(spec.scenario, chunk_seed(spec.entropy, batch.index), batch.size)
+    return inputs_from_scores(spec.scenario, score_layout(spec.scenario), batch.scores)
 
-    The prior chunk is simulated again (its numbers are the prior run's).  With ``move``, the
-    chosen draws' futures from the review quarter are drawn afresh -- the move step of stage
-    ``stage`` -- at most ``chunk_size`` draws at a time, each batch from its own stream
-    ``update_seed(entropy, index, MOVE_KEY, stage, batch)``.
+
+def batch_chunk(spec: UpdateSpec, batch: Batch, paths: int) -> PathsChunk:
+    """A prior chunk or a proposal batch, each draw simulated along ``paths`` paths.
+
+    ``draws``: the per-draw columns of the first path (for a prior chunk, ``run_chunk``'s
+    numbers); ``simulated``: (n, paths, rows) each path's value of every observed row.
     """
     tune_allocator()
-    inputs_all, history_all = _prior_paths(spec, index, size)
-    parts = []
-    for batch, start in enumerate(range(0, len(rows), spec.chunk_size)):
-        chosen = rows[start:start + spec.chunk_size]
-        inputs, history = take_rows(inputs_all, chosen), take_rows(history_all, chosen)
-        if move:
-            seed = update_seed(spec.entropy, index, MOVE_KEY, stage, batch)
-            history = continue_history(spec.scenario, inputs, history, review, seed)
-        parts.append(_paths(spec, index, inputs, history, review))
-    return PathsChunk(
-        index,
-        {k: np.concatenate([p.draws[k] for p in parts]) for k in parts[0].draws},
-        {k: np.concatenate([p.quarterly[k] for p in parts]) for k in parts[0].quarterly},
-        np.concatenate([p.simulated for p in parts]),
-    )
+    inputs = _batch_inputs(spec, batch)
+    chunks = [_paths(spec, batch.index, inputs, simulate_history(spec.scenario, inputs, path_seed(spec, batch, path)),
+                     columns=path == 0) for path in range(paths)]
+    return PathsChunk(batch.index, chunks[0].draws, {}, np.stack([c.simulated for c in chunks], axis=1))
+
+
+def _where_rows(replace_rows: np.ndarray, new, old):
+    """``old`` with the draws where ``replace_rows`` is true taken from ``new`` (arrays with the
+    draw first, or dicts and dataclasses of them)."""
+    if isinstance(old, np.ndarray):
+        mask = replace_rows.reshape((-1,) + (1,) * (old.ndim - 1))
+        return np.where(mask, new, old)
+    if isinstance(old, dict):
+        return {key: _where_rows(replace_rows, new[key], value) for key, value in old.items()}
+    return replace(old, **{f.name: _where_rows(replace_rows, getattr(new, f.name), getattr(old, f.name))
+                           for f in fields(old)})
+
+
+def posterior_chunk(spec: UpdateSpec, index: int, inputs: DrawInputs, paths: int, review: int, move: bool,
+                    stage: int) -> PathsChunk:
+    """Posterior draws with inputs ``inputs`` (chosen by the weights), each given a path drawn
+    from its paths given the data, with everything a posterior draw at ``review`` carries.
+
+    ``paths`` paths are simulated per draw (path ``k`` from ``update_seed(entropy, index,
+    POSTERIOR_KEY, stage, k)``); each draw keeps one with probability ∝ the observation model's
+    likelihood of the observed rows along it -- sampling-importance-resampling, done as a
+    weighted reservoir so only the kept path is held.  With ``move``, the kept paths' futures
+    from the review quarter are drawn afresh (``update_seed(entropy, index, MOVE_KEY, stage)``).
+    """
+    tune_allocator()
+    model = RowModel.of(spec.observations)
+    n = len(next(iter(inputs.values())))
+    kept, kept_path, log_total = None, np.zeros(n, dtype=np.int64), np.full(n, -np.inf)
+    rng = np.random.Generator(np.random.PCG64(update_seed(spec.entropy, index, CHOICE_KEY, stage)))
+    for path in range(paths):
+        history = simulate_history(spec.scenario, inputs, update_seed(spec.entropy, index, POSTERIOR_KEY, stage, path))
+        loglik = log_likelihood(model, _paths(spec, index, inputs, history, columns=False).simulated).sum(axis=1)
+        log_total = np.logaddexp(log_total, loglik)
+        # Keep path k with probability w_k / (w_1 + … + w_k): the kept path ends up drawn ∝ w.
+        take = rng.random(n) < np.exp(loglik - np.where(np.isfinite(log_total), log_total, 0.0))
+        take |= kept is None
+        kept = history if kept is None else _where_rows(take, history, kept)
+        kept_path = np.where(take, path, kept_path)
+    if move:
+        kept = continue_history(spec.scenario, inputs, kept, review, update_seed(spec.entropy, index, MOVE_KEY, stage))
+    chunk = _paths(spec, index, inputs, kept, review)
+    chunk.draws["path"] = kept_path
+    return chunk

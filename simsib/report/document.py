@@ -53,7 +53,7 @@ MARKDOWN_FILE = "report.md"
 FIGURES_DIR = "figures"
 XLSX_FILE = "results.xlsx"
 SCATTER_DRAWS = 5_000
-SECTIONS = ("headlines", "investors", "council", "referrals", "outcomes", "sensitivity", "assumptions",
+SECTIONS = ("headlines", "update", "investors", "council", "referrals", "outcomes", "sensitivity", "assumptions",
             "provenance")
 
 
@@ -140,7 +140,19 @@ def figure_specs(run: RunFolder) -> list[Figure]:
                                                    baseline=_value(baseline),
                                                    target=_value(sc.contract.target_care_proportion), ax=ax)),
     ]
-    return specs + tornado_specs(run)
+    return update_figure_specs(run) + specs + tornado_specs(run)
+
+
+def update_figure_specs(run: RunFolder) -> list[Figure]:
+    """A re-forecast's figures (observed points on the bands, the forecast at each review)."""
+    from simsib.report.update import STAGES_FILE, fan_specs, read_update, stage_specs
+
+    content = read_update(run.path)
+    if content is None:
+        return []
+    stages = pd.read_csv(run.path / STAGES_FILE)
+    return [Figure(name, "update", title, caption, draw) for name, title, caption, draw in
+            stage_specs(content[0], stages) + fan_specs(content[0], run.quarterly)]
 
 
 def tornado_specs(run: RunFolder) -> list[Figure]:
@@ -208,8 +220,13 @@ def report_context(run: RunFolder, rendered: list[tuple[Figure, str]]) -> dict[s
         sensitivity = {"columns": list(table.columns),
                        "numeric": [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns],
                        "rows": [[_cell(v) for v in row] for row in table.itertuples(index=False)]}
+    from simsib.report.update import read_update, update_tables
+
+    update = read_update(run.path)
     return {
-        "title": f"simsib report: {s.get('scenario')}",
+        "update": None if update is None else {"warnings": update[0]["warnings"],
+                                               "tables": update_tables(*update)},
+        "title": f"simsib report: {s.get('scenario')}" + (" (re-forecast)" if update else ""),
         "scenario": run.scenario.meta,
         "draws": s.get("draws"),
         "seed": s.get("seed") if s.get("seed") is not None else s.get("seed_entropy"),
@@ -254,13 +271,17 @@ def render_markdown(context: dict[str, Any]) -> str:
            _md_table(["figure", "mean", "± se", "p05", "median", "p95"],
                      [[r["label"], *(r["text"][k] for k in ("mean", "se", "p05", "p50", "p95"))]
                       for r in context["headlines"]]), ""]
-    titles = {"investors": "Investors", "council": "Council", "referrals": "Referrals", "outcomes": "Outcomes",
-              "sensitivity": "Sensitivity"}
+    titles = {"update": "Re-forecast", "investors": "Investors", "council": "Council", "referrals": "Referrals",
+              "outcomes": "Outcomes", "sensitivity": "Sensitivity"}
     for section, title in titles.items():
         items = context["figures"][section]
         if not items:
             continue
         out += [f"## {title}", ""]
+        if section == "update" and context.get("update"):
+            out += [f"- **warning:** {w}" for w in context["update"]["warnings"]] + [""]
+            for table in context["update"]["tables"]:
+                out += [f"### {table['title']}", "", table["lead"], "", _md_table(table["header"], table["rows"]), ""]
         for item in items:
             out += [f"![{item['title']}]({item['file']})", "", f"*{item['caption']}*", ""]
         if section == "sensitivity" and context["sensitivity"]:

@@ -12,15 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from simsib.report.figures import (
-    BREAK_EVEN_STYLE,
-    LIMIT_STYLE,
-    PALETTE,
-    PRIMARY,
-    _fan,
-    _format_axis,
-    _legend_below,
-)
+from simsib.report.figures import BREAK_EVEN_STYLE, LIMIT_STYLE, PALETTE, PRIMARY, _fan, _format_axis, _legend_below
 
 OBSERVED = PALETTE["black"]
 REVIEW_STYLE = dict(color=PALETTE["vermillion"], linestyle="-.", linewidth=1.4)

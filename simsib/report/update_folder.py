@@ -89,7 +89,7 @@ def write_update_folder(
             "command": list(command),
             "observations": [r.observations.file for r in results],
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "timings_seconds": {"prior": round(result.prior.seconds, 3),
+            "timings_seconds": {"prior": round(result.pool.seconds, 3),
                                 "posterior": round(result.diagnostics.assemble_seconds, 3)},
             "python": sys.version.split()[0], "numpy": np.__version__, "platform": platform.platform(),
         })
