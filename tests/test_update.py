@@ -23,7 +23,7 @@ from simsib.analysis.likelihood import (
     measure,
     measurement_variance,
 )
-from simsib.analysis.observations import Observation, Observations, parse_observations
+from simsib.analysis.observations import Observation, Observations
 from simsib.analysis.observe import draw_observations
 from simsib.analysis.update import update, update_stages
 from simsib.analysis.update_chunks import Batch, UpdateSpec, batch_chunk
