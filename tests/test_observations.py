@@ -140,3 +140,17 @@ def test_observations_combine_for_later_reviews():
     both = a.and_then(b)
     assert isinstance(both, Observations) and len(both) == 2 and both.review_quarter == 10
     assert both.file == "a.csv + b.csv"
+
+
+def test_summarising_keeps_the_totals_at_year_ends_and_the_latest_quarter():
+    from simsib.analysis.observed import summarised
+
+    text = "quarter,series,value,sd\n" + "".join(f"{q},starts,{q + 1},1\n" for q in range(10))
+    text += "9,care_proportion,0.2,\n4,care_proportion,0.3,\n2,payments,100,\n"  # payments has gaps
+    summary = summarised(parse_observations(text))
+    starts = [(r.series, r.quarter, r.value) for r in summary.rows if r.series.startswith("starts")]
+    assert starts == [("starts_to_date", 3, 10.0), ("starts_to_date", 7, 36.0), ("starts_to_date", 9, 55.0)]
+    last = next(r for r in summary.rows if r.series == "starts_to_date" and r.quarter == 9)
+    assert last.sd == pytest.approx(10 ** 0.5)
+    assert [(r.series, r.quarter) for r in summary.rows if r.series.startswith("care")] == [("care_proportion", 9)]
+    assert [(r.series, r.value) for r in summary.rows if r.series.startswith("payments")] == [("payments", 100.0)]

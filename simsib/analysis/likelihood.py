@@ -237,11 +237,15 @@ class SyntheticLikelihood:
         return np.where(np.isnan(mean), -np.inf, -0.5 * z**2 - np.log(sd) - 0.5 * np.log(2.0 * np.pi))
 
 
+CORRELATION_DRAWS = 2000  # draws whose paths estimate the pooled correlation (tens of thousands of paths)
+
+
 def fit_synthetic(model: RowModel, simulated: np.ndarray, rng: np.random.Generator) -> SyntheticLikelihood:
-    """The synthetic likelihood of ``model``'s rows, its correlation pooled over ``simulated``
-    (n, R, rows): every path measured with error (:func:`measure`) and standardised by its
-    draw's moments."""
+    """The synthetic likelihood of ``model``'s rows, its correlation pooled over the paths of the
+    first :data:`CORRELATION_DRAWS` draws of ``simulated`` (n, R, rows): every path measured with
+    error (:func:`measure`) and standardised by its draw's moments."""
     paths = simulated.shape[1]
+    simulated = simulated[:CORRELATION_DRAWS]
     bare = SyntheticLikelihood(model, np.eye(simulated.shape[2]), paths)
     mean, sd = bare.moments(simulated)
     flat = simulated.reshape(-1, simulated.shape[2])

@@ -116,6 +116,10 @@ class Observation:
         return SERIES[self.series].kind
 
     @property
+    def key(self) -> tuple[str, int, int | None]:
+        return self.series, self.month_end, self.cohort
+
+    @property
     def label(self) -> str:
         """``series@month`` (and ``[cohort c]``): how tables and messages name the row."""
         cohort = f"[cohort {self.cohort}]" if self.cohort is not None else ""
@@ -144,6 +148,20 @@ class Observations:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def columns(self, part: Observations) -> list[int]:
+        """Positions among these rows of the rows of ``part`` (matched by series, time and cohort)."""
+        position = {row.key: j for j, row in enumerate(self.rows)}
+        return [position[row.key] for row in part.rows]
+
+    @staticmethod
+    def union(sets: Sequence[Observations]) -> Observations:
+        """Every distinct row (by series, time and cohort) of ``sets``, first occurrence first."""
+        rows: dict[tuple, Observation] = {}
+        for observations in sets:
+            for row in observations.rows:
+                rows.setdefault(row.key, row)
+        return Observations(tuple(rows.values()), sets[-1].file if sets else "")
 
     def and_then(self, later: Observations) -> Observations:
         """These rows followed by ``later``'s: what is known at a later review."""
@@ -358,3 +376,4 @@ def write_observations(path: Path, rows: Sequence[Observation], *, header_commen
             time = row.month_end // MONTHS_PER_QUARTER - 1 if by_quarter else row.month_end
             value = int(row.value) if SERIES[row.series].kind == "count" else repr(float(row.value))
             writer.writerow([time, row.series, "" if row.cohort is None else row.cohort, value, row.source])
+

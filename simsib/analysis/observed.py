@@ -1,9 +1,10 @@
-"""Each draw's value of each observed figure, from the per-draw series the pipeline observes.
+"""Each draw's value of each observed figure, and fewer figures with the same totals.
 
 :func:`simulated_values` reads, for every row of an observations file, the same figure in each
 simulated draw (sums over the row's period, per cohort when the row names one, ratios for
 shares); :func:`quarterly_values` gives a series at every quarter end, for fan charts.  The
 per-draw series come from :func:`simsib.run.observables.observable_series`.
+:func:`summarised` turns many per-quarter figures into a few figures to date.
 """
 
 from __future__ import annotations
@@ -65,3 +66,36 @@ def quarterly_values(series: Series, series_arrays: dict[str, np.ndarray]) -> np
         return np.where(denominator > 0, value / np.where(denominator > 0, denominator, 1.0), np.nan)
 
 
+def summarised(observations: Observations, every: int = 4) -> Observations:
+    """Fewer figures with the same totals: what the update can weigh without losing every draw.
+
+    For each additive series (counts, days, £) and cohort, per-quarter rows that run without a
+    gap from quarter 0 are summed into figures to date; then only the figures to date at every
+    ``every``-th quarter end and at the latest month are kept (a row's ``sd`` adds in quadrature).
+    Per-quarter rows with gaps are kept as they are.  Shares keep only their latest row.
+    """
+    groups: dict[tuple, list[Observation]] = {}
+    for row in observations.rows:
+        groups.setdefault((SERIES[row.series].base, row.cohort, SERIES[row.series].kind == "share"), []).append(row)
+    out: list[Observation] = []
+    for (base, cohort, share), rows in groups.items():
+        if share:
+            out.append(max(rows, key=lambda r: (r.month_end, SERIES[r.series].to_date)))
+            continue
+        totals = {r.month_end: r for r in rows if SERIES[r.series].to_date}
+        per_quarter = sorted((r for r in rows if not SERIES[r.series].to_date), key=lambda r: r.quarter)
+        if per_quarter and [r.quarter for r in per_quarter] == list(range(len(per_quarter))):
+            value, variance, known = 0.0, 0.0, True
+            for r in per_quarter:
+                value += r.value
+                known &= r.sd is not None
+                variance += (r.sd or 0.0) ** 2
+                totals.setdefault(r.month_end, Observation(
+                    r.line, f"{base}_to_date", r.month_end, cohort, value, float(np.sqrt(variance)) if known else None,
+                    f"sum of lines {per_quarter[0].line}-{r.line}"))
+        else:
+            out.extend(per_quarter)
+        latest = max(totals, default=None)
+        out.extend(row for month, row in sorted(totals.items())
+                   if month == latest or month % (MONTHS_PER_QUARTER * every) == 0)
+    return Observations(tuple(sorted(out, key=lambda r: (r.month_end, r.line))), observations.file)

@@ -120,8 +120,8 @@ def observation_rows(result: UpdateResult) -> list[dict[str, Any]]:
     """Each observed figure, its prior and posterior predictive (simulated values), and how far
     in the tails it lies of each (two-sided, measurement error included)."""
     observations, model = result.observations, RowModel.of(result.observations)
-    rows = len(observations)
-    prior_values = result.pool.simulated[:result.pool.n_prior, :, :rows].reshape(-1, rows)  # every path
+    columns = result.pool.spec.observations.columns(observations)
+    prior_values = result.pool.simulated[:result.pool.n_prior, 0][:, columns]  # a path per draw
     prior_tail = predictive_tail(model, prior_values)
     posterior_tail = predictive_tail(model, result.posterior_simulated)
     rows = []

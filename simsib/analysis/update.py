@@ -2,33 +2,36 @@
 
 The method (README, "Re-forecasting a running contract", says why this one):
 
-1. **Prior.**  ``N`` draws of the scenario, simulated exactly as ``simsib run`` would with the same
-   seed, keeping each draw's simulated value of every observed figure
-   (:mod:`simsib.analysis.update_chunks`).
-2. **Weights.**  ``log w_i = Σ_rows log p(y_r | draw i)`` under the observation model of
-   :mod:`simsib.analysis.likelihood`, normalised in log space (:mod:`simsib.analysis.weights`).
+1. **Prior.**  ``N`` draws of the scenario's inputs, each simulated along ``paths`` paths (the
+   first is exactly ``simsib run``'s draw for the same seed), keeping every path's value of
+   every observed figure (:mod:`simsib.analysis.update_pool`).
+2. **Likelihood and weights.**  The figures given a draw's inputs are taken to be Gaussian with
+   its paths' mean and variance plus measurement error (the synthetic likelihood of
+   :mod:`simsib.analysis.likelihood`); each draw's log-likelihood, normalised in log space,
+   is its weight (:mod:`simsib.analysis.weights`).
 3. **Diagnostics.**  Effective sample size, Pareto k̂, the draws compatible with every figure
    (within :data:`Z_MAX` standard deviations) and each figure's prior predictive tail.  No
    compatible draw is an error (:class:`ScenarioError`, exit 2); few effective draws, heavy
    tails or a prior-data conflict are warnings that travel with the result.
 4. **Adaptation.**  While the effective sample size is below ``target_ess``, up to
-   ``max_rounds`` rounds each draw ``N`` new inputs from a proposal fitted to the weighted
-   draws, simulate their paths and reweight every draw so far (adaptive multiple importance
-   sampling, :mod:`simsib.analysis.adaptive`).
+   ``max_rounds`` rounds each draw ``min(N, chunk_size)`` new inputs from a proposal fitted to
+   the weighted draws, simulate their paths and reweight every draw so far (adaptive multiple
+   importance sampling, :mod:`simsib.analysis.adaptive`).
 5. **Resampling.**  ``min(N, simulation.draws)`` posterior draws by systematic resampling,
    always, so the posterior draws written are equally weighted and every tool reads them as it
-   reads a run.
-6. **Move.**  When the effective sample size is below ``ess_threshold · N``, every resampled
-   draw's future from the review quarter is simulated afresh from its own past
-   (:func:`simsib.run.observables.continue_history`): repeated draws keep their inputs and
-   their history but not their futures.  The observed figures depend only on the past, so the
-   weights stay exact; the inputs are not moved (adaptation is what diversifies them).
+   reads a run.  Each is given a path of its own: ``paths`` fresh paths of its inputs, one
+   kept with probability ∝ the measurement model's likelihood of the observed figures along it
+   (importance resampling), so its past agrees with the figures within their measurement error.
+6. **Move.**  When the effective sample size is below ``ess_threshold · N``, each kept path's
+   future from the review quarter -- referrals and the young people starting from then -- is
+   simulated afresh from its own past (:func:`simsib.run.observables.continue_history`); young
+   people already started keep their paths.  The figures depend only on the past, so nothing
+   the weights rest on changes.
 
-Standard errors of posterior figures use the effective sample size in place of ``N``.
-Every random number comes from the seed: the prior's chunks, the resampling
-(``update_seed(entropy, 0, 0, stage)``), the adaptive proposals (``update_seed(entropy, …, 2,
-stage, …)``) and the moves (``update_seed(entropy, batch, 1, stage, sub-batch)``), so the same
-scenario, observations and seed give the same numbers for any number of workers.
+Standard errors of posterior figures use the effective sample size in place of the number of
+draws.  Every random number comes from the seed (:func:`simsib.model.streams.update_seed`
+with the subkeys of :mod:`simsib.analysis.update_chunks`), so the same scenario, observations
+and seed give the same numbers for any number of workers.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import pandas as pd
 
 from simsib.analysis.likelihood import RowModel, SyntheticLikelihood, fit_synthetic, predictive_tail
 from simsib.analysis.observations import Observations, check_against, read_observations
+from simsib.analysis.observed import summarised
 from simsib.analysis.update_chunks import CHOICE_KEY, posterior_chunk
 from simsib.analysis.update_pool import Pool, adapt, concatenate, log_weights, run_batches, simulate_prior
 from simsib.analysis.weights import effective_sample_size, normalise, pareto_k, systematic_resample
@@ -58,9 +62,10 @@ ESS_WARNING = 100  # fewer effective draws than this: the prior barely explains 
 PARETO_WARNING = 0.7  # PSIS: weighted estimates unreliable above this
 CONFLICT_TAIL = 0.001  # a figure in the prior predictive's extreme 0.1%: prior-data conflict
 FIT_TAIL = 0.01  # a figure in the posterior predictive's extreme 1%: the posterior cannot fit it
+MANY_ROWS = 12  # more figures than this, with few effective draws: suggest summarising them
 DEFAULT_ESS_THRESHOLD = 0.5
 DEFAULT_TARGET_ESS = 1000
-DEFAULT_MAX_ROUNDS = 4
+DEFAULT_MAX_ROUNDS = 10
 DEFAULT_PATHS = 20  # simulated paths per draw of the inputs, for the synthetic likelihood
 BAND_SERIES = ("starts", "cumulative_starts", "payments", "investor_position", "spv_cash", "distributions",
                "capital_drawn")
@@ -182,6 +187,9 @@ def _warnings(observations: Observations, diagnostics: Diagnostics, prior_tail: 
                    f"{diagnostics.draws:,} of them from the prior; {diagnostics.distinct_draws} distinct among the "
                    "posterior draws); figures and their standard errors rest on those few -- rerun with more "
                    "--draws, or question the prior")
+    if diagnostics.effective_sample_size < ESS_WARNING and len(observations) > MANY_ROWS:
+        out.append(f"{len(observations)} observed figures: each adds its own noise to the likelihood, and with many "
+                   "the weights rest on a few draws; condition on fewer, cumulative figures (--summarise)")
     if diagnostics.pareto_k > PARETO_WARNING:
         out.append(f"the weights are heavy-tailed (Pareto k = {diagnostics.pareto_k:.2f} > {PARETO_WARNING}): "
                    "weighted estimates are unreliable whatever the effective sample size")
@@ -231,15 +239,16 @@ def condition(prior: Pool, observations: Observations, stage: int = 0, *,
               ess_threshold: float = DEFAULT_ESS_THRESHOLD, target_ess: float | None = None,
               max_rounds: int = DEFAULT_MAX_ROUNDS, posterior_draws: int | None = None,
               workers: int = 1) -> UpdateResult:
-    """Condition the ``prior`` draws on ``observations`` (the first rows of the prior's).
+    """Condition the ``prior`` draws on ``observations`` (some of the rows the prior simulated).
 
     ``target_ess`` (default ``min(1000, N/4)``) and ``max_rounds`` govern adaptation (0 rounds:
     the prior draws alone); ``posterior_draws`` (default: the scenario's ``simulation.draws``,
     at most ``N``) is the size of the resampled posterior sample.
     """
-    n, rows, entropy = prior.n_prior, len(observations), prior.plan.entropy
+    n, entropy = prior.n_prior, prior.plan.entropy
+    rows = prior.spec.observations.columns(observations)
     model = RowModel.of(observations)
-    simulated = prior.simulated[:n, :, :rows]
+    simulated = prior.simulated[:n, :, rows]
     choice = np.random.Generator(np.random.PCG64(update_seed(entropy, 0, CHOICE_KEY, stage)))
     likelihood = fit_synthetic(model, simulated, choice)
     z = likelihood.residuals(simulated)
@@ -259,7 +268,7 @@ def condition(prior: Pool, observations: Observations, stage: int = 0, *,
     move = ess < ess_threshold * n
     columns, quarterly, posterior_simulated = _posterior(pool, ancestors, observations.review_quarter, move,
                                                          stage, workers)
-    posterior_simulated = posterior_simulated[:, :rows]
+    posterior_simulated = posterior_simulated[:, rows]
     diagnostics = Diagnostics(
         draws=n, effective_sample_size=ess, pareto_k=pareto_k(logw), max_weight=float(weights.max()),
         distinct_draws=int(np.unique(ancestors).size), compatible_draws=int(compatible.sum()),
@@ -267,8 +276,8 @@ def condition(prior: Pool, observations: Observations, stage: int = 0, *,
         adaptive_rounds=len(pool.proposals), pool_draws=pool.n, moved=bool(move), ess_threshold=ess_threshold,
         posterior_draws=size, assemble_seconds=time.perf_counter() - started,
     )
-    diagnostics.warnings = _warnings(observations, diagnostics,
-                                     predictive_tail(model, simulated.reshape(-1, rows)),
+    # The prior predictive from each draw's first path: one sample of it per draw.
+    diagnostics.warnings = _warnings(observations, diagnostics, predictive_tail(model, simulated[:, 0]),
                                      predictive_tail(model, posterior_simulated))
     table = pd.DataFrame({"prior_draw": ancestors, **columns})
     summary = summarise(lambda c: table[c].to_numpy(), size)
@@ -280,7 +289,7 @@ def condition(prior: Pool, observations: Observations, stage: int = 0, *,
     summary = {**header, "draws": size, "prior_draws": n, **_scaled_se(summary, size, min(ess, size))}
     series = BAND_SERIES + tuple(s for s in observations.series_used if s not in BAND_SERIES)
     return UpdateResult(pool.spec.scenario, observations, header, table, bands(quarterly, series), summary,
-                        weights, diagnostics, likelihood.row_log_likelihood(pool.simulated[:, :, :rows]), pool,
+                        weights, diagnostics, likelihood.row_log_likelihood(pool.simulated[:, :, rows]), pool,
                         posterior_simulated, likelihood)
 
 
@@ -300,19 +309,21 @@ def update_stages(
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     posterior_draws: int | None = None,
     paths: int = DEFAULT_PATHS,
+    summarise: bool = False,
 ) -> list[UpdateResult]:
     """One prior run conditioned on what is known at successive reviews: stage ``k`` on the rows
-    of ``stages[0]`` to ``stages[k]``."""
+    of ``stages[0]`` to ``stages[k]`` (with ``summarise``, those rows
+    :func:`~simsib.analysis.observations.summarised`)."""
     read = [_as_observations(s, scenario) for s in stages]
-    combined = reduce(Observations.and_then, read)
+    known = [reduce(Observations.and_then, read[:k + 1]) for k in range(len(read))]
+    if summarise:
+        known = [summarised(k) for k in known]
+    combined = Observations.union(known)
     check_against(combined, scenario)
     prior = simulate_prior(scenario, combined, draws, seed, paths=paths, workers=workers)
-    results, known = [], None
-    for stage, observations in enumerate(read):
-        known = observations if known is None else known.and_then(observations)
-        results.append(condition(prior, known, stage, ess_threshold=ess_threshold, target_ess=target_ess,
-                                 max_rounds=max_rounds, posterior_draws=posterior_draws, workers=workers))
-    return results
+    return [condition(prior, observations, stage, ess_threshold=ess_threshold, target_ess=target_ess,
+                      max_rounds=max_rounds, posterior_draws=posterior_draws, workers=workers)
+            for stage, observations in enumerate(known)]
 
 
 def update(
@@ -327,6 +338,7 @@ def update(
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     posterior_draws: int | None = None,
     paths: int = DEFAULT_PATHS,
+    summarise: bool = False,
 ) -> UpdateResult:
     """Re-forecast ``scenario`` given ``observations`` (an :class:`Observations`, or a CSV path or
     bundled name such as ``"essex-year1"``).
@@ -342,4 +354,4 @@ def update(
     """
     return update_stages(scenario, [observations], draws, seed, workers=workers, ess_threshold=ess_threshold,
                          target_ess=target_ess, max_rounds=max_rounds, posterior_draws=posterior_draws,
-                         paths=paths)[0]
+                         paths=paths, summarise=summarise)[0]

@@ -145,11 +145,12 @@ def log_weights(pool: Pool, loglik: np.ndarray) -> np.ndarray:
     return prior_logpdf(pool.layout, pool.scores) + loglik - pool.log_mixture()
 
 
-def adapt(pool: Pool, likelihood: SyntheticLikelihood, rows: int, stage: int, target_ess: float, max_rounds: int,
-          workers: int) -> tuple[Pool, np.ndarray]:
-    """Rounds of adaptive proposals (``N`` draws each) until the effective sample size reaches
-    ``target_ess``.  Returns the grown pool and each draw's log-likelihood (P,)."""
-    loglik = likelihood.log_likelihood(pool.simulated[:, :, :rows])
+def adapt(pool: Pool, likelihood: SyntheticLikelihood, rows: list[int], stage: int, target_ess: float,
+          max_rounds: int, workers: int) -> tuple[Pool, np.ndarray]:
+    """Rounds of adaptive proposals (``min(N, chunk_size)`` draws each: many small rounds adapt
+    faster than a few large ones) until the effective sample size reaches ``target_ess``.
+    Returns the grown pool and each draw's log-likelihood (P,)."""
+    loglik = likelihood.log_likelihood(pool.simulated[:, :, rows])
     entropy, chunk_size = pool.plan.entropy, pool.plan.chunk_size
     for round_ in range(max_rounds):
         logw = log_weights(pool, loglik)
@@ -157,10 +158,10 @@ def adapt(pool: Pool, likelihood: SyntheticLikelihood, rows: int, stage: int, ta
             break
         proposal = fit_proposal(pool.layout, pool.scores, logw, min(target_ess, FIT_ESS))
         draw = np.random.Generator(np.random.PCG64(update_seed(entropy, 0, ADAPT_KEY, stage, round_, 1)))
-        scores = proposal.sample(draw, pool.n_prior)
+        scores = proposal.sample(draw, min(pool.n_prior, chunk_size))
         parts = np.split(scores, range(chunk_size, len(scores), chunk_size))
         batches = [Batch(len(pool.batches) + j, len(part), part, stage) for j, part in enumerate(parts)]
         chunks = run_batches(batch_chunk, [(pool.spec, b, pool.paths) for b in batches], workers, pool.spec.scenario)
         pool = pool.extended(chunks, batches, proposal)
-        loglik = likelihood.log_likelihood(pool.simulated[:, :, :rows])
+        loglik = likelihood.log_likelihood(pool.simulated[:, :, rows])
     return pool, loglik

@@ -46,6 +46,10 @@ def update_cmd(
                                         help="Re-simulate the futures when the effective sample size is below this share of the draws."),
     posterior_draws: Optional[int] = typer.Option(None, "--posterior-draws", min=1, max=10_000_000,
                                                   help="Posterior draws written [default: the scenario's draws, at most --draws]."),
+    paths: int = typer.Option(20, "--paths", min=2, max=1000,
+                              help="Simulated paths per draw of the inputs (the synthetic likelihood's sample)."),
+    summarise: bool = typer.Option(False, "--summarise", help="Condition on figures to date at year ends and "
+                                   "the latest quarter instead of every per-quarter figure (see docs/observations.md)."),
     report: bool = typer.Option(False, "--report", help="Also write index.html, report.md and figures/."),
     json_: bool = JsonOpt,
     quiet: bool = QuietOpt,
@@ -61,7 +65,8 @@ def update_cmd(
     if out_dir.exists() and not out_dir.is_dir():
         raise ScenarioError.single("--out", "expected a folder path, but a file is there", value=str(out_dir))
     results = update_stages(validated, observed, draws, seed, workers=workers or default_workers(),
-                            ess_threshold=ess_threshold, posterior_draws=posterior_draws)
+                            ess_threshold=ess_threshold, posterior_draws=posterior_draws, paths=paths,
+                            summarise=summarise)
     write_update_folder(results, raw, out_dir, command=["simsib", *sys.argv[1:]], report=report)
     content = json.loads((out_dir / "update.json").read_text())
     if json_:
