@@ -103,6 +103,36 @@ def missing_file(folder: Path) -> Path:
     return folder / "no-such-scenario.toml"
 
 
+# Children of Essex with [[cohorts]] (the Essex mechanism pays the care cohorts).
+REUNIFICATION = '''
+[[cohorts]]
+name = "edge"
+process = "care"
+[[cohorts]]
+name = "home"
+process = "care"
+starts_in_care = true
+'''
+RECURRENT = '''
+[[cohorts]]
+name = "edge"
+process = "care"
+[[cohorts]]
+name = "released"
+process = "recurrent_events"
+events_per_year = 1.0
+log_rate_ratio = -0.1
+'''
+ATTAINMENT = '''
+[[cohorts]]
+name = "leavers"
+process = "attainment"
+[[cohorts.outcomes]]
+name = "job"
+probability = 0.3
+within_months = 12
+'''
+
 IMPOSSIBLE_CORRELATIONS = '''
 [referrals]
 ramp_initial_fraction = { dist = "beta", a = 2, b = 4 }
@@ -201,8 +231,46 @@ CASES: list[tuple[str, Writer, list[str], list[str]]] = [
      [], ["population.age_at_start.weights", "sum to 1", "1.1"]),
     ("weights and values differ in length", edited(("population.age_at_start.weights", [0.5, 0.5])), [],
      ["population.age_at_start.weights", "one weight per entry of values"]),
-    ("ages outside 10-17", edited(("population.age_at_start", {"dist": "categorical", "values": [9, 12], "weights": [0.5, 0.5]})),
-     [], ["population.age_at_start", "10-17"]),
+    ("ages at the age limit", edited(("population.age_at_start", {"dist": "categorical", "values": [12, 18], "weights": [0.5, 0.5]})),
+     [], ["population.age_at_start", "from 0 to 17", "age limit (18)", "[12, 18]"]),
+    ("unknown process", child('[[cohorts]]\nname = "a"\nprocess = "recurent_events"\n'), [],
+     ["cohorts.0.process", "'recurent_events'", "did you mean 'recurrent_events'", "attainment"]),
+    ("cohort without process", child('[[cohorts]]\nname = "a"\n'), [], ["cohorts.0.process", "required key", "care"]),
+    ("unknown cohort key", child(REUNIFICATION.replace("starts_in_care", "starts_in_cre")), [],
+     ["cohorts.1.starts_in_cre", "unknown key", "did you mean 'starts_in_care'"]),
+    ("boolean written as text", child(REUNIFICATION.replace("starts_in_care = true", 'starts_in_care = "yes"')), [],
+     ["cohorts.1.starts_in_care", "'yes'"]),
+    ("reunification without p30_exit", child(REUNIFICATION), [],
+     ["population.p30_exit", "required", "cohort 'home' starts in care"]),
+    ("duplicate cohort names", child(REUNIFICATION.replace('"home"', '"edge"') + '[cohorts.population]\nage_at_start = { dist = "categorical", values = [14], weights = [1.0] }\np30_exit = 0.5\n'),
+     [], ["cohorts.1.name", "'edge' names cohorts.0 too"]),
+    ("months without a cohort", child('[[cohorts]]\nname = "late"\nprocess = "care"\nstarts_from_month = 12\n'), [],
+     ["cohorts", "no cohort takes starts in service months 0-11"]),
+    ("mechanism for an unknown cohort", child('[[contract.mechanisms]]\ntype = "days_out_of_care"\nprice_per_day = 40\n'
+                                             'cohorts = ["egde"]\n' + RECURRENT), [],
+     ["contract.mechanisms.0.cohorts", "'egde' is not a cohort", "edge, released"]),
+    ("mechanism for the wrong process", child('[[contract.mechanisms]]\ntype = "days_out_of_care"\nprice_per_day = 40\n'
+                                              'cohorts = ["released"]\n' + RECURRENT), [],
+     ["contract.mechanisms.0.cohorts", "cannot pay for cohort 'released'", "recurrent_events"]),
+    ("trigger with cohort netting", child('[contract]\nnetting = "cohort"\n[[contract.mechanisms]]\ntype = "events_avoided"\n'
+                                          'price_per_event = 1000\ncohort_threshold = 0.1\n' + RECURRENT), [],
+     ["contract.netting", "must be \"contract\" with a events_avoided mechanism"]),
+    ("result after the measurement end", child('[[contract.mechanisms]]\ntype = "events_avoided"\nprice_per_event = 1000\n'
+                                               'results_lag_months = 12\n' + RECURRENT), [],
+     ["contract.mechanisms.0.results_lag_months", "after contract.measurement_end_month (96)", "'released' in month 102"]),
+    ("care section missing", edited(("care", DELETE)), [], ["care: required", "the scenario's one cohort follows the care process"]),
+    ("rate card for an unknown milestone", child('[[contract.mechanisms]]\ntype = "rate_card"\n[[contract.mechanisms.items]]\n'
+                                                 'outcome = "jobs"\nprice = 100\n' + ATTAINMENT), [],
+     ["contract.mechanisms.0.items.0.outcome", "'jobs' is not a milestone", "milestones: job"]),
+    ("milestone after a later one", child(ATTAINMENT.replace('[[cohorts.outcomes]]\nname = "job"',
+                                                             '[[cohorts.outcomes]]\nname = "kept"\nafter = "job"\n'
+                                                             'delay_months = 3\nprobability = 0.5\n[[cohorts.outcomes]]\n'
+                                                             'name = "job"')), [],
+     ["cohorts.0.outcomes.0.after", "'job' is not an earlier milestone"]),
+    ("payers' shares not summing to 1", child('[[contract.payers]]\nname = "a"\nshare = 0.6\n[[contract.payers]]\n'
+                                              'name = "b"\nshare = 0.6\n'), [], ["contract.payers", "sum to 1", "1.2"]),
+    ("payer share a distribution", child('[[contract.payers]]\nname = "a"\nshare = { dist = "beta", a = 2, b = 2 }\n'), [],
+     ["contract.payers.0.share", "fixed share"]),
     ("service ends before it starts", edited(("referrals.service_end_month", 0)), [],
      ["referrals.service_end_month", "must be after"]),
     ("bad scenario name", edited(("meta.name", "my scenario")), [], ["meta.name", "'my scenario'"]),

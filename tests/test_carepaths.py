@@ -13,15 +13,9 @@ import pytest
 from scipy import stats
 
 import simsib
-from simsib.model.care_paths import (
-    People,
-    _episodes,
-    _QuarterBinner,
-    aggregate,
-    simulate_people,
-    treated_entry,
-    weibull_scale,
-)
+from simsib.model.binning import QuarterBinner as _QuarterBinner
+from simsib.model.care_aggregate import aggregate
+from simsib.model.care_paths import People, _episodes, simulate_people, treated_entry, weibull_scale
 from simsib.model.inputs import sample_inputs
 from simsib.model.outcomes import DAYS_PER_MONTH
 from simsib.model.streams import chunk_seed, stream

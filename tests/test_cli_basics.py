@@ -39,7 +39,7 @@ def test_schema_is_a_json_schema_of_the_sections(tmp_path):
     schema = json.loads(result.stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
     assert SECTIONS <= set(schema["properties"])
-    assert set(schema["required"]) == {"meta", "referrals", "population", "effect", "care", "contract", "spv"}
+    assert set(schema["required"]) == {"meta", "referrals", "contract", "spv"}  # [care] etc.: when a cohort needs them
     assert schema["additionalProperties"] is False
     out = tmp_path / "schema.json"
     assert invoke(["schema", "--out", str(out)]).exit_code == 0

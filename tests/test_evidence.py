@@ -46,6 +46,16 @@ def test_every_per_draw_input_has_a_plain_label_and_unit(path):
         assert unit(key), f"no unit for {key}"
 
 
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_every_per_draw_column_has_a_plain_label_and_unit(path):
+    import simsib
+
+    for column in simsib.simulate(load_scenario(path), draws=4, seed=1).draws.columns:
+        assert label(column) != column, f"no label for the column {column}"
+        assert len(label(column, short=True)) <= 34, column
+        assert unit(column) or column in ("irr_status",), f"no unit for the column {column}"
+
+
 def test_labels_of_metrics_and_mechanism_fields():
     assert "multiple" in label("moic_committed") or "×" in (unit("moic_committed") or "")
     assert label("contract.mechanisms.3.price_per_day") == label("contract.mechanisms.0.price_per_day")

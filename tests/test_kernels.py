@@ -7,7 +7,8 @@ import pytest
 
 import simsib
 from simsib.contract.payments import measured_quarters
-from simsib.model.care_paths import aggregate, simulate_people
+from simsib.model.care_aggregate import aggregate
+from simsib.model.care_paths import simulate_people
 from simsib.model.inputs import sample_inputs
 from simsib.model.processes import simulate_aggregates
 from simsib.model.referrals import monthly_starts
@@ -64,3 +65,75 @@ def test_kernel_results_do_not_depend_on_chunking_or_workers():
     one = simsib.simulate(scenario, draws=300, seed=4, workers=1).draws
     two = simsib.simulate(scenario, draws=300, seed=4, workers=2).draws
     assert one.equals(two)
+
+
+# --- beyond Essex: cohorts starting in care, age limits, point-in-time, offsets, horizon --------
+
+from simsib.model.care_process import simulate_care  # noqa: E402
+from simsib.model.outcomes import Needs  # noqa: E402
+from simsib.scenario.format import resolve_cohorts  # noqa: E402
+
+EVERYTHING = Needs(milestone_blocks=(7, 30), milestone_once=(91, 364), point_days=(98, 400),
+                   offset_days=(98, 700), horizon=True)
+COHORT_CASES = [
+    ("norfolk", 0, []),  # edge of care, with a reunification cohort beside it
+    ("norfolk", 1, []),  # starting in care
+    ("norfolk", 1, ["effect.log_hazard_ratio=0.5"]),  # harm: the exit comes later
+    ("norfolk", 1, ["cohorts.1.population.p30_exit=0"]),  # nobody leaves care
+    ("suffolk", 0, ["population.age_limit_years=21"]),  # an older limit: windows and horizons longer
+    ("essex-realised", 0, ["population.p30_entry=1"]),  # measurement ends before windows close
+]
+
+
+@pytest.mark.parametrize("name, index, overrides", COHORT_CASES)
+def test_kernel_matches_reference_for_every_measure(name, index, overrides):
+    scenario = load_scenario(bundled_scenario_path(name), overrides)
+    cohort = resolve_cohorts(scenario)[index]
+    chunk = chunk_seed(5, 0)
+    n = 60
+    inputs = sample_inputs(scenario, chunk, n)
+    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
+    people = simulate_people(scenario, inputs, starts, stream(chunk, "people"), cohort)
+    reference = aggregate(scenario, people, inputs, n, needs=EVERYTHING)
+    fast = simulate_care(scenario, cohort, inputs, starts, stream(chunk, "people"), EVERYTHING)
+
+    def same(a, b, what):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-7, err_msg=what)
+
+    for field in ("child_days", "care_days_treated", "care_days_counterfactual", "completions_due",
+                  "starts", "completed", "state_days_to_horizon_treated", "state_days_to_horizon_counterfactual"):
+        same(getattr(fast, field), getattr(reference, field), field)
+    for field in ("milestone_block_days", "milestone_block_days_counterfactual", "milestone_people",
+                  "milestone_people_counterfactual", "out_of_state_at", "out_of_state_at_counterfactual",
+                  "in_state_at", "in_state_at_counterfactual"):
+        assert getattr(fast, field).keys() == getattr(reference, field).keys(), field
+        for key in getattr(fast, field):
+            same(getattr(fast, field)[key], getattr(reference, field)[key], f"{field}[{key}]")
+    for day in EVERYTHING.offset_days:
+        for part in range(3):
+            same(fast.days_from[day][part], reference.days_from[day][part], f"days_from[{day}][{part}]")
+    # Something was measured: the cases are not vacuous.
+    assert fast.care_days_counterfactual.sum() > 0 or "p30_exit=0" not in " ".join(overrides)
+    assert fast.state_days_to_horizon_counterfactual.sum() >= fast.care_days_counterfactual.sum() - 1e-6
+
+
+def test_days_to_the_age_limit_extend_the_window():
+    """The horizon sums hold the window's care days and more: care after the window closes, to the
+    age limit, and after the measurement end."""
+    scenario = load_scenario(bundled_scenario_path("essex-realised"))
+    cohort = resolve_cohorts(scenario)[0]
+    chunk = chunk_seed(8, 0)
+    inputs = sample_inputs(scenario, chunk, 200)
+    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
+    out = simulate_care(scenario, cohort, inputs, starts, stream(chunk, "people"), Needs(horizon=True))
+    people = simulate_people(scenario, inputs, starts, stream(chunk, "people"), cohort)
+    for which in ("treated", "counterfactual"):
+        horizon = getattr(out, f"state_days_to_horizon_{which}")
+        window = getattr(out, f"care_days_{which}")
+        assert horizon.shape[:2] == window.shape[:2]
+        assert (horizon.sum(axis=2) >= window.sum(axis=2) - 1e-6).all()
+        # Per person: the days to the limit are the episodes cut at the age limit only.
+        care = getattr(people, f"care_{which}_to_limit")
+        expected = (care[:, :, 1] - care[:, :, 0]).sum() * (365.25 / 12)
+        np.testing.assert_allclose(horizon.sum(), expected, rtol=1e-9)
+    assert out.state_days_to_horizon_counterfactual.sum() > 1.2 * out.care_days_counterfactual.sum()

@@ -21,7 +21,8 @@ from helpers import make_inputs
 
 from simsib.contract.mechanisms import milestone_needs
 from simsib.contract.payments import measured_quarters, outcome_payments, served_outcomes
-from simsib.model.care_paths import People, aggregate
+from simsib.model.care_aggregate import aggregate
+from simsib.model.care_paths import People
 from simsib.model.outcomes import CohortQuarterly
 from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
 

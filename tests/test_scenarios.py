@@ -14,7 +14,7 @@ from simsib.scenario.loader import SCENARIO_DIR, load_scenario
 
 BUNDLED = sorted(SCENARIO_DIR.glob("*.toml"))
 REQUIRED = {"essex", "essex-launch", "essex-realised", "essex-no-effect", "start-evidence",
-            "broad-referrals", "norfolk"}
+            "broad-referrals", "norfolk", "suffolk", "peterborough", "care-leavers-rate-card"}
 
 # Plain values that are report markers or settings, not model parameters (cited in comments).
 UNCITED_OK = {"meta", "simulation", "extends", "correlations.rank", "contract.netting",

@@ -134,6 +134,17 @@ MONEY_VARIANTS = [
     {"spv.team_cost_per_quarter": 120_000, "spv.cost_per_young_person": 2_000, "spv.discount_rate": 0.05},
     {"care.la_foster_weekly_cost": 700, "care.residential_weekly_cost": 3_500},
     {"care.residential_share": 0.3, "care.ifa_share_of_fostering": {"dist": "uniform", "low": 0.2, "high": 0.6}},
+    {"contract.payers": [{"name": "council", "share": 0.6}, {"name": "fund", "share": 0.4, "cap": 1.5e6}]},
+    {"contract.mechanisms.0.cohorts": ["all"]},
+    # The term sheet (issue 16): tranches, guarantees, drawdown, interest, provider risk, reviews.
+    {"spv.tranches": [{"name": "senior", "commitment": 2_130_000.0, "coupon": 0.05, "upside_share": 0.0},
+                      {"name": "junior", "commitment": 1_000_000.0, "priority": "junior", "upside_share": 1.0}],
+     "spv.distribution_order": "by_tranche",
+     "spv.guarantees": [{"guarantor": "foundation", "tranche": "senior", "share": 0.75, "limit": 1e6}]},
+    {"spv.return_cap": 0.06, "spv.cash_interest_rate": 0.02, "spv.drawdown": {"rule": "at_close"},
+     "spv.provider_risk": {"share": 0.1, "paid": "after_capital"}},
+    {"contract.reviews": [{"month": 36, "measure": "young_people_started", "when": "below", "threshold": 150.0}],
+     "contract.termination": {"early_redemption": [{"from_month": 24, "fraction": 0.5}]}},
 ]
 
 
@@ -150,6 +161,25 @@ def test_money_variants_reuse_care_paths_and_match_a_fresh_simulation(raw, base)
             assert np.array_equal(values, fresh[name].to_numpy(), equal_nan=True), (overrides, name)
 
 
+def test_contract_variants_of_other_processes_reuse_their_outcomes_and_match_a_fresh_simulation():
+    """Peterborough's thresholds and price, and a rate card's prices and limits, are money only:
+    the events and milestones (and the comparison groups) are simulated once."""
+    for name, overrides in (
+        ("peterborough", {"contract.mechanisms.0.price_per_event": 20_000, "contract.mechanisms.0.cohort_threshold": 0.05}),
+        ("care-leavers-rate-card", {"contract.mechanisms.0.items.1.price": 4_000, "contract.mechanisms.0.cap_per_person": 7_000,
+                                    "contract.payers.1.cap": 300_000}),
+    ):
+        raw = load_raw(bundled_scenario_path(name), OVERRIDES)
+        variant = build_variant(raw, overrides)
+        vset = VariantSet.of(validate(raw), [variant])
+        assert vset.reuse == (True,)
+        (columns,) = run_variants(vset, 5, DRAWS)
+        fresh = simsib.simulate(variant, draws=DRAWS, seed=5).draws
+        assert list(columns) == list(fresh.columns)
+        for column, values in columns.items():
+            assert np.array_equal(values, fresh[column].to_numpy(), equal_nan=True), (name, column)
+
+
 @pytest.mark.parametrize("overrides", [
     {"effect.duration_months": 12},
     {"contract.tracking_months": 24},
@@ -157,6 +187,11 @@ def test_money_variants_reuse_care_paths_and_match_a_fresh_simulation(raw, base)
     {"contract.payment_lag_quarters": 2},
     {"referrals.months_per_case": 5},
     {"contract.mechanisms": [{"type": "milestone", "price": 100.0, "block_days": 28}]},
+    {"contract.mechanisms": [{"type": "point_in_time", "price_per_person": 100.0, "at_day": 98}]},
+    {"contract.mechanisms": [{"type": "days_out_of_care", "price_per_day": 40.0, "from_day": 98}]},
+    {"population.age_limit_years": 19},
+    {"contract.reviews": [{"month": 36, "measure": "young_people_started", "when": "above", "threshold": 150.0,
+                           "action": "extend", "extend_months": 12}]},
 ])
 def test_model_keys_are_resimulated(raw, base, overrides):
     assert not reuses_outcomes(base, build_variant(raw, overrides))

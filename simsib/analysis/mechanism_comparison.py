@@ -32,6 +32,7 @@ from simsib.model.inputs import sample_inputs
 from simsib.model.streams import chunk_seed, new_entropy
 from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
 from simsib.run.summary import PERCENTILES
+from simsib.scenario.errors import ScenarioError
 from simsib.scenario.format import Scenario
 from simsib.scenario.variants import build_variant
 
@@ -164,6 +165,13 @@ def compare_mechanisms(
     payment was matched), then per figure of :data:`FIGURES` its value and ``_se``, and the
     payment spread ``payment_sd, payment_p05, payment_p95``.
     """
+    if scenario.cohorts:
+        # The alternatives pay for time out of care, for everybody: a scenario of named cohorts
+        # (other processes, or deadweight per cohort) has no single care path to price them on.
+        raise ScenarioError.single(
+            "cohorts", "compare-mechanisms compares ways of paying for time out of care on one cohort of "
+            "young people; this scenario names [[cohorts]] (use simsib compare or sweep on its own mechanisms)",
+            file=file)
     entropy = int(seed) if seed is not None else new_entropy()
     n_draws = int(draws if draws is not None else scenario.simulation.draws)
     own_tables = copy.deepcopy(raw["contract"]["mechanisms"])

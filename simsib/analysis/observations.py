@@ -80,6 +80,7 @@ SERIES: dict[str, Series] = {s.name: s for s in [
     *_pair("care_days", "days", "days in care of served young people, inside their tracking windows", by_cohort=True),
     *_pair("child_days", "days", "child-days (days under 18) inside the tracking windows", by_cohort=True),
     *_pair("care_days_saved", "signed_days", "care days saved against the contract's baseline proportion"),
+    *_pair("events", "count", "events (reconvictions, readmissions) of served people, treated paths", by_cohort=True),
     *_pair("payments", "money", "outcome payments made by the council (£)"),
     Series("payments_made_to_date", "payments_made", "count", True,
            description="quarters in which an outcome payment was made"),

@@ -11,7 +11,8 @@
 * :func:`observation_rows` -- each observed figure beside its prior and posterior predictive.
 * :func:`likelihood_by_series` -- each series' log-likelihood under the prior and posterior,
   and the log evidence of that series alone.
-* :func:`decision_rows` -- continuing vs stopping new starts at the review, from the same draws.
+* :func:`decision_rows` -- continuing vs terminating at the review under the contract's
+  termination terms, from the same draws.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simsib.analysis.likelihood import CONTINUOUS_CV, COUNT_CV, SHARE_SD, RowModel, predictive_tail
+from simsib.analysis.update_chunks import TERMINATED
 from simsib.analysis.weights import effective_sample_size, normalise, weighted_mean, weighted_quantiles
 from simsib.scenario.distributions import Fixed, Mixture
 from simsib.scenario.format import Scenario, all_quantities, per_draw_quantities
@@ -157,24 +159,33 @@ def likelihood_by_series(result: UpdateResult) -> dict[str, dict[str, float]]:
 
 
 def decision_rows(result: UpdateResult) -> list[dict[str, Any]]:
-    """Continue vs stop new starts at the review quarter, per figure: means, the paired
-    difference (stop − continue) with its standard error (from the effective sample size) and
-    the probability that stopping is better for whoever the figure matters to."""
+    """Continue vs terminate at the review quarter, per figure: means, the paired difference
+    (terminate − continue) with its standard error (from the effective sample size) and the
+    probability that terminating is better for whoever the figure matters to."""
     draws, ess = result.draws, min(result.diagnostics.effective_sample_size, len(result.draws))
     rows = []
     for name, whose, higher_better in DECISION:
-        go, stop = draws[name].to_numpy(float), draws[f"stop_{name}"].to_numpy(float)
+        go, stop = draws[name].to_numpy(float), draws[f"{TERMINATED}{name}"].to_numpy(float)
         both = ~np.isnan(go) & ~np.isnan(stop)
         difference = stop[both] - go[both]
         better = difference > 0 if higher_better else difference < 0
         rows.append({
             "metric": name, "for": whose, "higher_is_better": higher_better,
-            "continue_mean": float(go[both].mean()), "stop_mean": float(stop[both].mean()),
+            "continue_mean": float(go[both].mean()), "terminate_mean": float(stop[both].mean()),
             "difference_mean": float(difference.mean()),
             "difference_se": float(difference.std(ddof=1) / np.sqrt(ess)) if difference.size > 1 else None,
-            "prob_stop_better": float(better.mean()),
+            "prob_terminate_better": float(better.mean()),
         })
     return rows
+
+
+def termination_terms(scenario: Scenario) -> str:
+    """The contract's termination terms in words (``[contract.termination]``)."""
+    terms = scenario.contract.termination
+    text = ("terminate at the review date: no new starts and no measurement from it, teams stop; outstanding "
+            f"outcome payments {terms.outstanding_payments}")
+    floors = [f"{row.fraction:.0%} of capital drawn from month {row.from_month}" for row in terms.early_redemption]
+    return text + (f"; early-redemption floor {', '.join(floors)}" if floors else "; no early-redemption floor")
 
 
 def update_report(result: UpdateResult) -> dict[str, Any]:
@@ -209,9 +220,7 @@ def update_report(result: UpdateResult) -> dict[str, Any]:
         "fit": observation_rows(result),
         "inputs": input_rows(result.scenario, result.pool.prior_draws, result.pool.draws, result.weights),
         "strand_pairs": strand_pairs(result.scenario, result.pool.prior_draws, result.pool.draws, result.weights),
-        "decision": {"review_quarter": q, "terms": "stop new starts from the review quarter "
-                     "(teams funded to the end of that quarter; the contract otherwise unchanged)",
-                     "rows": decision_rows(result)},
+        "decision": {"review_quarter": q, "terms": termination_terms(result.scenario), "rows": decision_rows(result)},
         "warnings": list(diagnostics.warnings),
     }
 

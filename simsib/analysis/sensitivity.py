@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 from contextlib import closing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -30,7 +30,7 @@ from scipy import stats
 from simsib.analysis.estimates import Metric, estimate, resolve_metric
 from simsib.analysis.variants import VariantSet, probe_columns, run_variants
 from simsib.model.inputs import DrawInputs
-from simsib.model.outcomes import CohortQuarterly
+from simsib.model.outcomes import stack_draws
 from simsib.model.streams import new_entropy
 from simsib.run.execution import map_processes
 from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
@@ -100,17 +100,6 @@ def inputs_from_uniforms(scenario: Scenario, uniforms: np.ndarray) -> DrawInputs
     return inputs
 
 
-def _stack(parts: Sequence[CohortQuarterly]) -> CohortQuarterly:
-    values = {}
-    for f in fields(CohortQuarterly):
-        first = getattr(parts[0], f.name)
-        if isinstance(first, dict):
-            values[f.name] = {k: np.concatenate([getattr(p, f.name)[k] for p in parts]) for k in first}
-        else:
-            values[f.name] = np.concatenate([getattr(p, f.name) for p in parts])
-    return CohortQuarterly(**values)
-
-
 def evaluate_rows(
     scenario: Scenario, inputs: DrawInputs, metric: Metric, model_seed: np.random.SeedSequence
 ) -> np.ndarray:
@@ -123,7 +112,7 @@ def evaluate_rows(
         o, m = simulate_outcomes(scenario, one, model_seed)
         outcomes.append(o)
         monthly.append(m)
-    settlement = settle(scenario, inputs, _stack(outcomes))
+    settlement = settle(scenario, inputs, stack_draws(outcomes))
     return metric.values(draw_columns(scenario, inputs, settlement, np.concatenate(monthly)))
 
 

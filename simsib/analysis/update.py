@@ -109,7 +109,7 @@ class UpdateResult:
     """A posterior forecast, shaped like :class:`simsib.run.api.SimulationResult`.
 
     draws : posterior draws (equally weighted): the run's columns, money to date and to come at
-        the review, ``stop_*`` figures, and ``prior_draw`` (the weighted draw each descends
+        the review, ``terminate_*`` figures, and ``prior_draw`` (the weighted draw each descends
         from: a prior draw's number, or ``N`` and up for adaptive draws)
     weights : (P,) normalised importance weights of the weighted draws (the prior's first)
     log_likelihood : (P, rows) each weighted draw's log-likelihood of each observed row on its
@@ -136,13 +136,6 @@ class UpdateResult:
     @property
     def review_quarter(self) -> int:
         return self.observations.review_quarter
-
-    def report(self) -> dict[str, Any]:
-        """Everything ``update.json`` holds: method, diagnostics, likelihood by series, prior vs
-        posterior of every input and mixture strand, the fit to each figure, the decision."""
-        from simsib.analysis.posterior import update_report
-
-        return update_report(self)
 
 
 def _posterior(pool: Pool, ancestors: np.ndarray, review: int, move: bool, stage: int, workers: int):

@@ -6,7 +6,7 @@ numbers, as :func:`simsib.run.pipeline.run_chunk` -- or a batch of adaptive prop
 value of every observed row: a few hundred bytes a draw, so the prior can be large.
 :func:`posterior_chunk` simulates a batch again for the draws the resampling chose (with
 repeats), keeping also their quarterly series, the money already paid and still to come at
-the review quarter, and their figures if new starts stopped at the review quarter; their
+the review quarter, and their figures had the contract been terminated at the review; their
 futures after the review quarter are simulated afresh
 (:func:`simsib.run.observables.continue_history`) when the update moves them.  Both are pure:
 every random number comes from the run's entropy and the chunk's index, so any worker can run
@@ -24,11 +24,13 @@ from simsib.analysis.likelihood import RowModel, log_likelihood
 from simsib.analysis.observations import SERIES, Observations
 from simsib.analysis.observed import quarterly_values, simulated_values
 from simsib.model.inputs import DrawInputs, sample_inputs
+from simsib.model.outcomes import MONTHS_PER_QUARTER
 from simsib.model.streams import chunk_seed, update_seed
 from simsib.run.execution import tune_allocator
 from simsib.run.observables import History, continue_history, observable_series, simulate_history
 from simsib.run.pipeline import draw_columns, quarterly_series, settle
 from simsib.scenario.format import Scenario
+from simsib.scenario.format.reviews import Review
 
 # update_seed subkeys: 0 resampling; then
 MOVE_KEY = 1  # re-simulated futures
@@ -36,9 +38,10 @@ ADAPT_KEY = 2  # adaptive proposals (their paths, their draws, their fits)
 PATHS_KEY = 3  # a prior chunk's further paths (its first is the run's own)
 CHOICE_KEY = 4  # the likelihood's correlation and each posterior draw's choice of path
 POSTERIOR_KEY = 5  # posterior draws' paths
-# Per-draw figures compared between continuing and stopping new starts at the review.
+# Per-draw figures compared between continuing and terminating the contract at the review.
 DECISION_METRICS = ("moic_committed", "investor_profit", "distributions", "outcome_payments", "true_savings",
                     "net_benefit", "young_people_started")
+TERMINATED = "terminate_"  # prefix of those figures' columns had the contract been terminated
 # Money split at the review quarter: (column stem, quarterly series).
 SPLIT = (("outcome_payments", "payments"), ("distributions", "distributions"), ("capital_drawn", "capital_drawn"))
 
@@ -61,7 +64,7 @@ class PathsChunk:
     """Per-draw results of one chunk (axis 0 the draw).
 
     draws : column -> (n,) per-draw inputs and metrics, as in draws.parquet, plus the split at
-        the review quarter and the ``stop_*`` figures
+        the review quarter and the ``terminate_*`` figures
     quarterly : series -> (n, n_quarters): the run's quarterly series, distributions and capital
         drawn, and each observed series (by its observations name) at every quarter end
     simulated : (n, n_rows) each observed row's value in each draw
@@ -76,7 +79,8 @@ class PathsChunk:
 def _paths(spec: UpdateSpec, index: int, inputs: DrawInputs, history: History, review: int | None = None, *,
            columns: bool = True) -> PathsChunk:
     """The chunk's simulated figures and (with ``columns``) per-draw columns; with a ``review``
-    quarter, also its quarterly series, the money split at the review and the ``stop_*`` figures."""
+    quarter, also its quarterly series, the money split at the review and the ``terminate_*``
+    figures."""
     scenario = spec.scenario
     settlement = settle(scenario, inputs, history.outcomes)
     observed = observable_series(scenario, inputs, history, settlement, cohorts=spec.observations.needs_cohorts)
@@ -87,8 +91,8 @@ def _paths(spec: UpdateSpec, index: int, inputs: DrawInputs, history: History, r
     if review is None:
         return PathsChunk(index, columns, {}, simulated)
     waterfall = settlement.waterfall
-    quarterly = quarterly_series(history.monthly_starts, settlement.stop_quarter, waterfall)
-    quarterly["distributions"] = waterfall.distributed
+    quarterly = quarterly_series(history.monthly_starts, settlement.service_stop, waterfall)
+    quarterly["distributions"] = waterfall.investor_receipts
     quarterly["capital_drawn"] = waterfall.drawn
     for name in spec.observations.series_used:
         if name not in quarterly:
@@ -97,11 +101,21 @@ def _paths(spec: UpdateSpec, index: int, inputs: DrawInputs, history: History, r
         quarterly_money = quarterly[series]
         columns[f"{stem}_to_date"] = quarterly_money[:, :review].sum(axis=1)
         columns[f"{stem}_to_come"] = quarterly_money[:, review:].sum(axis=1)
-    n = len(columns["moic_committed"])
-    stopped = settle(scenario, inputs, history.outcomes, stop_quarter=np.full(n, review))
-    stopped_columns = draw_columns(scenario, inputs, stopped, history.monthly_starts)
-    columns.update({f"stop_{name}": stopped_columns[name] for name in DECISION_METRICS})
+    ended = terminated_at(scenario, MONTHS_PER_QUARTER * review)
+    ended_columns = draw_columns(ended, inputs, settle(ended, inputs, history.outcomes), history.monthly_starts)
+    columns.update({f"{TERMINATED}{name}": ended_columns[name] for name in DECISION_METRICS})
     return PathsChunk(index, columns, quarterly, simulated)
+
+
+def terminated_at(scenario: Scenario, month: int) -> Scenario:
+    """``scenario`` with one more review, at ``month``, that terminates every draw still running
+    then: the contract's own termination terms (``[contract.termination]``: outstanding payments
+    paid or forfeited, any early-redemption floor) decide what each party gets.  The scenario's
+    own reviews before ``month`` still apply first."""
+    review = Review(month=month, measure="young_people_started", when="above", threshold=-1.0, action="terminate",
+                    source="judgement: the decision being weighed at the review date")
+    contract = scenario.contract.model_copy(update={"reviews": [*scenario.contract.reviews, review]})
+    return scenario.model_copy(update={"contract": contract})
 
 
 @dataclass(frozen=True)
@@ -147,12 +161,21 @@ def batch_chunk(spec: UpdateSpec, batch: Batch, paths: int) -> PathsChunk:
 
 def _where_rows(replace_rows: np.ndarray, new, old):
     """``old`` with the draws where ``replace_rows`` is true taken from ``new`` (arrays with the
-    draw first, or dicts and dataclasses of them)."""
+    draw first, or dicts, tuples and dataclasses of them).  Per-person records of two paths may
+    be of different widths: the narrower is padded as records are (never reached; cohort -1)."""
+    if old is None or new is None:
+        return old
     if isinstance(old, np.ndarray):
+        if old.shape != new.shape:
+            width = max(old.shape[1], new.shape[1])
+            fill = -1 if old.dtype.kind == "i" else np.inf
+            old, new = (np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=fill) for a in (old, new))
         mask = replace_rows.reshape((-1,) + (1,) * (old.ndim - 1))
         return np.where(mask, new, old)
     if isinstance(old, dict):
         return {key: _where_rows(replace_rows, new[key], value) for key, value in old.items()}
+    if isinstance(old, tuple):
+        return tuple(_where_rows(replace_rows, b, a) for a, b in zip(old, new))
     return replace(old, **{f.name: _where_rows(replace_rows, getattr(new, f.name), getattr(old, f.name))
                            for f in fields(old)})
 

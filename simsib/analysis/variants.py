@@ -11,7 +11,8 @@ from the base only in money keys -- prices, caps, costs, fees, capital -- has ex
 care paths, so they are simulated once per chunk and settled for each such variant.  Whether a
 variant may reuse them is decided by comparing *everything else* (:func:`model_fingerprint`):
 the referrals, population, effect and care-path sections, the tracking window, the measurement
-end, the number of quarters and cohorts, the correlations and the milestone block lengths.  A
+end, the number of quarters and cohorts, the correlations, the [[cohorts]] and what the mechanisms
+need measured (milestone lengths, point-in-time days, offsets).  A
 key not known to be money-only therefore always leads to a fresh simulation, which is slower
 but never wrong; and each chunk checks again that the model's inputs really are identical.
 """
@@ -24,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from simsib.contract.mechanisms import milestone_needs
+from simsib.contract.mechanisms import model_needs
 from simsib.model.inputs import DrawInputs, sample_inputs
 from simsib.model.streams import chunk_seed, input_stream
 from simsib.run.execution import map_processes
@@ -42,7 +43,10 @@ MONEY_ONLY = (
     "contract.netting",
     "contract.council_management_cost_per_quarter",
     "contract.target_care_proportion",
-    "contract.mechanisms",  # compared through their milestone block lengths instead
+    "contract.mechanisms",  # compared through what they need measured instead (model_needs)
+    "contract.payers",
+    "contract.reviews",  # cut each draw in the settlement; what they can extend is in the fingerprint
+    "contract.termination",
     "spv",
     "care.la_foster_weekly_cost",
     "care.ifa_foster_weekly_cost",
@@ -69,18 +73,19 @@ def model_fingerprint(scenario: Scenario) -> dict[str, Any]:
         "scenario": _strip(scenario.model_dump(mode="json", by_alias=True)),
         "n_quarters": scenario.n_quarters,
         "n_cohorts": scenario.n_cohorts,
+        # The model simulates the envelope: every extension a review can grant.
+        "extension_months": scenario.extension_months,
     }
 
 
 def reuses_outcomes(outcome_base: Scenario, variant: Scenario) -> bool:
     """True when ``variant``'s care paths are exactly those simulated for ``outcome_base``.
 
-    ``outcome_base`` may track more milestone block lengths than the variant needs.
+    ``outcome_base`` may measure more (milestone lengths, point days, offsets) than the variant needs.
     """
     if model_fingerprint(outcome_base) != model_fingerprint(variant):
         return False
-    have, need = milestone_needs(outcome_base), milestone_needs(variant)
-    return set(need[0]) <= set(have[0]) and set(need[1]) <= set(have[1])
+    return model_needs(outcome_base).covers(model_needs(variant))
 
 
 def _model_inputs_equal(a: DrawInputs, b: DrawInputs) -> bool:

@@ -27,7 +27,7 @@ from simsib.cli.app import (
     progress_reporter,
 )
 from simsib.report.formatting import money, multiple, number, percent
-from simsib.report.headlines import HEADLINES
+from simsib.report.headlines import headlines, stat_at, tranche_rows
 from simsib.run.settings import Executor, default_workers
 from simsib.scenario.errors import ScenarioError
 
@@ -41,16 +41,42 @@ def headline_table(summary: dict[str, Any]) -> Table:
     table.add_column("p05", justify="right")
     table.add_column("median", justify="right")
     table.add_column("p95", justify="right")
-    fmt = {"multiple": multiple, "percent": percent, "money": money, "number": number, "prob": percent}
-    for label, section, key, kind in HEADLINES:
-        stats = summary[section][key]
-        f = fmt[kind]
+    for label, section, key, kind in headlines(summary):
+        stats = stat_at(summary, section, key)
+        f = FORMATS[kind]
+        if stats is None or stats.get("value", stats.get("mean")) is None:
+            continue
         if "value" in stats:
             table.add_row(label, f(stats["value"]), f(stats["se"]), "", "", "")
         else:
             table.add_row(label, f(stats["mean"]), f(stats["se"]), f(stats["p05"]), f(stats["p50"]), f(stats["p95"]))
     return table
 
+
+FORMATS = {"multiple": multiple, "percent": percent, "money": money, "number": number, "prob": percent}
+
+
+def tranche_table(summary: dict[str, Any]) -> Table | None:
+    """Rich table of each tranche side by side: mean (or probability) ± se, and the median."""
+    names, rows = tranche_rows(summary)
+    if not names:
+        return None
+    table = Table(title="by tranche: mean ± se (median)")
+    table.add_column("figure")
+    for name in names:
+        table.add_column(name, justify="right")
+    for label, kind, stats in rows:
+        f = FORMATS[kind]
+        cells = []
+        for s in stats:
+            if s is None or s.get("value", s.get("mean")) is None:
+                cells.append("")
+            elif "value" in s:
+                cells.append(f"{f(s['value'])} ± {f(s['se'])}")
+            else:
+                cells.append(f"{f(s['mean'])} ± {f(s['se'])} ({f(s['p50'])})")
+        table.add_row(label, *cells)
+    return table
 
 
 @app.command()
@@ -105,6 +131,9 @@ def run(
         typer.echo(json.dumps(info.summary, indent=2))
     else:
         out_console.print(headline_table(info.summary))
+        tranches = tranche_table(info.summary)
+        if tranches is not None:
+            out_console.print(tranches)
         out_console.print(f"outputs in {out_dir}/")
 
 

@@ -3,7 +3,9 @@
 Team costs run pro rata from each team's start until therapy for the last possible starters
 ends, or until the end of the quarter in which the service stopped; each young person starting
 costs ``spv.cost_per_young_person`` in their start quarter; the management fee falls every
-quarter of the contract, and upfront (intermediary) fees in quarter 0.
+quarter of the contract, and upfront (intermediary) fees in quarter 0.  With a per-draw
+timeline (:mod:`simsib.contract.timeline`), teams stop at a termination and fees end with the
+draw's final distribution.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simsib.contract.timeline import Timeline
 from simsib.model.inputs import DrawInputs
 from simsib.model.outcomes import MONTHS_PER_QUARTER
 from simsib.model.referrals import team_start_months
@@ -30,9 +33,15 @@ class CostSchedule:
     def total(self) -> np.ndarray:
         return self.teams + self.per_young_person + self.fees
 
+    @property
+    def service(self) -> np.ndarray:
+        """The provider's costs (teams and per young person): what a provider risk share defers."""
+        return self.teams + self.per_young_person
+
 
 def cost_schedule(
-    scenario: Scenario, inputs: DrawInputs, starts_by_cohort: np.ndarray, stop_quarter: np.ndarray
+    scenario: Scenario, inputs: DrawInputs, starts_by_cohort: np.ndarray, stop_quarter: np.ndarray,
+    timeline: Timeline | None = None,
 ) -> CostSchedule:
     """Costs owed per quarter.
 
@@ -40,6 +49,8 @@ def cost_schedule(
     ----------
     starts_by_cohort : (n_draws, n_cohorts) young people starting in each quarter (served only)
     stop_quarter : (n_draws,) int, first quarter with no new starts (n_quarters if none)
+    timeline : each draw's own dates (default: the scenario's): teams stop at a termination or
+        at the draw's own service end, and fees with its final distribution
     """
     n = starts_by_cohort.shape[0]
     n_quarters = scenario.n_quarters
@@ -47,6 +58,9 @@ def cost_schedule(
     # Teams run until therapy for the last possible starters ends, or to the end of the
     # quarter in which the SPV stopped the service.
     service_end = scenario.referrals.service_end_month + inputs["referrals.months_per_case"]
+    if timeline is not None:
+        service_end = np.minimum(timeline.service_end_month + inputs["referrals.months_per_case"],
+                                 timeline.terminated_month)
     team_end = np.minimum(service_end, (stop_quarter + 1) * MONTHS_PER_QUARTER)
     starts = team_start_months(scenario, inputs)[:, :, None]  # (n, teams, 1)
     lo, hi = edges[:-1], edges[1:]
@@ -61,4 +75,6 @@ def cost_schedule(
     fees = np.zeros((n, n_quarters))
     fees += inputs["spv.management_fee_per_quarter"][:, None]
     fees[:, 0] += inputs["spv.upfront_fees"]
+    if timeline is not None:
+        fees[np.arange(n_quarters)[None, :] > timeline.final_quarter[:, None]] = 0.0
     return CostSchedule(teams=teams, per_young_person=per_person, fees=fees)

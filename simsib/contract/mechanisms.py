@@ -9,13 +9,19 @@ This is the plug-in point for a new way of paying for outcomes.  A mechanism is 
 ``view`` (:class:`MechanismView`) gives the mechanism's per-draw parameters (``view.param``,
 read from the scenario key ``contract.mechanisms.<i>.<name>``) and the outcomes
 (:class:`simsib.model.outcomes.CohortQuarterly`) either per cohort or already summed over the
-served cohorts (``view.measure``) -- the function need not know which.  It returns the £
+served cohorts (``view.measure``) -- the function need not know which -- of the named cohorts it pays for
+(its ``cohorts`` list; every cohort whose outcome it measures by default).  It returns the £
 increments (n, C, Q) or (n, Q) and the care days it pays for per draw (n,), the basis of the
-deadweight share.  Netting, caps, lags and payers apply afterwards
-(:mod:`simsib.contract.payments`), alike for every mechanism.  Entitlements must be linear in
-the outcomes with per-draw coefficients (so summing cohorts first is exact).
-``tests/test_payments.py`` holds the hand-worked cases and the invariants a new mechanism
-must pass (payments never exceed a cap; a higher price never lowers a payment).
+days-based deadweight share (zero for mechanisms that pay for something else).  Netting, caps,
+lags and payers apply afterwards (:mod:`simsib.contract.payments`), alike for every mechanism.
+Entitlements must be linear in the outcomes with per-draw coefficients (so summing cohorts
+first is exact), except those listed in
+:data:`simsib.scenario.format.consistency.CONTRACT_NETTING_ONLY` (thresholds, per-person
+caps), which always see the summed view and apply the served weights themselves.  A mechanism
+measuring something new declares it in :func:`model_needs`.  ``tests/test_payments.py`` holds
+hand-worked cases, and ``tests/test_mechanism_contract.py`` the invariants every mechanism must
+pass (payments never exceed a cap; a higher price or cap never lowers any draw's payments;
+no effect with a matching comparison pays about nothing on average).
 
 Today's mechanisms:
 
@@ -25,26 +31,57 @@ Today's mechanisms:
 * ``milestone`` (PFP, Birmingham, E52, E53): ``price`` per whole block of N consecutive days out of
   care (``repeat``), or once per young person whose first N days are all out of care.
 * ``engagement``: ``price`` per young person starting (or completing) the service.
+* ``point_in_time`` (Suffolk, E61): ``price`` per person out of (or in) care N days after start.
+* ``events_avoided`` (Peterborough, E54, E62): ``price`` per event avoided against a comparison
+  group, with thresholds per cohort and overall (:mod:`simsib.contract.triggers`).
+* ``rate_card`` (E67): a price per milestone, caps per person and per item
+  (:mod:`simsib.contract.rate_cards`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from simsib.contract.rate_cards import rate_card
+from simsib.contract.triggers import events_avoided
+from simsib.contract.view import MechanismView
 from simsib.model.inputs import DrawInputs
-from simsib.model.outcomes import CohortQuarterly
-from simsib.scenario.format import DaysOutOfCare, DaysSavedVsBaseline, Engagement, Milestone, Scenario
+from simsib.model.outcomes import CohortQuarterly, Needs
+from simsib.scenario.format import (
+    DaysOutOfCare,
+    DaysSavedVsBaseline,
+    Engagement,
+    EventsAvoided,
+    Milestone,
+    PointInTime,
+    RateCard,
+    Scenario,
+    paid_cohorts,
+)
 
 
 def milestone_needs(scenario: Scenario) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Block lengths (repeat) and once-only lengths the scenario's milestones need, in days."""
-    ms = [m for m in scenario.contract.mechanisms if isinstance(m, Milestone)]
-    return (
-        tuple(sorted({m.block_days for m in ms if m.repeat})),
-        tuple(sorted({m.block_days for m in ms if not m.repeat})),
+    needs = model_needs(scenario)
+    return needs.milestone_blocks, needs.milestone_once
+
+
+def model_needs(scenario: Scenario, horizon: bool = False) -> Needs:
+    """What the scenario's mechanisms need the outcome processes to measure (``horizon``: also
+    the days in care to each person's age limit)."""
+    mechanisms = scenario.contract.mechanisms
+
+    def days(kind: type, attribute: str, keep=lambda m: True) -> tuple[int, ...]:
+        return tuple(sorted({getattr(m, attribute) for m in mechanisms if isinstance(m, kind) and keep(m)}))
+
+    return Needs(
+        milestone_blocks=days(Milestone, "block_days", lambda m: m.repeat),
+        milestone_once=days(Milestone, "block_days", lambda m: not m.repeat),
+        point_days=days(PointInTime, "at_day"),
+        offset_days=days(DaysOutOfCare, "from_day", lambda m: m.from_day > 0),
+        horizon=horizon,
     )
 
 
@@ -57,47 +94,6 @@ def _start_quarter_diagonal(starts: np.ndarray, n_quarters: int) -> np.ndarray:
     return out
 
 
-def _sum_over_cohorts(cube: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``Σ_c weights[n, c] · cube[n, c, q]``, shape (n, Q).
-
-    A batched matrix product, about 4x faster than ``cube.sum(axis=1)`` (a reduction along a
-    strided axis); each product is small, so BLAS stays on one thread.
-    """
-    return np.matmul(weights[:, None, :], cube)[:, 0, :]
-
-
-@dataclass(frozen=True)
-class MechanismView:
-    """What an entitlement function sees: its parameters and the outcomes, per cohort or summed.
-
-    ``cohort_weights`` None: arrays are per cohort, (n, C, Q); else (n, C) weights of the
-    cohorts to sum (the served ones), and arrays are (n, Q).
-    """
-
-    key: str
-    inputs: DrawInputs
-    outcomes: CohortQuarterly
-    cohort_weights: np.ndarray | None = None
-
-    @property
-    def by_cohort(self) -> bool:
-        return self.cohort_weights is None
-
-    def param(self, name: str) -> np.ndarray:
-        """The per-draw input ``<key>.<name>``, shaped to broadcast against measured arrays."""
-        value = self.inputs[f"{self.key}.{name}"]
-        return value[:, None, None] if self.by_cohort else value[:, None]
-
-    def measure(self, cube: np.ndarray) -> np.ndarray:
-        """A (n, C, Q) outcome cube as the mechanism should see it."""
-        return cube if self.by_cohort else _sum_over_cohorts(cube, self.cohort_weights)
-
-    @staticmethod
-    def total(days: np.ndarray) -> np.ndarray:
-        """Per-draw total of a measured array, (n,)."""
-        return days.sum(axis=tuple(range(1, days.ndim)))
-
-
 Entitlement = Callable[[Any, MechanismView], "tuple[np.ndarray, np.ndarray]"]
 
 
@@ -108,8 +104,11 @@ def days_saved_vs_baseline(mechanism: DaysSavedVsBaseline, view: MechanismView):
 
 
 def days_out_of_care(mechanism: DaysOutOfCare, view: MechanismView):
-    child, care = view.measure(view.outcomes.child_days), view.measure(view.outcomes.care_days_treated)
-    days = (child - care) * (1.0 - view.param("deadweight_share"))
+    if mechanism.from_day:
+        child, care, _ = view.outcomes.days_from[mechanism.from_day]
+    else:
+        child, care = view.outcomes.child_days, view.outcomes.care_days_treated
+    days = (view.measure(child) - view.measure(care)) * (1.0 - view.param("deadweight_share"))
     return view.param("price_per_day") * days, view.total(days)
 
 
@@ -132,26 +131,43 @@ def engagement(mechanism: Engagement, view: MechanismView):
     return view.param("price_per_person") * count, np.zeros(len(count))
 
 
+def point_in_time(mechanism: PointInTime, view: MechanismView):
+    states = view.outcomes.out_of_state_at if mechanism.state == "out" else view.outcomes.in_state_at
+    people = view.measure(states[mechanism.at_day])
+    return view.param("price_per_person") * people, np.zeros(len(people))
+
+
 # Entitlement function by mechanism table.  Append new mechanisms; see the module docstring.
 ENTITLEMENTS: dict[type, Entitlement] = {
     DaysSavedVsBaseline: days_saved_vs_baseline,
     DaysOutOfCare: days_out_of_care,
     Milestone: milestone,
     Engagement: engagement,
+    PointInTime: point_in_time,
+    EventsAvoided: events_avoided,
+    RateCard: rate_card,
 }
 
 
 def entitlement_increments(
-    mechanism, key: str, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_weights: np.ndarray | None = None
+    mechanism, key: str, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_weights: np.ndarray | None = None,
+    scenario: Scenario | None = None, measured_by_draw: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(£ increments, counted days (n,)) for one mechanism at scenario key ``key``.
 
     Increments have shape (n, C, Q); or, given ``cohort_weights`` (n, C), they are summed over
     cohorts with those weights, shape (n, Q) -- all that contract netting without a cohort cap
-    needs.  Every mechanism is linear in the outcomes with per-draw coefficients, so the
-    outcomes are summed first: one pass over each cube instead of several.
+    needs.  Every linear mechanism is linear in the outcomes with per-draw coefficients, so the
+    outcomes are summed first: one pass over each cube instead of several.  ``scenario`` says
+    which named cohorts the mechanism pays for (all of ``outcomes`` without it);
+    ``measured_by_draw`` ((n, Q) bool) each draw's own measured quarters, if reviews changed them.
     """
     entitle = ENTITLEMENTS.get(type(mechanism))
     if entitle is None:  # pragma: no cover - the scenario format only admits registered tables
         raise TypeError(f"no entitlement function for mechanism {type(mechanism).__name__}")
-    return entitle(mechanism, MechanismView(key, inputs, outcomes, cohort_weights))
+    paid: tuple = ()
+    if scenario is not None:
+        paid = paid_cohorts(scenario, mechanism)
+        if mechanism.cohorts is not None or len(paid) != len(outcomes.groups):
+            outcomes = outcomes.select(tuple(c.name for c in paid))
+    return entitle(mechanism, MechanismView(key, inputs, outcomes, cohort_weights, scenario, paid, measured_by_draw))

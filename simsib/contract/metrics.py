@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simsib.contract.capital import total_commitment
 from simsib.contract.finance import annualise, npv, payback_period
 from simsib.contract.irr import irr
 from simsib.contract.payments import Payments
@@ -19,7 +20,7 @@ from simsib.contract.waterfall import Waterfall
 from simsib.model.inputs import DrawInputs
 from simsib.model.outcomes import CohortQuarterly
 from simsib.model.referrals import team_start_months
-from simsib.scenario.format import Scenario
+from simsib.scenario.format import Scenario, resolve_cohorts
 
 DAYS_PER_WEEK = 7.0
 TOTAL_LOSS_MOIC = 0.1  # "total loss": less than 10p back per £1 drawn
@@ -60,15 +61,24 @@ def _totals(outcomes: CohortQuarterly | OutcomeTotals) -> OutcomeTotals:
     return outcomes if isinstance(outcomes, OutcomeTotals) else OutcomeTotals.of(outcomes)
 
 
-def daily_care_cost(inputs: DrawInputs) -> np.ndarray:
-    """Average cost of a day in care for the draw's placement mix, £/day, shape (n_draws,)."""
+def daily_care_cost(inputs: DrawInputs, care: str = "care") -> np.ndarray:
+    """Average cost of a day in care for the draw's placement mix, £/day, shape (n_draws,).
+
+    ``care`` is the dotted prefix of the [care] table (``cohorts.1.care`` for a cohort's own).
+    """
     fostering = (
-        inputs["care.ifa_share_of_fostering"] * inputs["care.ifa_foster_weekly_cost"]
-        + (1.0 - inputs["care.ifa_share_of_fostering"]) * inputs["care.la_foster_weekly_cost"]
+        inputs[f"{care}.ifa_share_of_fostering"] * inputs[f"{care}.ifa_foster_weekly_cost"]
+        + (1.0 - inputs[f"{care}.ifa_share_of_fostering"]) * inputs[f"{care}.la_foster_weekly_cost"]
     )
-    residential = inputs["care.residential_share"]
-    weekly = residential * inputs["care.residential_weekly_cost"] + (1.0 - residential) * fostering
+    residential = inputs[f"{care}.residential_share"]
+    weekly = residential * inputs[f"{care}.residential_weekly_cost"] + (1.0 - residential) * fostering
     return weekly / DAYS_PER_WEEK
+
+
+def scenario_daily_care_cost(scenario: Scenario, inputs: DrawInputs, n: int) -> np.ndarray:
+    """The cost of a care day of the scenario's first care cohort (NaN without care), (n,)."""
+    care = [c for c in resolve_cohorts(scenario) if c.process == "care"]
+    return daily_care_cost(inputs, care[0].prefix["care"]) if care else np.full(n, np.nan)
 
 
 def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -79,7 +89,7 @@ def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 def investor_metrics(scenario: Scenario, inputs: DrawInputs, waterfall: Waterfall) -> dict[str, np.ndarray]:
     flows = waterfall.investor_flows
     drawn = waterfall.drawn.sum(axis=1)
-    distributed = waterfall.distributed.sum(axis=1)
+    distributed = waterfall.investor_receipts.sum(axis=1)
     rate, status = irr(flows)
     quarterly_discount = (1.0 + inputs["spv.discount_rate"]) ** 0.25 - 1.0
     position = np.cumsum(flows, axis=1)
@@ -88,7 +98,7 @@ def investor_metrics(scenario: Scenario, inputs: DrawInputs, waterfall: Waterfal
         "distributions": distributed,
         "investor_profit": distributed - drawn,
         "moic_drawn": _safe_divide(distributed, drawn),
-        "moic_committed": _safe_divide(distributed, inputs["spv.capital_committed"]),
+        "moic_committed": _safe_divide(distributed, total_commitment(scenario, inputs)),
         "irr": annualise(rate, 4),
         "irr_status": status.astype(np.int8),
         "npv": npv(quarterly_discount, flows),
@@ -98,18 +108,23 @@ def investor_metrics(scenario: Scenario, inputs: DrawInputs, waterfall: Waterfal
 
 
 def council_metrics(
-    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly | OutcomeTotals, payments: Payments
+    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly | OutcomeTotals, payments: Payments,
+    true_savings: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """``outcomes``: of the served cohorts, or just their totals."""
+    """``outcomes``: of the served cohorts, or just their totals.  ``true_savings``: the £ value
+    of every outcome the service changed, when the scenario has named cohorts
+    (:func:`simsib.contract.outcome_metrics.true_value`); by default care days avoided × the
+    cost of a care day."""
     totals = _totals(outcomes)
-    day_cost = daily_care_cost(inputs)
+    day_cost = scenario_daily_care_cost(scenario, inputs, len(totals.starts))
     paid = payments.paid.sum(axis=1)
     true_days = totals.care_days_counterfactual - totals.care_days_treated
     contract_days = payments.counted_days
     # Share of the paid-for days that MST did not cause: 1 − true ÷ counted, in [0, 1].
     deadweight = np.clip(1.0 - _safe_divide(true_days, contract_days), 0.0, 1.0)
     management = inputs["contract.council_management_cost_per_quarter"] * scenario.n_quarters
-    true_savings = true_days * day_cost
+    if true_savings is None:
+        true_savings = true_days * day_cost
     return {
         "outcome_payments": paid,
         "cap_reached": payments.cap_reached,

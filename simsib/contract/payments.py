@@ -12,18 +12,27 @@ each cohort's cumulative total is limited by ``cohort_cap`` (with contract netti
 contract-netted total, but at most the sum of the cohorts' capped, cohort-netted totals), the
 contract total by ``cap``, and each quarter's payment is made ``payment_lag_quarters`` later.
 Nothing measured after ``measurement_end_month`` earns anything.
+
+Payers (``[[contract.payers]]``): each pays its ``share`` of every quarter's payment until its
+own ``cap``; a payer's cap, once reached, is not made up by the others, so the SPV receives
+less.  Without payers one payer, the commissioner, pays everything.
+
+What each mechanism was paid: the payments (after netting, caps, lags and payers) shared pro
+rata to the mechanisms' netted entitlements, so the shares add up to the payments made.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from simsib.contract.mechanisms import entitlement_increments
 from simsib.model.inputs import DrawInputs
-from simsib.model.outcomes import MONTHS_PER_QUARTER, CohortQuarterly
+from simsib.model.outcomes import MONTHS_PER_QUARTER, CohortQuarterly, cut_to_served
 from simsib.scenario.format import Scenario
+
+IMPLICIT_PAYER = "commissioner"
 
 CAP_TOLERANCE = 1e-6  # £: a cumulative payment this close to the cap counts as reaching it
 
@@ -32,12 +41,16 @@ CAP_TOLERANCE = 1e-6  # £: a cumulative payment this close to the cap counts as
 class Payments:
     """Outcome payments per draw.
 
-    paid : (n_draws, n_quarters) £ paid in each quarter (after netting, caps and lag)
+    paid : (n_draws, n_quarters) £ paid in each quarter (after netting, caps, lag and payers):
+        what the SPV receives
     counted_days : (n_draws,) care days the mechanisms pay for (days saved vs baseline, days
         out of care net of deadweight, milestone days); the basis of the deadweight share
-    by_mechanism : dict name -> (n_draws,) £ due before caps, per mechanism (index-suffixed)
+    by_mechanism : dict name -> (n_draws,) £ due before netting and caps, per mechanism
+        (``"<index>.<type>"``)
     cap_reached : (n_draws,) bool
     cap_quarter : (n_draws,) float, quarter in which the cap was reached (paid), NaN if never
+    paid_by_mechanism : dict name -> (n_draws,) £ paid for each mechanism (pro rata, see above)
+    paid_by_payer : dict payer name -> (n_draws,) £ each payer paid
     """
 
     paid: np.ndarray
@@ -45,6 +58,8 @@ class Payments:
     by_mechanism: dict[str, np.ndarray]
     cap_reached: np.ndarray
     cap_quarter: np.ndarray
+    paid_by_mechanism: dict[str, np.ndarray] = field(default_factory=dict)
+    paid_by_payer: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _running_due(cumulative: np.ndarray) -> np.ndarray:
@@ -66,29 +81,20 @@ def served_outcomes(outcomes: CohortQuarterly, cohort_active: np.ndarray, measur
         # Nothing to remove (the usual case): outcomes after the measurement end are zero by
         # construction -- windows and events end there -- and payments apply it again.
         return outcomes
-    keep = cohort_active[:, :, None] & measured[None, None, :]
-
-    def cut(a: np.ndarray) -> np.ndarray:
-        return np.where(keep, a, 0.0)
-
-    return CohortQuarterly(
-        child_days=cut(outcomes.child_days),
-        care_days_treated=cut(outcomes.care_days_treated),
-        care_days_counterfactual=cut(outcomes.care_days_counterfactual),
-        completions_due=cut(outcomes.completions_due),
-        milestone_block_days={k: cut(v) for k, v in outcomes.milestone_block_days.items()},
-        milestone_people={k: cut(v) for k, v in outcomes.milestone_people.items()},
-        starts=np.where(cohort_active, outcomes.starts, 0.0),
-        completed=np.where(cohort_active, outcomes.completed, 0.0),
-    )
+    return cut_to_served(outcomes, cohort_active, measured)
 
 
 def outcome_payments(
-    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None
+    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None,
+    measured_by_draw: np.ndarray | None = None,
 ) -> Payments:
     """Payments per draw and quarter for the outcomes of served cohorts: ``outcomes`` already cut
     to them (see :func:`served_outcomes`), or as simulated, with ``cohort_served`` ((n, C) bool)
-    marking the served cohorts -- cheaper, as contract netting then needs no cut cubes."""
+    marking the served cohorts -- cheaper, as contract netting then needs no cut cubes.
+
+    ``measured_by_draw`` ((n, Q) bool): each draw's own measured quarters, where reviews changed
+    its dates (``outcomes`` are then cut to them); mechanisms that pay on results known at a date
+    (thresholds) pay only where that date is measured."""
     contract = scenario.contract
     n, n_cohorts, n_quarters = outcomes.child_days.shape
     # Outcomes are zero after the measurement end (windows and events end there), except
@@ -104,16 +110,22 @@ def outcome_payments(
     due_contract = np.zeros((n, n_quarters))
     counted = np.zeros(n)
     by_mechanism: dict[str, np.ndarray] = {}
+    netted: dict[str, np.ndarray] = {}  # each mechanism's netted entitlement at the end, (n,)
     for i, mechanism in enumerate(contract.mechanisms):
         increments, days = entitlement_increments(mechanism, f"contract.mechanisms.{i}", inputs, outcomes,
-                                                  cohort_weights)
+                                                  cohort_weights, scenario, measured_by_draw)
         counted += days
+        name = f"{i}.{mechanism.type}"
         by_quarter = np.where(measured, increments.sum(axis=1) if per_cohort else increments, 0.0)
-        by_mechanism[f"{i}.{mechanism.type}"] = by_quarter.sum(axis=1)
+        by_mechanism[name] = by_quarter.sum(axis=1)
         if per_cohort:
-            due_by_cohort += _running_due(np.cumsum(np.where(measured, increments, 0.0), axis=2))
+            running = _running_due(np.cumsum(np.where(measured, increments, 0.0), axis=2))
+            due_by_cohort += running
+            netted[name] = running[:, :, -1].sum(axis=1)
         if contract.netting == "contract":
-            due_contract += _running_due(np.cumsum(by_quarter, axis=1))
+            running = _running_due(np.cumsum(by_quarter, axis=1))
+            due_contract += running
+            netted[name] = running[:, -1]
     if contract.cohort_cap is not None:
         due_by_cohort = np.minimum(due_by_cohort, inputs["contract.cohort_cap"][:, None, None])
     if contract.netting == "cohort":
@@ -145,5 +157,40 @@ def outcome_payments(
     # it; anything due in the last `lag` quarters is still paid, in the final quarter.
     if lag:
         paid[:, -1] += due_each_quarter[:, n_quarters - lag:].sum(axis=1)
+    paid, paid_by_payer = _split_between_payers(scenario, inputs, paid)
     return Payments(paid=paid, counted_days=counted, by_mechanism=by_mechanism,
-                    cap_reached=cap_reached, cap_quarter=cap_quarter)
+                    cap_reached=cap_reached, cap_quarter=cap_quarter,
+                    paid_by_mechanism=_pro_rata(paid.sum(axis=1), netted), paid_by_payer=paid_by_payer)
+
+
+def _pro_rata(total: np.ndarray, netted: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``total`` (n,) shared between the mechanisms in proportion to their netted entitlements."""
+    if len(netted) == 1:
+        return {name: total for name in netted}
+    whole = sum(netted.values())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {name: np.where(whole > 0, total * part / np.where(whole > 0, whole, 1.0), 0.0)
+                for name, part in netted.items()}
+
+
+def _split_between_payers(
+    scenario: Scenario, inputs: DrawInputs, paid: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """What each payer pays: its share of each quarter's payment until its own cap.
+
+    Returns what the SPV receives per quarter (n, Q) and each payer's total (n,).
+    """
+    payers = scenario.contract.payers
+    if not payers:
+        return paid, {IMPLICIT_PAYER: paid.sum(axis=1)}
+    cumulative = np.cumsum(paid, axis=1)
+    received = np.zeros_like(paid)
+    totals = {}
+    for i, payer in enumerate(payers):
+        own = cumulative * inputs[f"contract.payers.{i}.share"][:, None]
+        if payer.cap is not None:
+            own = np.minimum(own, inputs[f"contract.payers.{i}.cap"][:, None])
+        each_quarter = np.diff(own, axis=1, prepend=0.0)
+        received += each_quarter
+        totals[payer.name] = each_quarter.sum(axis=1)
+    return received, totals

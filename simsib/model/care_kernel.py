@@ -12,8 +12,9 @@ Compiled with numba (``cache=True``: compiled once per machine, then loaded from
 
 Performance notes (``benchmarks/throughput.py`` measures them):
 
-* Each interval is recorded in O(1) as difference terms (:func:`_interval_terms`), integrated
-  once per draw (:func:`_flush_draw`), instead of walking the quarters it spans.
+* Each interval is recorded in O(1) as difference terms
+  (:func:`simsib.model.kernel_parts.interval_terms`), integrated once per draw
+  (:func:`simsib.model.kernel_parts.flush_draw`), instead of walking the quarters it spans.
 * The helpers inlined into the loop take and return scalars only.  An array passed to an
   inlined numba function is reference-counted on every call (two atomic operations each
   way); with five intervals a person that was a fifth of the kernel's time.  So the loop
@@ -29,96 +30,23 @@ import math
 import numpy as np
 from numba import njit
 
-DAYS_PER_MONTH = 365.25 / 12
-MONTHS_PER_QUARTER = 3.0
+from simsib.model.kernel_parts import (
+    DAYS_PER_MONTH,
+    MONTHS_PER_QUARTER,
+    episodes,
+    flush_draw,
+    flush_horizon,
+    interval_terms,
+    quarter,
+    stay,
+)
 
-
-@njit(cache=True, inline="always")
-def _interval_terms(begin, end, horizon):
-    """Difference terms of the interval [begin, end) ∩ [0, horizon) (calendar months).
-
-    The interval covers ``head = 3(q_b + 1) − begin`` months of the quarter ``q_b`` holding
-    ``begin``, all 3 months of each later quarter, and ``tail = 3(q_e + 1) − end`` months less
-    in the quarter ``q_e`` holding ``end``.  Recorded as ``partial[q_b] += head``,
-    ``slope[q_b + 1] += 1``, ``partial[q_e] −= tail``, ``slope[q_e + 1] −= 1``, and integrated
-    by :func:`_flush_draw`.  An empty interval gives terms that cancel exactly (slopes are
-    whole numbers).  Returns (q_b, head, q_e, tail).
-    """
-    if begin < 0.0:
-        begin = 0.0
-    if end > horizon:
-        end = horizon
-    if end <= begin:
-        return 0, 0.0, 0, 0.0
-    q_begin = int(begin * (1.0 / MONTHS_PER_QUARTER))  # non-negative: int() is floor
-    q_end = int(end * (1.0 / MONTHS_PER_QUARTER))
-    return (q_begin, (q_begin + 1) * MONTHS_PER_QUARTER - begin,
-            q_end, (q_end + 1) * MONTHS_PER_QUARTER - end)
-
-
-@njit(cache=True)
-def _flush_draw(partial, slope, events, days, day_totals, counts, d):
-    """Write one draw's rows into ``days[:, d]``, ``day_totals[:, d]`` and ``counts[:, d]``,
-    and clear them.
-
-    Months in quarter q = partial[q] + 3 × Σ_{q' ≤ q} slope[q'], converted to days.  The two
-    spare quarters take the steps of intervals that end at the horizon; they are only cleared.
-    """
-    n_quarters = days.shape[3]
-    for k in range(partial.shape[0]):
-        for c in range(partial.shape[1]):
-            running = 0.0
-            total = 0.0
-            for q in range(n_quarters):
-                running += slope[k, c, q]
-                value = (partial[k, c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
-                days[k, d, c, q] = value
-                total += value
-            day_totals[k, d, c] = total
-            for q in range(partial.shape[2]):  # a loop, not a slice: a slice is a counted reference
-                partial[k, c, q] = 0.0
-                slope[k, c, q] = 0.0
-    for k in range(events.shape[0]):
-        for c in range(events.shape[1]):
-            for q in range(n_quarters):
-                counts[k, d, c, q] = events[k, c, q]
-                events[k, c, q] = 0.0
-
-
-@njit(cache=True, inline="always")
-def _quarter(time):
-    """Calendar quarter of a time in months (negative times give negative quarters)."""
-    return int(math.floor(time / MONTHS_PER_QUARTER))
-
-
-@njit(cache=True, inline="always")
-def _stay(u, z, short_share, short_median, short_sigma, long_median, long_sigma):
-    """Length of a care episode: log-normal, short or long stay by the uniform ``u``."""
-    short = u < short_share
-    # Select the parameters, not the formula: one exp and no hard-to-predict branch.
-    median = short_median if short else long_median
-    sigma = short_sigma if short else long_sigma
-    return median * math.exp(sigma * z)
-
-
-@njit(cache=True, inline="always")
-def _episodes(entry, d1, d2, reenters, gap, to18, window):
-    """Two care episodes (begin, end) cut at 18 and to the window; see carepaths._episodes."""
-    leave1 = min(entry + d1, to18)
-    second = reenters and (entry + d1 < to18)
-    entry2 = entry + d1 + gap if second else math.inf
-    leave2 = min(entry2 + d2, to18)
-    if not entry < to18:
-        entry = math.inf
-    a1 = min(entry, window)
-    b1 = max(min(leave1, window), a1)
-    a2 = min(entry2, window)
-    b2 = max(min(leave2, window), a2)
-    return a1, b1, a2, b2
-
-
-# Rows of the stacked outputs of accumulate_paths: ``days``, then milestone blocks follow;
-# ``counts``, then once-only milestones follow.
+# Rows of the stacked outputs of accumulate_paths.  ``days``: child-days, treated and
+# counterfactual care days, then per block length the treated and then the counterfactual
+# whole-block days, then per offset day (child-days, care treated, care counterfactual) from it.
+# ``counts``: completions due, then per once-only milestone the treated and then the
+# counterfactual people, then per point day the treated and the counterfactual people out of
+# care, then the treated and the counterfactual people in care (both only if still tracked).  With no milestones, offsets or points only the first rows exist (Essex).
 CHILD, CARE_TREATED, CARE_COUNTERFACTUAL, FIRST_BLOCK = 0, 1, 2, 3
 COMPLETIONS_DUE, FIRST_ONCE = 0, 1
 
@@ -130,8 +58,8 @@ def accumulate_paths(
     completion_rate, scale, shape, effect_months, hr_completed, hr_not_completed, h_effect_end, speedup_completed,
     speedup_not_completed, short_share, short_median, short_sigma, long_median, long_sigma,
     reentry_probability, reentry_gap_mean, months_per_case,
-    tracking_months, measurement_end, block_days, once_days,
-    days, day_totals, counts, starts, completions,
+    tracking_months, measurement_end, age_limit, in_state, block_days, once_days, point_days, offset_days,
+    days, day_totals, counts, horizon_days, starts, completions,
 ):
     """Simulate both care paths of every person and sum them by draw, cohort and quarter.
 
@@ -140,23 +68,35 @@ def accumulate_paths(
     uniforms placing the start in its month and deciding completion, the age (years), the
     counterfactual entry time (months after start) and the other variates.  Per draw
     (n_draws,): the model parameters, with the Weibull ``scale`` set from p30 and the hazards
-    and speed-ups from :func:`per_draw_hazards`.
+    and speed-ups from :func:`per_draw_hazards`.  Care and child-days end at ``age_limit``
+    years (18).
 
-    Outputs, overwritten: ``days`` (3 + len(block_days), n, C, Q) -- child, treated care,
-    counterfactual care and whole-block days (rows :data:`CHILD` …) -- with their totals over
-    quarters ``day_totals`` (3 + len(block_days), n, C), and ``counts``
-    (1 + len(once_days), n, C, Q) -- completions due, then people whose first spell out of care
-    reaches each milestone (rows :data:`COMPLETIONS_DUE` …).  Added to: ``starts`` and
-    ``completions`` (n, C).
+    With ``in_state`` the cohort starts *in* care: ``entry_counterfactual`` is then the time of
+    leaving care without the service, the hazards are those of leaving (the caller passes the
+    inverse hazard ratio), and the first episode is ``[0, exit)``; re-entry is as after any
+    episode (carepaths.simulate_people says the same in numpy).
+
+    Outputs, overwritten: ``days`` (kind, n, C, Q) and their totals over quarters
+    ``day_totals`` (kind, n, C), and ``counts`` (kind, n, C, Q), in the rows described above
+    :data:`CHILD`; ``horizon_days`` (2, n, C, H): treated and counterfactual days in care from
+    start to the age limit, by calendar quarter (H = 0: not computed).  Added to: ``starts``
+    and ``completions`` (n, C).
     """
     n_draws, n_months = monthly_starts.shape
     n_kinds, _, n_cohorts, n_quarters = days.shape
+    n_blocks, n_once, n_points, n_offsets = block_days.shape[0], once_days.shape[0], point_days.shape[0], offset_days.shape[0]
+    first_offset = FIRST_BLOCK + 2 * n_blocks
+    first_point = FIRST_ONCE + 2 * n_once
     horizon = n_quarters * MONTHS_PER_QUARTER
+    n_horizon = horizon_days.shape[3]
+    horizon_end = n_horizon * MONTHS_PER_QUARTER
     # One draw's intervals, as difference rows (kind, cohort, quarter + 2 spare), written into
     # `days` once the draw is done: small enough to stay in the L1 cache.
     partial = np.zeros((n_kinds, n_cohorts, n_quarters + 2))
     slope = np.zeros((n_kinds, n_cohorts, n_quarters + 2))
     events = np.zeros((counts.shape[0], n_cohorts, n_quarters))  # the same for event counts
+    h_partial = np.zeros((2, n_cohorts, n_horizon + 2))  # the same for the horizon sums
+    h_slope = np.zeros((2, n_cohorts, n_horizon + 2))
     i = 0
     for d in range(n_draws):
         # The draw's parameters as locals: stores into the outputs cannot alias them, so the
@@ -174,84 +114,162 @@ def accumulate_paths(
             for _ in range(monthly_starts[d, m]):
                 s = m + start_u[i]  # calendar months
                 c = int(s * (1.0 / MONTHS_PER_QUARTER))
-                to18 = (18.0 - age[i]) * 12.0
+                to18 = (age_limit - age[i]) * 12.0
                 window = max(min(min(tracking_months, to18), measurement_end - s), 0.0)
                 starts[d, c] += 1.0
                 done = completion_u[i] < rate
                 if done:
                     completions[d, c] += 1.0
                     finish = s + case_months
-                    q = _quarter(finish)
+                    q = quarter(finish)
                     if finish < measurement_end and 0 <= q < n_quarters:
                         events[COMPLETIONS_DUE, c, q] += 1.0
 
-                # Entry to care: the same Exp(1) variate under both hazards (carepaths.treated_entry).
+                # Entry to care (or, in_state, exit from it): the same Exp(1) variate under both
+                # hazards (carepaths.treated_entry).
                 entry0 = entry_counterfactual[i]
                 hr = hr_c if done else hr_n
+                e = exp_draw[i]
                 if hr == 1.0 or (hr < 1.0 and entry0 >= window):
                     # Same path, or the treated entry is later still (HR < 1) and neither is in the window.
                     entry1 = entry0
                 else:
-                    e = exp_draw[i]
                     if e <= hr * h_eff:  # entry while the effect lasts: the whole clock runs at HR
                         entry1 = entry0 * (speed_c if done else speed_n)
                     elif effect_end >= window:
                         # Entry after the effect ends, so after the window: the path has no
-                        # care in it, whatever the exact time (and no pow to pay for it).
+                        # care in it (in_state: care throughout it), whatever the exact time
+                        # (and no pow to pay for it).
                         entry1 = math.inf
                     else:
                         entry1 = lam * (e + (1.0 - hr) * h_eff) ** inv_k
 
-                qb, head, qe, tail = _interval_terms(s, s + window, horizon)
+                qb, head, qe, tail = interval_terms(s, s + window, horizon)
                 partial[CHILD, c, qb] += head
                 slope[CHILD, c, qb + 1] += 1.0
                 partial[CHILD, c, qe] -= tail
                 slope[CHILD, c, qe + 1] -= 1.0
-                if min(entry0, entry1) >= window:
+                have_stays = False
+                dur1 = dur2 = gap = 0.0
+                reenters = False
+                if not in_state and min(entry0, entry1) >= window:
                     # Neither path enters care inside the window (most young people): no care
                     # days, and the whole window is one out-of-care spell.
                     a1 = b1 = a2 = b2 = window
+                    a1c = b1c = a2c = b2c = window
                 else:
-                    dur1 = _stay(short1[i], z1[i], p_short, short_med, short_sig, long_med, long_sig)
+                    have_stays = True
+                    dur1 = stay(short1[i], z1[i], p_short, short_med, short_sig, long_med, long_sig)
                     reenters = reentry_u[i] < p_reentry
-                    dur2 = 0.0  # only a second episode has one
-                    if reenters:
-                        dur2 = _stay(short2[i], z2[i], p_short, short_med, short_sig, long_med, long_sig)
+                    if reenters:  # only a second episode has a length
+                        dur2 = stay(short2[i], z2[i], p_short, short_med, short_sig, long_med, long_sig)
                     gap = gap_exp[i] * gap_mean
-                    # Counterfactual path first, then the treated one (whose spells the
-                    # milestones below use): both share every variate but the entry time.
-                    for path in range(2):
-                        kind = CARE_COUNTERFACTUAL if path == 0 else CARE_TREATED
-                        entry = entry0 if path == 0 else entry1
-                        a1, b1, a2, b2 = _episodes(entry, dur1, dur2, reenters, gap, to18, window)
-                        for episode in range(2):
-                            begin, end = (a1, b1) if episode == 0 else (a2, b2)
-                            qb, head, qe, tail = _interval_terms(s + begin, s + end, horizon)
-                            partial[kind, c, qb] += head
-                            slope[kind, c, qb + 1] += 1.0
-                            partial[kind, c, qe] -= tail
-                            slope[kind, c, qe + 1] -= 1.0
+                    # Counterfactual path first, then the treated one: both share every variate
+                    # but the entry (exit) time.
+                    if in_state:
+                        a1c, b1c, a2c, b2c = episodes(0.0, entry0, dur2, reenters, gap, to18, window)
+                        a1, b1, a2, b2 = episodes(0.0, entry1, dur2, reenters, gap, to18, window)
+                    else:
+                        a1c, b1c, a2c, b2c = episodes(entry0, dur1, dur2, reenters, gap, to18, window)
+                        a1, b1, a2, b2 = episodes(entry1, dur1, dur2, reenters, gap, to18, window)
+                    for episode in range(4):
+                        kind = CARE_COUNTERFACTUAL if episode < 2 else CARE_TREATED
+                        if episode == 0:
+                            begin, end = a1c, b1c
+                        elif episode == 1:
+                            begin, end = a2c, b2c
+                        elif episode == 2:
+                            begin, end = a1, b1
+                        else:
+                            begin, end = a2, b2
+                        qb, head, qe, tail = interval_terms(s + begin, s + end, horizon)
+                        partial[kind, c, qb] += head
+                        slope[kind, c, qb + 1] += 1.0
+                        partial[kind, c, qe] -= tail
+                        slope[kind, c, qe + 1] -= 1.0
 
-                # Milestones of the treated path.  Its out-of-care spells in the window are
-                # [0, a1), [b1, a2) and [b2, window) (carepaths._out_of_care_spells).
-                for j in range(block_days.shape[0]):
-                    block = block_days[j] / DAYS_PER_MONTH
+                # Milestones, treated then counterfactual.  A path's out-of-care spells in the
+                # window are [0, a1), [b1, a2) and [b2, window) (carepaths.out_of_care_spells).
+                for j in range(2 * n_blocks):
+                    treated = j < n_blocks
+                    block = block_days[j % n_blocks] / DAYS_PER_MONTH
+                    row = FIRST_BLOCK + j
                     for spell in range(3):
-                        begin = 0.0 if spell == 0 else (b1 if spell == 1 else b2)
-                        end = a1 if spell == 0 else (max(a2, b1) if spell == 1 else window)
+                        x1, y1, x2, y2 = (a1, b1, a2, b2) if treated else (a1c, b1c, a2c, b2c)
+                        begin = 0.0 if spell == 0 else (y1 if spell == 1 else y2)
+                        end = x1 if spell == 0 else (max(x2, y1) if spell == 1 else window)
                         whole = math.floor((max(end, begin) - begin) / block + 1e-9) * block
-                        qb, head, qe, tail = _interval_terms(s + begin, s + begin + whole, horizon)
-                        partial[FIRST_BLOCK + j, c, qb] += head
-                        slope[FIRST_BLOCK + j, c, qb + 1] += 1.0
-                        partial[FIRST_BLOCK + j, c, qe] -= tail
-                        slope[FIRST_BLOCK + j, c, qe + 1] -= 1.0
-                for j in range(once_days.shape[0]):
-                    reach = once_days[j] / DAYS_PER_MONTH
-                    q = _quarter(s + reach)
-                    if a1 >= reach - 1e-9 and 0 <= q < n_quarters:  # the first spell lasts N days
+                        qb, head, qe, tail = interval_terms(s + begin, s + begin + whole, horizon)
+                        partial[row, c, qb] += head
+                        slope[row, c, qb + 1] += 1.0
+                        partial[row, c, qe] -= tail
+                        slope[row, c, qe + 1] -= 1.0
+                for j in range(2 * n_once):
+                    reach = once_days[j % n_once] / DAYS_PER_MONTH
+                    q = quarter(s + reach)
+                    first = a1 if j < n_once else a1c
+                    if first >= reach - 1e-9 and 0 <= q < n_quarters:  # the first spell lasts N days
                         events[FIRST_ONCE + j, c, q] += 1.0
+                # Point in time: out of (or in) care N days after start, if still tracked then.
+                for j in range(2 * n_points):
+                    at = point_days[j % n_points] / DAYS_PER_MONTH
+                    q = quarter(s + at)
+                    x1, y1, x2, y2 = (a1, b1, a2, b2) if j < n_points else (a1c, b1c, a2c, b2c)
+                    in_care = (x1 <= at < y1) or (x2 <= at < y2)
+                    if at < window and 0 <= q < n_quarters:
+                        events[first_point + j + (2 * n_points if in_care else 0), c, q] += 1.0
+                # Days from an offset on: child-days and both paths' care days in [offset, window).
+                for j in range(n_offsets):
+                    start = offset_days[j] / DAYS_PER_MONTH
+                    for part in range(5):
+                        if part == 0:
+                            begin, end, row = start, window, first_offset + 3 * j
+                        elif part < 3:
+                            begin, end = (a1, b1) if part == 1 else (a2, b2)
+                            row = first_offset + 3 * j + 1
+                        else:
+                            begin, end = (a1c, b1c) if part == 3 else (a2c, b2c)
+                            row = first_offset + 3 * j + 2
+                        qb, head, qe, tail = interval_terms(s + max(begin, start), s + end, horizon)
+                        partial[row, c, qb] += head
+                        slope[row, c, qb + 1] += 1.0
+                        partial[row, c, qe] -= tail
+                        slope[row, c, qe + 1] -= 1.0
+
+                if n_horizon > 0:
+                    # Days in care to the age limit, beyond the window: the exact treated time
+                    # (the shortcuts above only hold inside the window).  With HR <= 1 and no
+                    # counterfactual entry before the limit, neither path has any care.
+                    if in_state or entry0 < to18 or hr > 1.0:
+                        if hr == 1.0:
+                            exact1 = entry0
+                        elif e <= hr * h_eff:
+                            exact1 = entry0 * (speed_c if done else speed_n)
+                        else:
+                            exact1 = lam * (e + (1.0 - hr) * h_eff) ** inv_k
+                        if not have_stays:
+                            dur1 = stay(short1[i], z1[i], p_short, short_med, short_sig, long_med, long_sig)
+                            reenters = reentry_u[i] < p_reentry
+                            if reenters:
+                                dur2 = stay(short2[i], z2[i], p_short, short_med, short_sig, long_med, long_sig)
+                            gap = gap_exp[i] * gap_mean
+                        for path in range(2):
+                            entry = exact1 if path == 0 else entry0
+                            if in_state:
+                                x1, y1, x2, y2 = episodes(0.0, entry, dur2, reenters, gap, to18, to18)
+                            else:
+                                x1, y1, x2, y2 = episodes(entry, dur1, dur2, reenters, gap, to18, to18)
+                            for episode in range(2):
+                                begin, end = (x1, y1) if episode == 0 else (x2, y2)
+                                qb, head, qe, tail = interval_terms(s + begin, s + end, horizon_end)
+                                h_partial[path, c, qb] += head
+                                h_slope[path, c, qb + 1] += 1.0
+                                h_partial[path, c, qe] -= tail
+                                h_slope[path, c, qe + 1] -= 1.0
                 i += 1
-        _flush_draw(partial, slope, events, days, day_totals, counts, d)
+        flush_draw(partial, slope, events, days, day_totals, counts, d)
+        if n_horizon > 0:
+            flush_horizon(h_partial, h_slope, horizon_days, d)
 
 
 @njit(cache=True)
@@ -275,16 +293,19 @@ def per_draw_hazards(scale, shape, log_hr, non_completer_share, effect_months):
     return hr_completed, hr_not_completed, h_effect_end, speedup_completed, speedup_not_completed
 
 
-def empty_outputs(n_draws: int, n_cohorts: int, n_quarters: int, n_blocks: int, n_once: int):
-    """Output arrays for :func:`accumulate_paths`.
+def empty_outputs(n_draws: int, n_cohorts: int, n_quarters: int, n_blocks: int = 0, n_once: int = 0,
+                  n_points: int = 0, n_offsets: int = 0, n_horizon: int = 0):
+    """Output arrays for :func:`accumulate_paths` (see its rows above :data:`CHILD`).
 
-    ``days``, ``day_totals`` and ``counts`` are written whole, draw by draw, so they need no
-    zeroing (zeroing fresh pages was a tenth of the kernel's time); ``starts`` and
+    ``days``, ``day_totals``, ``counts`` and ``horizon_days`` are written whole, draw by draw, so
+    they need no zeroing (zeroing fresh pages was a tenth of the kernel's time); ``starts`` and
     ``completions`` are summed.
     """
     cube = (n_draws, n_cohorts, n_quarters)
+    n_days = FIRST_BLOCK + 2 * n_blocks + 3 * n_offsets
     return dict(
-        days=np.empty((FIRST_BLOCK + n_blocks, *cube)), day_totals=np.empty((FIRST_BLOCK + n_blocks, n_draws, n_cohorts)),
-        counts=np.empty((FIRST_ONCE + n_once, *cube)),
+        days=np.empty((n_days, *cube)), day_totals=np.empty((n_days, n_draws, n_cohorts)),
+        counts=np.empty((FIRST_ONCE + 2 * n_once + 4 * n_points, *cube)),
+        horizon_days=np.empty((2, n_draws, n_cohorts, n_horizon)),
         starts=np.zeros((n_draws, n_cohorts)), completions=np.zeros((n_draws, n_cohorts)),
     )

@@ -7,8 +7,9 @@ draw's inputs, named by scenario key; evidence ids (shared/EVIDENCE.md) in brack
 * **Start**: ``τ = m + U`` in calendar months for a start in month ``m``
   (:mod:`simsib.model.referrals`); quarterly start cohort ``c = floor(τ / 3)``.
 * **Age** [judgement: ``population.age_at_start``, ages 11-17 as MST serves (E20, E30)]:
-  ``age = whole years + U``; ``to18 = 12 · (18 − age)`` months to the 18th birthday, when care
-  and child-days end.
+  ``age = whole years + U``; ``to18 = 12 · (A − age)`` months to the age limit
+  ``A = population.age_limit_years`` (the 18th birthday for children), when care and
+  child-days end.
 * **Completion** [E31: ``effect.completion_rate`` ~ Beta(17, 3); E5: 335 of 388]:
   ``completed = U < completion_rate``.  Non-completers get a share of the effect on the log
   scale [judgement: ``effect.non_completer_effect_share``]:
@@ -37,6 +38,15 @@ draw's inputs, named by scenario key; evidence ids (shared/EVIDENCE.md) in brack
   non-increasing in ``HR_i`` and care inside ``[0, L]`` is non-increasing in the entry time
   (the path moves later as a whole and the re-entry can fall past 18), so a smaller hazard
   ratio never adds care days; ``HR_i = 1`` (or ``D = 0``) gives ``T1 = T0`` exactly.
+* **Starting in care** (a reunification cohort, ``starts_in_care``; Norfolk and Suffolk, E60,
+  E61): the same construction with the roles of the states swapped.  The Weibull time
+  ``T0 = λ E^(1/k)`` is the time of *leaving* care without the service, with λ set from
+  ``population.p30_exit``; the service multiplies the hazard of leaving by ``1 / HR_i``, so
+  ``T1 = H1⁻¹(E)`` with ``HR_i`` replaced by ``1 / HR_i`` (an effect that helps, HR < 1,
+  brings the exit forward).  The first episode is ``[0, T)``; after it the person re-enters
+  as above.  Care inside ``[0, L)`` is non-decreasing in ``T`` (an earlier exit moves the
+  re-entry earlier but never lengthens it inside the window, which ends by the age limit), so
+  a stronger effect never adds care days here either.
 * **Tracking window** [E6, E7: 30 months from start; E4: measurement end]:
   ``L = clip(min(contract.tracking_months, to18, contract.measurement_end_month − τ), 0)``.
   Child-days are ``L`` and care days are ``Σ_j |episode_j ∩ [0, L)|``, converted at
@@ -44,14 +54,13 @@ draw's inputs, named by scenario key; evidence ids (shared/EVIDENCE.md) in brack
 * **Completions** are counted in the quarter of ``τ + referrals.months_per_case`` when that is
   before the measurement end.
 
-Not modelled: care before the MST start, a second re-entry, dependence of durations on age.
+* **To the age limit** (for the council's accounting beyond the window): the same episodes
+  cut at ``to18`` only, neither at the window nor at the measurement end.
 
-Aggregation never builds a people × days array.  An interval ``[a, b)`` (calendar months,
-clipped to the horizon) overlaps quarter ``q = [3q, 3q + 3)`` by
-``P_q + 3 · Σ_{q' ≤ q} S_q'``, where each endpoint ``t`` adds ``±((⌊t/3⌋ + 1) · 3 − t)`` to
-``P`` at its own quarter and ``±1`` to the slope ``S`` from the next quarter on (``+`` for
-``a``, ``−`` for ``b``).  Both are accumulated per (draw, cohort) row with ``np.bincount`` and
-summed with one cumulative sum, so memory grows with draws × cohorts × quarters.
+Not modelled: care before the MST start (of a cohort starting outside care), a second
+re-entry, dependence of durations on age.
+
+Aggregation by cohort and quarter is :mod:`simsib.model.care_aggregate`'s job.
 """
 
 
@@ -62,9 +71,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from simsib.model.inputs import DrawInputs
-from simsib.model.outcomes import DAYS_PER_MONTH, MONTHS_PER_QUARTER, CohortQuarterly
+from simsib.model.outcomes import MONTHS_PER_QUARTER
 from simsib.model.people import draw_person_variates, person_cells
-from simsib.scenario.format import Scenario
+from simsib.scenario.format import ResolvedCohort, Scenario, resolve_cohorts
 
 P30_HORIZON_MONTHS = 30.0
 
@@ -87,7 +96,10 @@ class People:
     entry_treated: np.ndarray  # (N,) T1 >= T0 when HR <= 1
     care_counterfactual: np.ndarray  # (N, 2, 2)
     care_treated: np.ndarray  # (N, 2, 2)
-    to18: np.ndarray  # (N,) months to 18th birthday
+    to18: np.ndarray  # (N,) months to the age limit (the 18th birthday for children)
+    # The same episodes cut at the age limit only (not at the window): (N, 2, 2).
+    care_counterfactual_to_limit: np.ndarray | None = None
+    care_treated_to_limit: np.ndarray | None = None
 
     def care_months(self, which: str) -> np.ndarray:
         """Care months inside the window per person, (N,)."""
@@ -134,51 +146,63 @@ def _episodes(entry, d1, d2, reenters, gap, to18, window) -> np.ndarray:
 
 
 def simulate_people(
-    scenario: Scenario, inputs: DrawInputs, starts: np.ndarray, rng: np.random.Generator
+    scenario: Scenario, inputs: DrawInputs, starts: np.ndarray, rng: np.random.Generator,
+    cohort: ResolvedCohort | None = None,
 ) -> People:
-    """Draw every young person of a chunk and both of their care paths.
+    """Draw every young person of a chunk (of one cohort) and both of their care paths.
 
     Parameters
     ----------
     starts : ndarray of int, shape (n_draws, service_end_month)
         Young people starting in each month (from :func:`simsib.model.referrals.monthly_starts`).
     rng : Generator
-        The chunk's ``people`` stream.  Variates are drawn in a fixed order, one array each.
+        The cohort's ``people`` stream.  Variates are drawn in a fixed order, one array each.
+    cohort : the care cohort (default: the scenario's first, the implicit one without [[cohorts]])
     """
-    v = draw_person_variates(scenario, starts, rng)
+    cohort = cohort if cohort is not None else resolve_cohorts(scenario)[0]
+    population = cohort.sections["population"]
+    v = draw_person_variates(scenario, starts, rng, population.age_at_start)
     draw, month = person_cells(starts)
     start = month + v.start_u
     age = v.age
-    completed = v.completion_u < inputs["effect.completion_rate"][draw]
+
+    def per(section: str, name: str) -> np.ndarray:
+        return inputs[cohort.input_key(section, name)][draw]
+
+    completed = v.completion_u < per("effect", "completion_rate")
     exp_draw, short1, z1, reentry_u, gap_exp, short2, z2 = (
         v.exp_draw, v.short1, v.z1, v.reentry_u, v.gap_exp, v.short2, v.z2)
 
-    def per(key: str) -> np.ndarray:
-        return inputs[key][draw]
-
-    to18 = (18.0 - age) * 12.0
+    to18 = (float(population.age_limit_years) - age) * 12.0
     window = np.minimum(
         np.minimum(float(scenario.contract.tracking_months), to18),
         scenario.contract.measurement_end_month - start,
     ).clip(min=0.0)
 
-    shape = per("population.weibull_shape")
-    scale = weibull_scale(per("population.p30_entry"), shape)
+    in_care = cohort.starts_in_care
+    shape = per("population", "weibull_shape")
+    scale = weibull_scale(per("population", "p30_exit" if in_care else "p30_entry"), shape)
     entry0 = scale * exp_draw ** (1.0 / shape)
-    log_hr = per("effect.log_hazard_ratio") * np.where(completed, 1.0, per("effect.non_completer_effect_share"))
-    entry1 = treated_entry(exp_draw, scale, shape, np.exp(log_hr), per("effect.duration_months"))
+    log_hr = per("effect", "log_hazard_ratio") * np.where(completed, 1.0, per("effect", "non_completer_effect_share"))
+    # Starting in care, the service multiplies the hazard of leaving by 1 / HR.
+    entry1 = treated_entry(exp_draw, scale, shape, np.exp(-log_hr if in_care else log_hr),
+                           per("effect", "duration_months"))
 
     def duration(u: np.ndarray, z: np.ndarray) -> np.ndarray:
-        short = u < per("care.short_stay_share")
-        median = np.where(short, per("care.short_stay_median_months"), per("care.long_stay_median_months"))
-        sigma = np.where(short, per("care.short_stay_sigma"), per("care.long_stay_sigma"))
+        short = u < per("care", "short_stay_share")
+        median = np.where(short, per("care", "short_stay_median_months"), per("care", "long_stay_median_months"))
+        sigma = np.where(short, per("care", "short_stay_sigma"), per("care", "long_stay_sigma"))
         return median * np.exp(sigma * z)
 
     d1, d2 = duration(short1, z1), duration(short2, z2)
-    reenters = reentry_u < per("care.reentry_probability")
-    gap = gap_exp * per("care.reentry_gap_mean_months")
-    care0 = _episodes(entry0, d1, d2, reenters, gap, to18, window)
-    care1 = _episodes(entry1, d1, d2, reenters, gap, to18, window)
+    reenters = reentry_u < per("care", "reentry_probability")
+    gap = gap_exp * per("care", "reentry_gap_mean_months")
+
+    def paths(entry: np.ndarray, cut: np.ndarray) -> np.ndarray:
+        if in_care:  # in care from the start until the exit
+            return _episodes(np.zeros_like(entry), entry, d2, reenters, gap, to18, cut)
+        return _episodes(entry, d1, d2, reenters, gap, to18, cut)
+
     return People(
         draw=draw,
         start_calendar=start,
@@ -187,114 +211,9 @@ def simulate_people(
         window=window,
         entry_counterfactual=entry0,
         entry_treated=entry1,
-        care_counterfactual=care0,
-        care_treated=care1,
+        care_counterfactual=paths(entry0, window),
+        care_treated=paths(entry1, window),
         to18=to18,
-    )
-
-
-class _QuarterBinner:
-    """Accumulates interval lengths per (draw, cohort, quarter) with bincount."""
-
-    def __init__(self, draw: np.ndarray, cohort: np.ndarray, n_draws: int, n_cohorts: int, n_quarters: int):
-        self.shape = (n_draws, n_cohorts, n_quarters)
-        # Two spare quarters: an interval ending exactly at the horizon puts its slope change
-        # one past the end.
-        self.width = n_quarters + 2
-        self.row = (draw * n_cohorts + cohort) * self.width
-        self.n_bins = n_draws * n_cohorts * self.width
-        self.horizon = n_quarters * MONTHS_PER_QUARTER
-
-    def _endpoint_terms(self, times: np.ndarray):
-        t = np.clip(times, 0.0, self.horizon)
-        q = (t // MONTHS_PER_QUARTER).astype(np.int64)
-        return q, (q + 1) * MONTHS_PER_QUARTER - t
-
-    def overlap(self, begin: np.ndarray, end: np.ndarray, weight: float | np.ndarray = 1.0) -> np.ndarray:
-        """Σ weight × |[begin, end) ∩ quarter| in days; begin/end are calendar months.
-
-        ``begin``/``end`` may have trailing dimensions (e.g. episodes); they share the row.
-        """
-        # Intervals per person (1, or e.g. 2 episodes); a chunk may have no people at all.
-        extra = begin.size // self.row.size if self.row.size else 1
-        row = np.repeat(self.row, extra) if extra > 1 else self.row
-        w = np.broadcast_to(np.asarray(weight, dtype=float), (self.row.size,))
-        w = np.repeat(w, extra) if extra > 1 else w
-        qa, pa = self._endpoint_terms(begin.ravel())
-        qb, pb = self._endpoint_terms(end.ravel())
-        idx = np.concatenate([row + qa, row + qb])
-        partial = np.bincount(idx, weights=np.concatenate([w * pa, -w * pb]), minlength=self.n_bins)
-        slope = np.bincount(idx + 1, weights=np.concatenate([w, -w]), minlength=self.n_bins + 1)[:-1]
-        partial = partial.reshape(-1, self.width)
-        slope = slope.reshape(-1, self.width)
-        months = partial + MONTHS_PER_QUARTER * np.cumsum(slope, axis=1)
-        return (months[:, : self.shape[2]] * DAYS_PER_MONTH).reshape(self.shape)
-
-    def events(self, times: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Count of events at calendar month ``times`` (where ``mask``) per quarter."""
-        t = times[mask]
-        q = (t // MONTHS_PER_QUARTER).astype(np.int64)
-        inside = q < self.shape[2]
-        counts = np.bincount((self.row[mask] + q)[inside], minlength=self.n_bins)
-        return counts.reshape(-1, self.width)[:, : self.shape[2]].reshape(self.shape).astype(float)
-
-
-def _out_of_care_spells(people: People) -> np.ndarray:
-    """Treated out-of-care spells inside the window, shape (N, 3, 2), months since start."""
-    c = people.care_treated
-    zero = np.zeros_like(people.window)
-    begins = np.stack([zero, c[:, 0, 1], c[:, 1, 1]], 1)
-    ends = np.stack([c[:, 0, 0], np.maximum(c[:, 1, 0], c[:, 0, 1]), people.window], 1)
-    return np.stack([begins, np.maximum(ends, begins)], -1)
-
-
-def aggregate(
-    scenario: Scenario,
-    people: People,
-    inputs: DrawInputs,
-    n_draws: int,
-    milestone_blocks: tuple[int, ...] = (),
-    milestone_once: tuple[int, ...] = (),
-) -> CohortQuarterly:
-    """Sum people's window, care and milestone days into (draw, cohort, quarter) arrays."""
-    n_cohorts, n_quarters = scenario.n_cohorts, scenario.n_quarters
-    binner = _QuarterBinner(people.draw, people.cohort, n_draws, n_cohorts, n_quarters)
-    s = people.start_calendar
-    child = binner.overlap(s, s + people.window)
-    care1 = binner.overlap(s[:, None] + people.care_treated[:, :, 0], s[:, None] + people.care_treated[:, :, 1])
-    care0 = binner.overlap(
-        s[:, None] + people.care_counterfactual[:, :, 0], s[:, None] + people.care_counterfactual[:, :, 1]
-    )
-    completion_time = s + inputs["referrals.months_per_case"][people.draw]
-    in_measurement = completion_time < scenario.contract.measurement_end_month
-    completions_due = binner.events(completion_time, people.completed & in_measurement)
-
-    block_days: dict[int, np.ndarray] = {}
-    once: dict[int, np.ndarray] = {}
-    if milestone_blocks or milestone_once:
-        spells = _out_of_care_spells(people)
-        for n_days in milestone_blocks:
-            block = n_days / DAYS_PER_MONTH
-            length = spells[:, :, 1] - spells[:, :, 0]
-            whole = np.floor(length / block + 1e-9) * block
-            # Whole blocks accrue evenly over the spell's first `whole` months (timing within
-            # a quarter is approximate; totals are exact).
-            block_days[n_days] = binner.overlap(s[:, None] + spells[:, :, 0], s[:, None] + spells[:, :, 0] + whole)
-        for n_days in milestone_once:
-            reach = n_days / DAYS_PER_MONTH
-            first_spell = spells[:, 0, 1] - spells[:, 0, 0]
-            once[n_days] = binner.events(s + reach, first_spell >= reach - 1e-9)
-
-    cohort_index = people.draw * n_cohorts + people.cohort
-    starts = np.bincount(cohort_index, minlength=n_draws * n_cohorts).reshape(n_draws, n_cohorts)
-    completed = np.bincount(cohort_index[people.completed], minlength=n_draws * n_cohorts)
-    return CohortQuarterly(
-        child_days=child,
-        care_days_treated=care1,
-        care_days_counterfactual=care0,
-        completions_due=completions_due,
-        milestone_block_days=block_days,
-        milestone_people=once,
-        starts=starts.astype(float),
-        completed=completed.reshape(n_draws, n_cohorts).astype(float),
+        care_counterfactual_to_limit=paths(entry0, to18),
+        care_treated_to_limit=paths(entry1, to18),
     )

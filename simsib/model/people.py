@@ -8,6 +8,7 @@ one fixed thing, shared by the compiled kernel and the numpy reference.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,18 @@ class PersonVariates:
     z2: np.ndarray
 
 
+def draw_starts_and_ages(ages: Any, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The first variates of every process: (uniform start within the month, age in years), (n,) each.
+
+    ``ages`` is a distribution of whole years at start, or None when ages play no part (then
+    no age is drawn and the ages are NaN).
+    """
+    start_u = rng.random(n)
+    if ages is None:
+        return start_u, np.full(n, np.nan)
+    return start_u, ages.from_uniforms(rng.random((n, 1))) + rng.random(n)
+
+
 def person_cells(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(draw, start month) of each person, int64 (N,), in :class:`PersonVariates` order."""
     n_months = starts.shape[1]
@@ -41,17 +54,19 @@ def person_cells(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cell // n_months, cell % n_months
 
 
-def draw_person_variates(scenario: Scenario, starts: np.ndarray, rng: np.random.Generator) -> PersonVariates:
+def draw_person_variates(
+    scenario: Scenario, starts: np.ndarray, rng: np.random.Generator, ages: Any = None
+) -> PersonVariates:
     """Draw the per-person random numbers of a chunk, one array at a time in a fixed order.
 
     Both the reference model (:func:`simulate_people`) and the compiled kernel
     (:func:`simulate_aggregates`) consume exactly these, so they share one stream layout.
+    ``ages`` is the distribution of whole years at start (default: ``population.age_at_start``).
     """
     n = int(starts.sum())
-    start_u = rng.random(n)
-    whole_age = scenario.population.age_at_start.from_uniforms(rng.random((n, 1)))
+    start_u, age = draw_starts_and_ages(scenario.population.age_at_start if ages is None else ages, n, rng)
     return PersonVariates(
-        start_u=start_u, age=whole_age + rng.random(n), completion_u=rng.random(n),
+        start_u=start_u, age=age, completion_u=rng.random(n),
         exp_draw=rng.standard_exponential(n), short1=rng.random(n), z1=rng.standard_normal(n),
         reentry_u=rng.random(n), gap_exp=rng.standard_exponential(n), short2=rng.random(n),
         z2=rng.standard_normal(n),

@@ -2,97 +2,83 @@
 
 This is the plug-in point for a new kind of outcome.  A process is a function
 
-    simulate(scenario, inputs, starts, rng, needs) -> CohortQuarterly
+    simulate(scenario, cohort, inputs, starts, rng, needs) -> CohortQuarterly
 
-that receives the scenario, the chunk's per-draw inputs (:mod:`simsib.model.inputs`), the young
-people starting each month ``starts`` (n_draws, n_months) from :mod:`simsib.model.referrals`,
-the chunk's ``people`` stream, and what the contract's mechanisms need measured (``needs``); it
-draws its own person-level randomness (start with :func:`simsib.model.people.draw_person_variates`
-so every process shares the same start times, ages and completions), simulates the treated and
-the counterfactual path of every person *from the same random numbers*, and returns their sums
-per draw, start cohort and quarter (:class:`simsib.model.outcomes.CohortQuarterly`).  Windows,
-cohorts and quarters follow the conventions of :mod:`simsib.model.care_paths`.
+that receives the scenario, one of its cohorts (:class:`simsib.scenario.format.ResolvedCohort`:
+its table, and where its per-draw inputs are), the chunk's per-draw inputs
+(:mod:`simsib.model.inputs`), the cohort's people starting each month ``starts``
+(n_draws, n_months), the cohort's ``people`` stream, and what the contract's mechanisms need
+measured (:class:`simsib.model.outcomes.Needs`).  It draws its own person-level randomness
+(starting with :func:`simsib.model.people.draw_starts_and_ages`, so every process places starts
+and ages alike), simulates the treated and the counterfactual path of every person *from the
+same random numbers*, and returns their sums per draw, start cohort and quarter
+(:class:`simsib.model.outcomes.CohortQuarterly`).  Windows, cohorts and quarters follow the
+conventions of :mod:`simsib.model.care_paths`.
 
-Register it in :data:`PROCESSES`; ``tests/test_kernels.py`` and ``tests/test_care_paths.py``
-show the checks every process must pass (effect 1 gives identical paths; a stronger effect never
-worsens a path; the compiled path equals its numpy reference).
+Register it in :data:`PROCESSES` (and its table in :mod:`simsib.scenario.format.cohorts`).
+``tests/test_process_contract.py`` is the contract every process must pass: effect 1 gives
+identical paths; a stronger effect never worsens any person's path; rates and probabilities
+match their inputs within standard errors; a compiled path equals its numpy reference.
 
-Today's process is ``care`` (state occupancy: time in care after an edge-of-care service).
+Processes: ``care`` (state occupancy, :mod:`simsib.model.care_process`), ``recurrent_events``
+(:mod:`simsib.model.recurrent`) and ``attainment`` (:mod:`simsib.model.attainment`).
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Callable
 
 import numpy as np
 
-from simsib.model.care_paths import weibull_scale
+from simsib.model.attainment import simulate_attainment
+from simsib.model.care_process import simulate_care
+from simsib.model.cohorts import split_starts
 from simsib.model.inputs import DrawInputs
-from simsib.model.outcomes import CohortQuarterly
-from simsib.model.people import draw_person_variates
-from simsib.scenario.format import Scenario
-
-
-def simulate_care(
-    scenario: Scenario,
-    inputs: DrawInputs,
-    starts: np.ndarray,
-    rng: np.random.Generator,
-    milestone_blocks: tuple[int, ...] = (),
-    milestone_once: tuple[int, ...] = (),
-) -> CohortQuarterly:
-    """Care (state occupancy): ``aggregate(simulate_people(...))`` of :mod:`simsib.model.care_paths`,
-    in one compiled pass.
-
-    See :mod:`simsib.model.care_kernel`; ``tests/test_kernels.py`` checks the two agree.
-    """
-    from simsib.model import care_kernel as kernels
-
-    n_draws = starts.shape[0]
-    v = draw_person_variates(scenario, starts, rng)
-    out = kernels.empty_outputs(n_draws, scenario.n_cohorts, scenario.n_quarters,
-                                len(milestone_blocks), len(milestone_once))
-    shape = inputs["population.weibull_shape"]
-    scale = weibull_scale(inputs["population.p30_entry"], shape)
-    # Counterfactual entry times as in simulate_people, vectorised: numpy's SIMD power takes
-    # about 3 ns a person, a scalar pow inside the kernel about 20 ns.
-    people_per_draw = starts.sum(axis=1)
-    entry_counterfactual = np.repeat(scale, people_per_draw) * v.exp_draw ** np.repeat(1.0 / shape, people_per_draw)
-    kernels.accumulate_paths(
-        starts, v.start_u, v.age, v.completion_u, entry_counterfactual, v.exp_draw, v.short1, v.z1,
-        v.reentry_u, v.gap_exp, v.short2, v.z2,
-        inputs["effect.completion_rate"], scale, shape, inputs["effect.duration_months"],
-        *kernels.per_draw_hazards(scale, shape, inputs["effect.log_hazard_ratio"],
-                                  inputs["effect.non_completer_effect_share"], inputs["effect.duration_months"]),
-        inputs["care.short_stay_share"], inputs["care.short_stay_median_months"], inputs["care.short_stay_sigma"],
-        inputs["care.long_stay_median_months"], inputs["care.long_stay_sigma"],
-        inputs["care.reentry_probability"], inputs["care.reentry_gap_mean_months"],
-        inputs["referrals.months_per_case"],
-        float(scenario.contract.tracking_months), float(scenario.contract.measurement_end_month),
-        np.asarray(milestone_blocks, dtype=np.float64), np.asarray(milestone_once, dtype=np.float64),
-        out["days"], out["day_totals"], out["counts"], out["starts"], out["completions"],
-    )
-    days, totals, counts = out["days"], out["day_totals"], out["counts"]
-    return CohortQuarterly(
-        child_days=days[kernels.CHILD],
-        care_days_treated=days[kernels.CARE_TREATED],
-        care_days_counterfactual=days[kernels.CARE_COUNTERFACTUAL],
-        completions_due=counts[kernels.COMPLETIONS_DUE],
-        milestone_block_days={n: days[kernels.FIRST_BLOCK + j] for j, n in enumerate(milestone_blocks)},
-        milestone_people={n: counts[kernels.FIRST_ONCE + j] for j, n in enumerate(milestone_once)},
-        starts=out["starts"],
-        completed=out["completions"],
-        days_by_cohort={"child_days": totals[kernels.CHILD], "care_days_treated": totals[kernels.CARE_TREATED],
-                        "care_days_counterfactual": totals[kernels.CARE_COUNTERFACTUAL]},
-    )
-
-
-
+from simsib.model.outcomes import CohortQuarterly, Needs, combine
+from simsib.model.recurrent import simulate_recurrent
+from simsib.model.streams import stream
+from simsib.scenario.format import ResolvedCohort, Scenario, resolve_cohorts
 
 Process = Callable[..., CohortQuarterly]
 
 # Outcome process by name.  Append new processes; see the module docstring for the contract.
-PROCESSES: dict[str, Process] = {"care": simulate_care}
+PROCESSES: dict[str, Process] = {
+    "care": simulate_care,
+    "recurrent_events": simulate_recurrent,
+    "attainment": simulate_attainment,
+}
+
+
+# Processes that draw from streams of their own beyond the cohort's people stream: they are
+# also given the chunk's seed (``chunk=``), e.g. for the recurrent process's comparison group.
+NEEDS_CHUNK = (simulate_recurrent,)
+
+
+def people_stream(chunk: np.random.SeedSequence, cohort: ResolvedCohort) -> np.random.Generator:
+    """The ``people`` stream of a cohort: the chunk's own for the first cohort (so a scenario
+    with one cohort draws exactly as before), one keyed by the cohort's name for the others (so
+    adding or reordering a later cohort leaves the others' people unchanged)."""
+    if cohort.index == 0:
+        return stream(chunk, "people")
+    return stream(chunk, "people", zlib.crc32(cohort.name.encode()))
+
+
+def simulate_cohorts(
+    scenario: Scenario, inputs: DrawInputs, starts: np.ndarray, chunk: np.random.SeedSequence, needs: Needs = Needs()
+) -> CohortQuarterly:
+    """Every cohort's outcomes for a chunk's starts (n_draws, n_months): one named cohort's
+    own in :attr:`CohortQuarterly.groups`, their sums at the top level."""
+    cohorts = resolve_cohorts(scenario)
+    if len(cohorts) == 1 and cohorts[0].table is None:  # one implicit cohort: no groups
+        return PROCESSES["care"](scenario, cohorts[0], inputs, starts, people_stream(chunk, cohorts[0]), needs)
+    shares = split_starts(scenario, cohorts, inputs, starts, stream(chunk, "cohorts"))
+    parts = []
+    for cohort, own in zip(cohorts, shares):
+        process = PROCESSES[cohort.process]
+        extra = {"chunk": chunk} if process in NEEDS_CHUNK else {}
+        parts.append(process(scenario, cohort, inputs, own, people_stream(chunk, cohort), needs, **extra))
+    return combine(parts, names=[c.name for c in cohorts])
 
 
 def simulate_aggregates(
@@ -102,6 +88,8 @@ def simulate_aggregates(
     rng: np.random.Generator,
     milestone_blocks: tuple[int, ...] = (),
     milestone_once: tuple[int, ...] = (),
+    needs: Needs | None = None,
 ) -> CohortQuarterly:
-    """The scenario's outcome process run on a chunk's starts (today: always ``care``)."""
-    return PROCESSES["care"](scenario, inputs, starts, rng, milestone_blocks, milestone_once)
+    """The care process of a scenario's first (or only) cohort on ``starts``, with ``rng``."""
+    needs = needs if needs is not None else Needs(tuple(milestone_blocks), tuple(milestone_once))
+    return simulate_care(scenario, resolve_cohorts(scenario)[0], inputs, starts, rng, needs)

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from simsib.report import figures
+from simsib.report import capital, figures
 from simsib.report.headlines import HEADLINES
 from simsib.report.tables import (  # noqa: F401  (re-exported: the report's public surface)
     FORMATTERS,
@@ -42,6 +42,7 @@ from simsib.report.tables import (  # noqa: F401  (re-exported: the report's pub
     assumption_rows,
     evidence_ids,
     headline_rows,
+    payment_rows,
     provenance_rows,
     read_run,
 )
@@ -140,6 +141,13 @@ def figure_specs(run: RunFolder) -> list[Figure]:
                                                    baseline=_value(baseline),
                                                    target=_value(sc.contract.target_care_proportion), ax=ax)),
     ]
+    names = list(s.get("investor", {}).get("tranches", {}))
+    if names:
+        specs.insert(3, Figure(
+            "moic_by_tranche", "investors", "Money multiple by tranche",
+            "Each class of investors on the same draws; where a curve crosses 1.0× is its chance of a loss. "
+            "A tranche's multiple counts its minimum coupons and guarantee payouts.",
+            lambda ax: capital.moic_by_tranche({n: run.column(f"moic_{n}") for n in names}, ax=ax)))
     return update_figure_specs(run) + specs + tornado_specs(run)
 
 
@@ -231,8 +239,10 @@ def report_context(run: RunFolder, rendered: list[tuple[Figure, str]]) -> dict[s
         "draws": s.get("draws"),
         "seed": s.get("seed") if s.get("seed") is not None else s.get("seed_entropy"),
         "headlines": headline_rows(s),
+        "payments": payment_rows(s),
         "figures": sections,
         "sensitivity": sensitivity,
+        "tranches": capital.tranche_table(s),
         "assumptions": assumption_rows(run.scenario, run.raw_scenario),
         "provenance": provenance_rows(run),
     }
@@ -282,8 +292,18 @@ def render_markdown(context: dict[str, Any]) -> str:
             out += [f"- **warning:** {w}" for w in context["update"]["warnings"]] + [""]
             for table in context["update"]["tables"]:
                 out += [f"### {table['title']}", "", table["lead"], "", _md_table(table["header"], table["rows"]), ""]
+        if section == "council" and context["payments"]:
+            out += ["Payments by mechanism and payer, and what the contract would have paid had the service "
+                    "had no effect:", "",
+                    _md_table(["payments", "mean", "± se", "p05", "median", "p95"],
+                              [[r["label"], *(r["text"][k] for k in ("mean", "se", "p05", "p50", "p95"))]
+                               for r in context["payments"]]), ""]
         for item in items:
             out += [f"![{item['title']}]({item['file']})", "", f"*{item['caption']}*", ""]
+        if section == "investors" and context.get("tranches"):
+            tranches = context["tranches"]
+            out += ["By tranche, on the same draws (mean ± se, median):", "",
+                    _md_table(["figure", *tranches["names"]], tranches["rows"]), ""]
         if section == "sensitivity" and context["sensitivity"]:
             out += [_md_table(context["sensitivity"]["columns"], context["sensitivity"]["rows"]), ""]
     out += ["## Assumptions", "",

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from simsib import __version__
 from simsib.report.formatting import money, multiple, number, percent
-from simsib.report.headlines import HEADLINES
+from simsib.report.headlines import headlines, shown
 from simsib.run.outputs import DRAWS_FILE, MANIFEST_FILE, QUARTERLY_FILE, SCENARIO_FILE, SUMMARY_FILE
 from simsib.scenario.errors import ScenarioError
 from simsib.scenario.format import Scenario, all_quantities
@@ -106,8 +106,8 @@ def read_run(run_dir: Path) -> RunFolder:
 def headline_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """The headline figures: label, kind, raw numbers and their formatted text."""
     rows = []
-    for label, section, key, kind in HEADLINES:
-        stats = summary.get(section, {}).get(key)
+    for label, section, key, kind in headlines(summary):
+        stats = shown(summary, section, key)
         if stats is None:
             continue
         fmt = FORMATTERS[kind]
@@ -116,6 +116,28 @@ def headline_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
                "se": stats.get("se"), "p05": stats.get("p05"), "p50": stats.get("p50"), "p95": stats.get("p95")}
         row["text"] = {k: (SE_FORMATTERS[kind] if k == "se" else fmt)(row[k]) if row[k] is not None else ""
                        for k in ("mean", "se", "p05", "p50", "p95")}
+        rows.append(row)
+    return rows
+
+
+def payment_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Payments per mechanism and per payer, and the payments without any effect: rows as
+    :func:`headline_rows`, from the ``council.paid_*`` entries of summary.json."""
+    council = summary.get("council", {})
+    rows = []
+    for key, stats in council.items():
+        if key.startswith("paid_mechanism_"):
+            label = f"mechanism {key.removeprefix('paid_mechanism_')}: {stats.get('type', '')}".rstrip(": ")
+        elif key.startswith("paid_payer_"):
+            label = f"paid by {key.removeprefix('paid_payer_').replace('_', ' ')}"
+        elif key == "payments_without_effect":
+            label = "had the service no effect"
+        else:
+            continue
+        row = {"label": label, "metric": f"council.{key}",
+               **{k: stats.get(k) for k in ("mean", "se", "p05", "p50", "p95")}}
+        row["text"] = {k: (SE_FORMATTERS["money"] if k == "se" else FORMATTERS["money"])(row[k])
+                       if row[k] is not None else "" for k in ("mean", "se", "p05", "p50", "p95")}
         rows.append(row)
     return rows
 

@@ -22,7 +22,7 @@ UPDATE_MARKDOWN = "update.md"
 KIND = {"count": number, "days": number, "signed_days": number, "money": money, "share": percent}
 SERIES_KIND = {"referrals": "count", "starts": "count", "completions": "count", "care_days": "days",
                "child_days": "days", "care_days_saved": "signed_days", "payments": "money",
-               "payments_made": "count", "care_proportion": "share"}
+               "payments_made": "count", "care_proportion": "share", "events": "count"}
 
 
 def _kind(series: str) -> str:
@@ -149,15 +149,15 @@ def update_tables(content: dict[str, Any], summary: dict[str, Any]) -> list[dict
     decision = content["decision"]
     fmt_metric = {"moic_committed": multiple, "young_people_started": number}
     tables.append({
-        "title": f"Continue or stop new starts at the review (quarter {decision['review_quarter']})",
-        "lead": f"Terms: {decision['terms']}.  Same posterior draws both ways; difference = stop − continue.",
-        "header": ["figure", "for", "continue", "stop new starts", "difference ± se", "P(stopping is better)"],
+        "title": f"Continue or terminate at the review (quarter {decision['review_quarter']})",
+        "lead": f"Terms: {decision['terms']}.  Same posterior draws both ways; difference = terminate − continue.",
+        "header": ["figure", "for", "continue", "terminate", "difference ± se", "P(terminating is better)"],
         "rows": [[plain_label(r["metric"], short=True), r["for"],
                   fmt_metric.get(r["metric"], money)(r["continue_mean"]),
-                  fmt_metric.get(r["metric"], money)(r["stop_mean"]),
+                  fmt_metric.get(r["metric"], money)(r["terminate_mean"]),
                   f"{fmt_metric.get(r['metric'], money)(r['difference_mean'])} ± "
                   f"{fmt_metric.get(r['metric'], money)(r['difference_se'])}",
-                  percent(r["prob_stop_better"])] for r in decision["rows"]],
+                  percent(r["prob_terminate_better"])] for r in decision["rows"]],
     })
     return tables
 

@@ -6,7 +6,7 @@ Files (written into a staging folder and moved into place whole, as a run's are)
   as ``simsib run`` writes them, for the posterior draws (equally weighted; standard errors
   from the effective sample size), so ``simsib report`` and every reader of a run folder work
   on it; ``summary.json`` adds a ``review`` section (money to date and to come);
-* ``update.json`` -- :meth:`simsib.analysis.update.UpdateResult.report`;
+* ``update.json`` -- :func:`simsib.analysis.posterior.update_report`;
 * ``observations.csv`` -- each observed figure beside its prior and posterior predictive;
 * ``stages.csv`` -- the forecast at signing and after each review;
 * ``update.md`` -- all of it in words and tables (:mod:`simsib.report.update`).
@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from simsib.analysis.posterior import stage_rows
+from simsib.analysis.posterior import stage_rows, update_report
 from simsib.analysis.update import UpdateResult
 from simsib.report.update import FIT_FILE, STAGES_FILE, UPDATE_FILE, UPDATE_MARKDOWN, fit_table, update_markdown
 from simsib.run.folder import write_scenario
@@ -77,7 +77,7 @@ def write_update_folder(
         write_json(staging / SUMMARY_FILE, _clean(result.summary_dict))
         write_quarterly_csv(staging / QUARTERLY_FILE, {c: result.quarterly[c].tolist() for c in result.quarterly})
         write_scenario(staging / SCENARIO_FILE, raw_scenario)
-        content = _clean(result.report())
+        content = _clean(update_report(result))
         stages = stage_rows(list(results))
         content["stages"] = _clean(stages)
         write_json(staging / UPDATE_FILE, content)

@@ -71,5 +71,5 @@ def simulate(
         chunks = list(results)
     table, sample, flows = collect(chunks, plan)
     header = run_header(plan, seed)
-    summary = {**header, **summarise(lambda c: table[c].to_numpy(), len(table))}
+    summary = {**header, **summarise(lambda c: table[c].to_numpy(), len(table), list(table.columns), scenario)}
     return SimulationResult(scenario, header, table, pd.DataFrame(quarterly_bands(sample)), summary, sample, flows)

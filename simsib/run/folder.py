@@ -23,6 +23,7 @@ from simsib.run.outputs import (
     SUMMARY_FILE,
     PartialRun,
     assemble,
+    column_names,
     column_reader,
     publish,
     quarterly_sample,
@@ -84,7 +85,8 @@ def run_to_folder(
     staging = staging_folder(out_dir)
     try:
         n = assemble(partial, staging, len(plan.chunks), cashflows)
-        summary = {**header, **summarise(column_reader(staging / DRAWS_FILE), n)}
+        summary = {**header, **summarise(column_reader(staging / DRAWS_FILE), n,
+                                         column_names(staging / DRAWS_FILE), plan.scenario)}
         write_json(staging / SUMMARY_FILE, summary)
         write_quarterly_csv(staging / QUARTERLY_FILE, quarterly_bands(quarterly_sample(partial, plan.quarterly_sample)))
         write_scenario(staging / SCENARIO_FILE, raw_scenario)

@@ -35,13 +35,13 @@ from typing import Any
 
 import numpy as np
 
-from simsib.contract.mechanisms import milestone_needs
+from simsib.contract.mechanisms import model_needs
 from simsib.model.inputs import DrawInputs
 from simsib.model.outcomes import MONTHS_PER_QUARTER, CohortQuarterly
-from simsib.model.processes import simulate_aggregates
+from simsib.model.processes import simulate_cohorts
 from simsib.model.referrals import expected_referrals, monthly_capacity, monthly_starts
 from simsib.model.streams import stream
-from simsib.run.pipeline import Settlement
+from simsib.run.settlement import Settlement
 from simsib.scenario.format import DaysSavedVsBaseline, Scenario
 
 PAYMENT_MADE = 0.5  # £: a quarter's payment above this counts as "a payment made"
@@ -49,8 +49,10 @@ PAYMENT_MADE = 0.5  # £: a quarter's payment above this counts as "a payment ma
 # Series by month (n, 3 · n_quarters), by quarter (n, n_quarters) and by cohort and quarter
 # (n, n_cohorts, n_quarters) that observable_series returns.
 MONTHLY_SERIES = ("referrals", "starts")
-QUARTERLY_SERIES = ("completions", "care_days", "child_days", "care_days_saved", "payments", "payments_made")
-COHORT_SERIES = ("completions", "care_days", "child_days")
+QUARTERLY_SERIES = ("completions", "care_days", "child_days", "care_days_saved", "events", "payments", "payments_made")
+COHORT_SERIES = ("completions", "care_days", "child_days", "events")
+# CohortQuarterly fields that hold one record per person (axis 1 the person, not the cohort).
+PERSON_FIELDS = ("person_attained", "person_attained_counterfactual", "person_cohort")
 
 
 @dataclass(frozen=True)
@@ -84,12 +86,12 @@ def total_referrals(
 
 
 def simulate_history(scenario: Scenario, inputs: DrawInputs, chunk: np.random.SeedSequence) -> History:
-    """Referrals and outcomes of a chunk: :func:`simsib.run.pipeline.simulate_outcomes`'s numbers,
-    plus all referrals (from the chunk's ``observations`` stream)."""
-    converted, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
-    blocks, once = milestone_needs(scenario)
-    outcomes = simulate_aggregates(scenario, inputs, starts, stream(chunk, "people"), blocks, once)
-    referrals = total_referrals(scenario, inputs, converted, stream(chunk, "observations"))
+    """Referrals and outcomes of a chunk: :func:`simsib.run.pipeline.simulate_outcomes`'s numbers
+    (on the scenario's envelope), plus all referrals (from the chunk's ``observations`` stream)."""
+    envelope = scenario.envelope()
+    converted, starts = monthly_starts(envelope, inputs, stream(chunk, "referrals"))
+    outcomes = simulate_cohorts(envelope, inputs, starts, chunk, model_needs(envelope))
+    referrals = total_referrals(envelope, inputs, converted, stream(chunk, "observations"))
     return History(starts, referrals, outcomes)
 
 
@@ -110,43 +112,77 @@ def continue_history(
     keep their outcomes; later months draw new referrals (within capacity, then the target
     counted from the kept starts) and later cohorts new young people.
     """
+    envelope = scenario.envelope()
     first_new = MONTHS_PER_QUARTER * review_quarter
-    converted, _ = monthly_starts(scenario, inputs, stream(seed, "referrals"))
+    converted, _ = monthly_starts(envelope, inputs, stream(seed, "referrals"))
     # The target is applied below, to the spliced months; capacity as in monthly_starts.
-    within_capacity = np.minimum(converted, monthly_capacity(scenario, inputs).astype(np.int64))
+    within_capacity = np.minimum(converted, monthly_capacity(envelope, inputs).astype(np.int64))
     starts = past.monthly_starts.copy()
     starts[:, first_new:] = within_capacity[:, first_new:]
-    starts = _apply_target(scenario, starts)
+    starts = _apply_target(envelope, starts)
     referrals = past.referrals.copy()
-    fresh_referrals = total_referrals(scenario, inputs, converted, stream(seed, "observations"))
+    fresh_referrals = total_referrals(envelope, inputs, converted, stream(seed, "observations"))
     referrals[:, first_new:] = fresh_referrals[:, first_new:]
-    blocks, once = milestone_needs(scenario)
-    fresh = simulate_aggregates(scenario, inputs, starts, stream(seed, "people"), blocks, once)
+    fresh = simulate_cohorts(envelope, inputs, starts, seed, model_needs(envelope))
     return History(starts, referrals, splice_cohorts(past.outcomes, fresh, review_quarter))
 
 
-def splice_cohorts(kept: Any, fresh: Any, first_fresh: int) -> Any:
-    """``kept`` with cohorts ``≥ first_fresh`` (axis 1) taken from ``fresh``.
+def splice_cohorts(kept: CohortQuarterly, fresh: CohortQuarterly, first_fresh: int) -> CohortQuarterly:
+    """``kept`` with start cohorts ``≥ first_fresh`` taken from ``fresh``, field by field.
 
-    Works on arrays with the draw first and the cohort second, and on dicts and dataclasses of
-    them (:class:`CohortQuarterly` and any fields it gains).
+    Cubes and per-cohort counts (the cohort on axis 1) are spliced along it; per-person records
+    are laid side by side (``kept``'s people of earlier cohorts, ``fresh``'s of later ones, the
+    rest blanked); per-draw figures without a cohort (a comparison group's events) are ``kept``'s;
+    named cohorts are spliced one by one.  Totals summed on the way are dropped (recomputed).
     """
-    if isinstance(kept, np.ndarray):
-        out = kept.copy()
-        out[:, first_fresh:] = fresh[:, first_fresh:]
-        return out
-    if isinstance(kept, dict):
-        return {key: splice_cohorts(value, fresh[key], first_fresh) for key, value in kept.items()}
-    return replace(kept, **{f.name: splice_cohorts(getattr(kept, f.name), getattr(fresh, f.name), first_fresh)
-                            for f in fields(kept)})
+    values = {}
+    for f in fields(CohortQuarterly):
+        old, new = getattr(kept, f.name), getattr(fresh, f.name)
+        if f.name == "groups":
+            values[f.name] = {name: splice_cohorts(group, new[name], first_fresh) for name, group in old.items()}
+        elif f.name == "days_by_cohort":
+            values[f.name] = {}
+        elif f.name in PERSON_FIELDS:
+            values[f.name] = _people_side_by_side(f.name, old, new, kept.person_cohort, fresh.person_cohort, first_fresh)
+        else:
+            values[f.name] = _splice(old, new, first_fresh)
+    return CohortQuarterly(**values)
+
+
+def _splice(old: Any, new: Any, first_fresh: int) -> Any:
+    if old is None:
+        return None
+    if isinstance(old, dict):
+        return {key: _splice(value, new[key], first_fresh) for key, value in old.items()}
+    if isinstance(old, tuple):
+        return tuple(_splice(a, b, first_fresh) for a, b in zip(old, new))
+    if old.ndim < 2:  # per draw, not per cohort
+        return old
+    out = old.copy()
+    out[:, first_fresh:] = new[:, first_fresh:]
+    return out
+
+
+def _people_side_by_side(name: str, old: Any, new: Any, old_cohort: np.ndarray | None, new_cohort: np.ndarray | None,
+                         first_fresh: int) -> Any:
+    if old_cohort is None:
+        return old
+    keep_old = (old_cohort >= 0) & (old_cohort < first_fresh)
+    keep_new = new_cohort >= first_fresh
+    if name == "person_cohort":
+        return np.concatenate([np.where(keep_old, old, -1), np.where(keep_new, new, -1)], axis=1)
+    return {key: np.concatenate([np.where(keep_old, value, np.inf), np.where(keep_new, new[key], np.inf)], axis=1)
+            for key, value in old.items()}
 
 
 def take_rows(value: Any, rows: np.ndarray) -> Any:
-    """``value`` -- an array with the draw first, or a dict or dataclass of them -- at ``rows``."""
+    """``value`` -- an array with the draw first, or a dict, tuple or dataclass of them -- at ``rows``."""
     if isinstance(value, np.ndarray):
         return value[rows]
     if isinstance(value, dict):
         return {key: take_rows(item, rows) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return tuple(take_rows(item, rows) for item in value)
     if is_dataclass(value):
         return replace(value, **{f.name: take_rows(getattr(value, f.name), rows) for f in fields(value)})
     return value
@@ -177,14 +213,15 @@ def observable_series(
         service (a service the SPV stopped takes no more referrals).  :data:`QUARTERLY_SERIES`,
         shape (n, n_quarters): completions (in the quarter therapy ends), care days and
         child-days of the served cohorts in the quarter, care days saved against the contract's
-        baseline (only when a ``days_saved_vs_baseline`` mechanism gives one), outcome payments
-        made (£, after netting, caps and lag) and whether a payment was made (0/1).  With
+        baseline (only when a ``days_saved_vs_baseline`` mechanism gives one), events (recurrent
+        -event cohorts; zero for others), outcome payments made (£, after netting, caps and lag)
+        and whether a payment was made (0/1).  With
         ``cohorts``, also ``<name>_by_cohort`` of :data:`COHORT_SERIES`, shape
         (n, n_cohorts, n_quarters).
     """
-    n_quarters = scenario.n_quarters
+    n_quarters = settlement.waterfall.payments.shape[1]  # the envelope's timeline
     n_months = MONTHS_PER_QUARTER * n_quarters
-    served_months = (np.arange(n_months)[None, :] // MONTHS_PER_QUARTER) < settlement.stop_quarter[:, None]
+    served_months = (np.arange(n_months)[None, :] // MONTHS_PER_QUARTER) < settlement.service_stop[:, None]
     served = settlement.outcomes  # cohorts the SPV served, quarters that are measured
     care = served.care_days_treated.sum(axis=1)
     child = served.child_days.sum(axis=1)
@@ -198,6 +235,8 @@ def observable_series(
         "payments": paid,
         "payments_made": (paid > PAYMENT_MADE).astype(float),
     }
+    events = served.events_treated
+    series["events"] = events.sum(axis=1) if events is not None else np.zeros_like(paid)
     index = baseline_mechanism(scenario)
     if index is not None:
         baseline = inputs[f"contract.mechanisms.{index}.baseline_care_proportion"][:, None]
@@ -206,4 +245,5 @@ def observable_series(
         series["completions_by_cohort"] = served.completions_due
         series["care_days_by_cohort"] = served.care_days_treated
         series["child_days_by_cohort"] = served.child_days
+        series["events_by_cohort"] = events if events is not None else np.zeros_like(served.child_days)
     return series

@@ -219,6 +219,12 @@ def column_reader(path: Path):
     return read
 
 
+def column_names(path: Path) -> list[str]:
+    """The column names of a Parquet file, from its footer."""
+    with pq.ParquetFile(path) as parquet:
+        return list(parquet.schema_arrow.names)
+
+
 def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n")
 

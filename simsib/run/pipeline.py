@@ -4,33 +4,36 @@ The pipeline never knows it is part of a larger run: it takes the run's entropy 
 index, derives its own streams (``simsib.model.streams``) and returns plain arrays, so chunks can be
 run in any order, on any worker, and give identical numbers.
 
-The SPV can run out of money, which stops new starts, which changes later payments and costs.
-Because a stop at quarter ``s`` only removes start cohorts ``≥ s`` -- whose outcomes, payments
-and per-person costs all fall in quarters ``≥ s`` -- the settlement below is a monotone fixed
-point: run the money, find each draw's first quarter it could not pay its costs, remove the
-cohorts from there, and repeat until no draw's stop moves (usually one or two rounds).  Draws
-are independent, so each round after the first re-runs only the draws whose stop moved.
+The money side -- payments, costs and the waterfall, with the SPV's stops for lack of cash and
+the contract's review dates -- is settled in :mod:`simsib.run.settlement`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from functools import cached_property
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from simsib.contract.costs import cost_schedule
-from simsib.contract.mechanisms import milestone_needs
+from simsib.contract.capital_metrics import (
+    council_term_sheet_cost,
+    guarantor_metrics,
+    party_flows,
+    termination_metrics,
+    tranche_metrics,
+)
+from simsib.contract.mechanisms import model_needs
 from simsib.contract.metrics import OutcomeTotals, council_metrics, investor_metrics, outcome_metrics
-from simsib.contract.payments import Payments, measured_quarters, outcome_payments, served_outcomes
-from simsib.contract.waterfall import Waterfall, run_waterfall
+from simsib.contract.outcome_metrics import cohort_metrics, payment_metrics, true_value
+from simsib.contract.waterfall import Waterfall
 from simsib.model.inputs import DrawInputs, sample_inputs
 from simsib.model.outcomes import CohortQuarterly
-from simsib.model.processes import simulate_aggregates
+from simsib.model.processes import simulate_cohorts
 from simsib.model.referrals import monthly_starts
 from simsib.model.streams import chunk_seed, stream
+from simsib.run.settlement import Settlement, payments_without_effect, settle
 from simsib.scenario.format import Scenario, per_draw_quantities
+
+__all__ = ["ChunkResult", "QUARTERLY_SERIES", "Settlement", "draw_columns", "run_chunk", "settle", "simulate_outcomes"]
 
 QUARTERLY_SERIES = ("starts", "cumulative_starts", "payments", "investor_position", "spv_cash")
 
@@ -54,97 +57,16 @@ class ChunkResult:
         return len(next(iter(self.draws.values())))
 
 
-@dataclass(frozen=True)
-class Settlement:
-    """The money side of a chunk once the SPV's stops have settled."""
-
-    simulated: CohortQuarterly  # every cohort, as simulated
-    measured: np.ndarray  # (n_quarters,) bool, see measured_quarters
-    payments: Payments
-    waterfall: Waterfall
-    stop_quarter: np.ndarray  # (n,) first quarter with no new starts (n_quarters if none)
-    unfunded_costs: np.ndarray  # (n,) £ costs the SPV could not pay
-
-    @property
-    def cohort_served(self) -> np.ndarray:
-        """(n, n_cohorts) bool: cohorts that start before the stop quarter."""
-        return np.arange(self.simulated.starts.shape[1])[None, :] < self.stop_quarter[:, None]
-
-    @cached_property
-    def outcomes(self) -> CohortQuarterly:
-        """Outcomes of the served cohorts only.  Built when first asked for: a pass over every
-        cube, which the metrics avoid (they need only totals, see :class:`OutcomeTotals`)."""
-        return served_outcomes(self.simulated, self.cohort_served, self.measured)
-
-
 def simulate_outcomes(
     scenario: Scenario, inputs: DrawInputs, chunk: np.random.SeedSequence
 ) -> tuple[CohortQuarterly, np.ndarray]:
-    """Referrals and care paths for a chunk: (outcomes by cohort and quarter, monthly starts)."""
+    """Referrals and every cohort's outcomes for a chunk: (outcomes by cohort and quarter, monthly starts).
+
+    Simulated on the scenario's envelope (every possible extension taken; the scenario itself
+    when nothing can extend it): the money stages cut each draw to its own dates."""
+    scenario = scenario.envelope()
     _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
-    blocks, once = milestone_needs(scenario)
-    return simulate_aggregates(scenario, inputs, starts, stream(chunk, "people"), blocks, once), starts
-
-
-def _at_rows(value: Any, rows: np.ndarray) -> Any:
-    """``value`` -- an array with draws first, or a dict or dataclass of them -- at ``rows``."""
-    if isinstance(value, np.ndarray):
-        return value[rows]
-    if isinstance(value, dict):
-        return {key: _at_rows(item, rows) for key, item in value.items()}
-    return replace(value, **{f.name: _at_rows(getattr(value, f.name), rows) for f in fields(value)})
-
-
-def _spliced(whole: Any, rows: np.ndarray, part: Any) -> Any:
-    """A copy of ``whole`` (as for :func:`_at_rows`) with ``part`` in place of its ``rows``."""
-    if isinstance(whole, np.ndarray):
-        out = whole.copy()
-        out[rows] = part
-        return out
-    if isinstance(whole, dict):
-        return {key: _spliced(item, rows, part[key]) for key, item in whole.items()}
-    return replace(whole, **{f.name: _spliced(getattr(whole, f.name), rows, getattr(part, f.name))
-                             for f in fields(whole)})
-
-
-def _settle_from(
-    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, stop: np.ndarray, measured: np.ndarray
-) -> tuple[Payments, Waterfall, np.ndarray]:
-    """Settled (payments, waterfall, stops) of draws whose stops are ``stop`` or earlier.
-
-    One round for every draw given, then the same again for the draws whose stop moved only:
-    a draw's money depends on its own inputs, outcomes and stop alone.  Stops only move
-    earlier, so this ends within ``n_quarters + 1`` rounds.
-    """
-    cohorts = np.arange(outcomes.child_days.shape[1])
-    served = cohorts[None, :] < stop[:, None]
-    payments = outcome_payments(scenario, inputs, outcomes, served)
-    costs = cost_schedule(scenario, inputs, np.where(served, outcomes.starts, 0.0), stop)
-    waterfall = run_waterfall(scenario, inputs, payments.paid, costs.total)
-    moved = np.flatnonzero(waterfall.first_short_quarter < stop)
-    if moved.size == 0:
-        return payments, waterfall, stop
-    settled = _settle_from(scenario, _at_rows(inputs, moved), _at_rows(outcomes, moved),
-                           waterfall.first_short_quarter[moved], measured)
-    return tuple(_spliced(whole, moved, part) for whole, part in zip((payments, waterfall, stop), settled))
-
-
-def settle(
-    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, stop_quarter: np.ndarray | None = None
-) -> Settlement:
-    """Payments and the cash waterfall, stopping new starts where the SPV runs out of capital.
-
-    ``stop_quarter`` ((n,) int, optional) stops new starts from that quarter in any case -- a
-    decision to stop the service, as opposed to the SPV running out of money.
-    """
-    n, _, n_quarters = outcomes.child_days.shape
-    measured = measured_quarters(scenario, n_quarters)
-    stop = np.full(n, n_quarters, dtype=np.int64)
-    if stop_quarter is not None:
-        stop = np.minimum(stop, np.asarray(stop_quarter, dtype=np.int64))
-    payments, waterfall, stop = _settle_from(scenario, inputs, outcomes, stop, measured)
-    unfunded = (waterfall.costs_owed - waterfall.costs_paid).sum(axis=1)
-    return Settlement(outcomes, measured, payments, waterfall, stop, unfunded)
+    return simulate_cohorts(scenario, inputs, starts, chunk, model_needs(scenario)), starts
 
 
 def quarterly_series(monthly: np.ndarray, stop: np.ndarray, waterfall: Waterfall) -> dict[str, np.ndarray]:
@@ -164,19 +86,70 @@ def quarterly_series(monthly: np.ndarray, stop: np.ndarray, waterfall: Waterfall
     }
 
 
+def council_columns(
+    scenario: Scenario, inputs: DrawInputs, settlement: Settlement, totals: OutcomeTotals
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The council's metrics, with what the term sheet changes for it, and the term sheet's flows
+    to and from the council and the provider (:func:`party_flows`)."""
+    savings = true_value(scenario, inputs, settlement.served_outcomes(), settlement.cohort_served)
+    council = council_metrics(scenario, inputs, totals, settlement.payments, savings)
+    flows = party_flows(scenario, inputs, settlement.waterfall)
+    timeline = settlement.timeline
+    cost = council_term_sheet_cost(flows)
+    if timeline is not None or cost is not None:
+        if timeline is not None:  # the council manages the contract until its own end
+            council["council_management_costs"] = (
+                inputs["contract.council_management_cost_per_quarter"] * (timeline.final_quarter + 1.0))
+        council["net_benefit"] = council["true_savings"] - council["outcome_payments"] - council["council_management_costs"]
+        if cost is not None:
+            council["council_term_sheet_cost"] = cost
+            council["net_benefit"] = council["net_benefit"] - cost
+    return council, flows
+
+
+def review_changes(
+    scenario: Scenario, inputs: DrawInputs, settlement: Settlement, columns: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """What the review rules change in each draw: with them less without them, on the same care
+    paths (``review_change_*``: outcome payments, true savings, net benefit, investors' receipts)."""
+    scheduled = settle(scenario, inputs, settlement.simulated, reviews=False)
+    before, _ = council_columns(scenario, inputs, scheduled, scheduled.totals())
+    out = {f"review_change_{key}": columns[key] - before[key] for key in ("outcome_payments", "true_savings", "net_benefit")}
+    out["review_change_distributions"] = columns["distributions"] - scheduled.waterfall.investor_receipts.sum(axis=1)
+    return out
+
+
 def draw_columns(
     scenario: Scenario, inputs: DrawInputs, settlement: Settlement, monthly: np.ndarray
 ) -> dict[str, np.ndarray]:
     """All per-draw columns: the uncertain inputs (dotted keys), then every metric."""
     columns = {key: inputs[key] for key in per_draw_quantities(scenario)}
-    columns.update(investor_metrics(scenario, inputs, settlement.waterfall))
-    totals = OutcomeTotals.of(settlement.simulated, settlement.cohort_served)
-    columns.update(council_metrics(scenario, inputs, totals, settlement.payments))
-    columns.update(outcome_metrics(scenario, inputs, totals, monthly, settlement.stop_quarter))
-    short = settlement.waterfall.first_short_quarter
-    columns["first_short_quarter"] = np.where(short < scenario.n_quarters, short, np.nan).astype(float)
-    columns["service_stopped_early"] = settlement.stop_quarter < scenario.n_cohorts
+    waterfall = settlement.waterfall
+    columns.update(investor_metrics(scenario, inputs, waterfall))
+    totals = settlement.totals()
+    council, flows = council_columns(scenario, inputs, settlement, totals)
+    columns.update({k: v for k, v in council.items() if k != "council_term_sheet_cost"})
+    columns.update(outcome_metrics(scenario, inputs, totals, monthly, settlement.service_stop))
+    short = waterfall.first_short_quarter
+    n_quarters = waterfall.payments.shape[1]
+    timeline = settlement.timeline
+    columns["first_short_quarter"] = np.where(short < n_quarters, short, np.nan).astype(float)
+    own_cohorts = scenario.n_cohorts if timeline is None else timeline.service_end_cohort
+    columns["service_stopped_early"] = settlement.stop_quarter < own_cohorts
     columns["unfunded_costs"] = settlement.unfunded_costs
+    columns.update(tranche_metrics(scenario, waterfall))
+    columns.update(guarantor_metrics(scenario, waterfall))
+    columns.update(termination_metrics(scenario, timeline, len(short)))
+    columns.update(flows)
+    if "council_term_sheet_cost" in council:
+        columns["council_term_sheet_cost"] = council["council_term_sheet_cost"]
+    if scenario.contract.reviews:
+        columns.update(review_changes(scenario, inputs, settlement, columns))
+    # Beyond Essex's columns: payments by mechanism and payer, what the contract would have paid
+    # had the service had no effect, and per-cohort outcomes of processes other than care.
+    without_effect = payments_without_effect(scenario, inputs, settlement)
+    columns.update(payment_metrics(scenario, settlement.payments, without_effect))
+    columns.update(cohort_metrics(scenario, inputs, settlement.served_outcomes(), settlement.cohort_served))
     return columns
 
 
@@ -197,6 +170,6 @@ def run_chunk(
     return ChunkResult(
         index=index,
         draws=draw_columns(scenario, inputs, settlement, monthly),
-        quarterly=quarterly_series(monthly, settlement.stop_quarter, settlement.waterfall) if quarterly else {},
+        quarterly=quarterly_series(monthly, settlement.service_stop, settlement.waterfall) if quarterly else {},
         cashflows=settlement.waterfall.investor_flows if cashflows else None,
     )

@@ -8,13 +8,20 @@ influence-function standard error of Hong & Liu (2009).
 
 Statistics are computed column by column from a reader, so a run of millions of draws never
 needs more than one column in memory at a time.
+
+Beyond the fixed figures, every column a scenario adds is summarised too (see
+:data:`SCENARIO_COLUMNS`): payments per mechanism (``council.paid_mechanism_<i>``, with the
+mechanism's ``type``) and per payer (``council.paid_payer_<name>``), the payments the contract
+would make without any effect (``council.payments_without_effect``), and the events and
+milestones of recurrent and attainment cohorts (``outcomes.events_*``, ``outcomes.event_reduction_*``,
+``outcomes.attained_*``).
 """
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -52,6 +59,16 @@ DISTRIBUTIONS = (
     ("outcomes", "care_days_treated", "care_days_treated"),
     ("outcomes", "care_days_counterfactual", "care_days_counterfactual"),
     ("outcomes", "unfunded_costs", "unfunded_costs"),
+)
+
+# (section, column prefix): the per-draw columns whose names depend on the scenario.
+SCENARIO_COLUMNS = (
+    ("council", "paid_mechanism_"),
+    ("council", "paid_payer_"),
+    ("council", "payments_without_effect"),
+    ("outcomes", "events_"),
+    ("outcomes", "event_reduction_"),
+    ("outcomes", "attained_"),
 )
 
 ColumnReader = Callable[[str], np.ndarray]
@@ -95,11 +112,25 @@ def expected_shortfall(values: np.ndarray, tail: float = TAIL) -> dict[str, floa
     return {"value": float(worst.mean()), "se": se, "var": var, "tail": tail}
 
 
-def summarise(read: ColumnReader, n_draws: int) -> dict:
-    """The ``investor``/``council``/``outcomes`` sections of summary.json."""
+def summarise(read: ColumnReader, n_draws: int, columns: Sequence[str] = (), scenario: Any = None) -> dict:
+    """The ``investor``/``council``/``outcomes`` sections of summary.json, and the term sheet's
+    (see :func:`term_sheet_sections`) for the draws ``columns`` that a structured SPV adds.
+
+    ``columns`` are the per-draw columns of the run, also for the figures that depend on the
+    scenario's cohorts, mechanisms and payers (:data:`SCENARIO_COLUMNS`); ``scenario`` names
+    each mechanism's type.
+    """
     out: dict[str, dict] = {"investor": {}, "council": {}, "outcomes": {}}
     for section, key, column in DISTRIBUTIONS:
         out[section][key] = distribution(read(column))
+    for column in columns:
+        for section, prefix in SCENARIO_COLUMNS:
+            if column.startswith(prefix):
+                out[section][column] = distribution(read(column))
+                if prefix == "paid_mechanism_" and scenario is not None:
+                    index = int(column.removeprefix(prefix))
+                    out[section][column]["type"] = scenario.contract.mechanisms[index].type
+                break
     status = read("irr_status")
     undefined = status != IrrStatus.OK
     out["investor"]["irr"]["nan_share"] = float(np.isnan(read("irr")).mean())
@@ -116,17 +147,97 @@ def summarise(read: ColumnReader, n_draws: int) -> dict:
     out["council"]["prob_cap_reached"] = probability(read("cap_reached"))
     out["council"]["prob_pays_more_than_saved"] = probability(read("outcome_payments") > read("true_savings"))
     out["outcomes"]["prob_service_stopped_early"] = probability(read("service_stopped_early"))
+    term_sheet_sections(read, columns, out)
     return out
 
 
+# (section, draws column): figures of the term sheet, where the run has them.
+TERM_SHEET = (
+    ("investor", "cash_interest"),
+    ("council", "early_redemption_payments"),
+    ("council", "minimum_coupon_payments"),
+    ("council", "commissioner_guarantee_payouts"),
+    ("council", "capped_excess_returned"),
+    ("council", "council_term_sheet_cost"),
+    ("council", "review_change_outcome_payments"),
+    ("council", "review_change_true_savings"),
+    ("council", "review_change_net_benefit"),
+    ("investor", "review_change_distributions"),
+    ("provider", "provider_fees_deferred"),
+    ("provider", "provider_deferred_paid"),
+    ("provider", "provider_guarantee_payouts"),
+    ("provider", "capped_excess_to_provider"),
+)
+TRANCHE_DISTRIBUTIONS = ("moic", "irr", "capital_drawn", "distributions", "lost_principal", "guarantee_received")
+
+
+def tranche_summary(read: ColumnReader, name: str, columns: Sequence[str]) -> dict:
+    """One tranche's figures: its MOIC (on drawn capital) and IRR distributions, P(loss),
+    P(total loss) and expected shortfall of its MOIC, as for all investors."""
+    out = {key: distribution(read(f"{key}_{name}")) for key in TRANCHE_DISTRIBUTIONS if f"{key}_{name}" in columns}
+    moic = read(f"moic_{name}")
+    with np.errstate(invalid="ignore"):
+        out["prob_loss"] = probability(moic < 1.0)
+        out["prob_total_loss"] = probability(moic < TOTAL_LOSS_MOIC)
+    out["es05"] = {**expected_shortfall(moic), "of": f"moic_{name}"}
+    return out
+
+
+def guarantor_summary(payouts: np.ndarray) -> dict:
+    """A guarantor's payout: its distribution, P(called) and the tail -- the mean of the largest
+    5% of payouts (with its standard error) and the 95th percentile."""
+    tail = expected_shortfall(-np.asarray(payouts, dtype=float))
+    return {
+        "payout": distribution(payouts),
+        "prob_called": probability(np.asarray(payouts) > 0),
+        "tail": {"value": -tail["value"], "se": tail["se"], "p95": -tail["var"], "tail": tail["tail"],
+                 "of": "largest payouts"},
+    }
+
+
+def term_sheet_sections(read: ColumnReader, columns: Sequence[str], out: dict) -> None:
+    """Add ``investor.tranches.<name>``, ``guarantors.<name>``, ``contract`` (early ends) and the
+    council's and provider's term-sheet flows to ``out``, for the columns the run has."""
+    columns = list(columns)
+    tranches = [c[len("capital_drawn_"):] for c in columns if c.startswith("capital_drawn_")]
+    if tranches:
+        out["investor"]["tranches"] = {name: tranche_summary(read, name, columns) for name in tranches}
+    guarantors = [c[len("guarantee_"):] for c in columns
+                  if c.startswith("guarantee_") and not c.startswith("guarantee_received_")]
+    if guarantors:
+        out["guarantors"] = {name: guarantor_summary(read(f"guarantee_{name}")) for name in guarantors}
+    if "terminated" in columns:
+        out["contract"] = {
+            "prob_terminated": probability(read("terminated")),
+            "termination_quarter": distribution(read("termination_quarter")),
+            "prob_extended": probability(read("extended")),
+            "final_quarter": distribution(read("final_quarter")),
+        }
+    for section, column in TERM_SHEET:
+        if column in columns:
+            out.setdefault(section, {})[column] = distribution(read(column))
+
+
+SECTIONS = ("investor", "council", "outcomes", "contract", "provider", "guarantors", "review")  # review: re-forecasts
+
+
 def flatten(summary: dict) -> list[dict]:
-    """Rows ``{metric, mean, se, p05, …}`` for a table or DataFrame."""
-    rows = []
-    for section in ("investor", "council", "outcomes", "review"):  # "review": re-forecasts only
+    """Rows ``{metric, mean, se, p05, …}`` for a table or DataFrame; nested figures (a tranche's,
+    a guarantor's) as ``investor.tranches.senior.moic``."""
+    rows: list[dict] = []
+
+    def add(prefix: str, stats: dict) -> None:
+        plain = {k: v for k, v in stats.items() if not isinstance(v, (dict, str))}
+        if not plain and any(isinstance(v, dict) for v in stats.values()):
+            for key, inner in stats.items():
+                if isinstance(inner, dict):
+                    add(f"{prefix}.{key}", inner)
+            return
+        rows.append({"metric": prefix, **plain})
+
+    for section in SECTIONS:
         for key, stats in summary.get(section, {}).items():
-            row = {"metric": f"{section}.{key}"}
-            row.update({k: v for k, v in stats.items() if not isinstance(v, (dict, str))})
-            rows.append(row)
+            add(f"{section}.{key}", stats)
     return rows
 
 

@@ -13,6 +13,7 @@ charts and 80-column tables) and a unit.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
 import tomllib
@@ -91,12 +92,16 @@ def _labels() -> dict[str, Any]:
 def label(key: str, *, short: bool = False) -> str:
     """Plain label of a scenario key (``population.p30_entry``) or metric column (``moic_committed``).
 
-    Mechanism fields are found under ``contract.mechanisms.*``; an unknown key is returned as it is.
+    Fields of list entries are found under ``*`` (``contract.mechanisms.*.price_per_day``), a
+    tranche's or guarantor's columns under their pattern (``moic_*``, with its name in the label);
+    an unknown key is returned as it is.
     """
     entry = _label_entry(key)
     if entry is None:
         return key
-    return entry.get("short" if short else "label", key)
+    text = entry.get("short" if short else "label", key)
+    named = _named_metric(key)
+    return text.replace("{name}", named[1]) if named else text
 
 
 def unit(key: str) -> str | None:
@@ -107,11 +112,40 @@ def unit(key: str) -> str | None:
 
 def _label_entry(key: str) -> dict[str, Any] | None:
     labels = _labels()
+    metrics = labels.get("metrics", {})
     if key in labels:
         return labels[key]
-    if key in labels.get("metrics", {}):
-        return labels["metrics"][key]
-    if key in labels.get("series", {}):
+    if key in metrics:
+        return metrics[key]
+    if key in labels.get("series", {}):  # quarterly series, as in quarterly.csv and observations files
         return labels["series"][key]
-    wildcard = re.sub(r"^contract\.mechanisms\.\d+\.", "contract.mechanisms.*.", key)
-    return labels.get(wildcard)
+    named = _named_metric(key)
+    if named:
+        return metrics[named[0]]
+    # List entries (mechanisms, items, payers, tranches, cohorts, milestones) share one label: "*".
+    wildcard = re.sub(r"\.\d+(?=\.|$)", ".*", key)
+    if wildcard in labels:
+        return labels[wildcard]
+    # A care cohort's own population, effect and care tables mean what the top-level ones do.
+    own = re.fullmatch(r"cohorts\.\*\.(population|effect|care)\.(.+)", wildcard)
+    if own:
+        return labels.get(f"{own[1]}.{own[2]}")
+    # Metric columns named after the scenario's mechanisms, payers, cohorts and milestones.
+    for pattern, entry in metrics.items():
+        if "*" in pattern and fnmatch.fnmatchcase(key, pattern):
+            return entry
+    return None
+
+
+# Columns named after a tranche or guarantor: longest prefixes first ("guarantee_received_" before
+# "guarantee_", "irr_status_" before "irr_").
+_NAMED = re.compile(r"^(moic|irr_status|irr|capital_drawn|distributions|lost_principal|guarantee_received|guarantee)_"
+                    r"(?P<name>[a-z][a-z0-9_]*)$")
+
+
+def _named_metric(key: str) -> tuple[str, str] | None:
+    """(pattern key, name) of a per-tranche or per-guarantor column, or None."""
+    if key in _labels().get("metrics", {}):
+        return None
+    found = _NAMED.match(key)
+    return (f"{found.group(1)}_*", found.group("name")) if found else None

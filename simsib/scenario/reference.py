@@ -22,119 +22,11 @@ from pydantic.fields import FieldInfo
 
 from simsib.scenario import distributions
 from simsib.scenario.format import Expects, Scenario
+from simsib.scenario.format.fields import Section
 from simsib.scenario.loader import MAX_EXTENDS_DEPTH, MAX_FILE_BYTES
+from simsib.scenario.reference_examples import FAMILY_EXAMPLES, SECTION_EXAMPLES  # noqa: F401
 
 REGENERATE = "python -m simsib.scenario.reference > docs/scenario-reference.md"
-
-# One example per table; together (with the first mechanism) they make a valid scenario, which
-# tests/test_loader.py checks.  Each shows a different way of writing numbers.
-SECTION_EXAMPLES: dict[str, str] = {
-    "meta": '''[meta]
-name = "essex-weak-effect"
-description = "Essex, with the START trial's null result weighted more heavily."
-sources = ["E1", "E20", "E22"]
-reference_moic = 1.45''',
-    "simulation": '''[simulation]
-draws = 20000
-chunk_size = 1000''',
-    "referrals": '''[referrals]
-service_end_month = { value = 60, source = "E4: five operational years" }
-teams = 2
-team_start_delay_months = { dist = "uniform", low = 0, high = 6, source = "E33" }
-therapists_per_team = 4
-caseload_per_therapist = 4
-months_per_case = 4
-referrals_per_month = { dist = "lognormal", median = 9, sigma = 0.2, source = "E33" }
-referral_dispersion = 5
-referral_conversion = { dist = "beta", a = 13, b = 7, source = "E32" }
-ramp_initial_fraction = { dist = "beta", mean = 0.33, concentration = 6, source = "E33" }
-ramp_months = { dist = "triangular", low = 6, mode = 12, high = 24, source = "E33" }
-target_young_people = 380''',
-    "population": '''[population]
-age_at_start = { dist = "categorical", values = [13, 14, 15, 16], weights = [0.2, 0.3, 0.3, 0.2], source = "judgement: edge-of-care referrals peak at 14-15" }
-p30_entry = { dist = "beta", p05 = 0.4, p95 = 0.75, source = "E40" }
-weibull_shape = { dist = "uniform", low = 0.7, high = 1.0, source = "E41" }''',
-    "effect": '''[effect]
-log_hazard_ratio = { dist = "mixture", weights = [0.6, 0.4], components = [
-    { dist = "normal", mean = 0.223, sd = 0.25, source = "E20: START trial" },
-    { dist = "normal", mean = -0.478, sd = 0.25, source = "E22: community effectiveness" },
-], source = "E26" }
-duration_months = { dist = "lognormal", p05 = 9, p95 = 60, source = "E27" }
-completion_rate = { dist = "beta", a = 17, b = 3, source = "E31" }
-non_completer_effect_share = { value = 0.5, source = "judgement: half the log-hazard effect" }''',
-    "care": '''[care]
-short_stay_share = { dist = "beta", a = 8, b = 12, source = "E43" }
-short_stay_median_months = 1.4
-short_stay_sigma = 0.9
-long_stay_median_months = 24
-long_stay_sigma = 0.6
-reentry_probability = { dist = "beta", a = 7, b = 13, source = "E44" }
-reentry_gap_mean_months = 22.6
-la_foster_weekly_cost = 600
-ifa_foster_weekly_cost = 850
-residential_weekly_cost = 3000
-residential_share = { dist = "beta", a = 4, b = 16, source = "E46" }
-ifa_share_of_fostering = { dist = "beta", a = 8, b = 12, source = "E46" }''',
-    "contract": '''[contract]
-tracking_months = { value = 30, source = "E6, E7" }
-measurement_end_month = 96
-cap = { value = 7_200_000, source = "E2" }
-payment_lag_quarters = 1
-netting = "contract"
-council_management_cost_per_quarter = 10_000''',
-    "contract.mechanisms.days_saved_vs_baseline": '''[[contract.mechanisms]]
-type = "days_saved_vs_baseline"
-price_per_day = { value = 75, source = "E8" }
-baseline_care_proportion = { value = 0.55, source = "E6" }''',
-    "contract.mechanisms.days_out_of_care": '''[[contract.mechanisms]]
-type = "days_out_of_care"
-price_per_day = 40
-deadweight_share = { value = 0.33, source = "E50" }''',
-    "contract.mechanisms.milestone": '''[[contract.mechanisms]]
-type = "milestone"
-price = 5_000
-block_days = 364
-repeat = false''',
-    "contract.mechanisms.engagement": '''[[contract.mechanisms]]
-type = "engagement"
-price_per_person = 1_000
-on = "completion"''',
-    "spv": '''[spv]
-capital_committed = { value = 3_130_000, source = "E1" }
-team_cost_per_quarter = 100_000
-cost_per_young_person = 1_500
-management_fee_per_quarter = 25_000
-upfront_fees = 100_000
-reserve = 250_000
-distributions_from_month = 66
-discount_rate = 0.035
-target_return = 0.083''',
-    "correlations": '''[[correlations]]
-between = ["referrals.ramp_months", "effect.completion_rate"]
-rank = -0.3
-source = "judgement: a service slow to embed also keeps fewer families engaged (E18)"''',
-    "stress": '''[stress.late-start]
-description = "Both teams start a year late."
-set = { "referrals.team_start_delay_months" = 12 }''',
-}
-
-# An example of every parameter form of every family (checked by tests/test_loader.py).
-FAMILY_EXAMPLES: dict[str, list[str]] = {
-    "fixed": ['0.5', '{ value = 0.5, source = "E5" }', '{ dist = "fixed", value = 0.5 }'],
-    "uniform": ['{ dist = "uniform", low = 0, high = 6 }'],
-    "triangular": ['{ dist = "triangular", low = 6, mode = 12, high = 24 }'],
-    "normal": ['{ dist = "normal", mean = -0.478, sd = 0.25 }', '{ dist = "normal", mean = 0.8, sd = 0.3, low = 0, high = 1 }'],
-    "lognormal": ['{ dist = "lognormal", mu = 3.18, sigma = 0.6 }', '{ dist = "lognormal", median = 24, sigma = 0.6 }',
-                  '{ dist = "lognormal", p05 = 9, p95 = 60 }'],
-    "beta": ['{ dist = "beta", a = 17, b = 3 }', '{ dist = "beta", mean = 0.85, concentration = 20 }',
-             '{ dist = "beta", p05 = 0.4, p95 = 0.75 }'],
-    "gamma": ['{ dist = "gamma", shape = 4, scale = 2.5 }', '{ dist = "gamma", mean = 10, sd = 5 }'],
-    "weibull": ['{ dist = "weibull", shape = 0.85, scale = 40 }'],
-    "negative_binomial": ['{ dist = "negative_binomial", mean = 9, dispersion = 5 }'],
-    "poisson": ['{ dist = "poisson", mean = 9 }'],
-    "categorical": ['{ dist = "categorical", values = [14, 15, 16], weights = [0.3, 0.4, 0.3] }'],
-    "mixture": ['{ dist = "mixture", weights = [0.7, 0.3], components = [{ dist = "beta", a = 12, b = 8 }, 0.1] }'],
-}
 
 # The cross-parameter checks of simsib.scenario.distributions, in words (tests/test_bad_input.py tries them).
 FAMILY_CHECKS: dict[str, str] = {
@@ -199,39 +91,96 @@ def render_reference() -> str:
 # --- tables ---------------------------------------------------------------------------------
 
 
-def _tables() -> Iterator[tuple[str, type[BaseModel], str, str]]:
+# Sections required only by some scenarios.
+SECTION_INTROS = {
+    section: f"*Required when a cohort in the care process has no `{section}` table of its own (always, without "
+             "`[[cohorts]]`).*" for section in ("population", "effect", "care")
+}
+# What a list of tables holds, where "*optional; one table each.*" would not say enough.
+LIST_INTROS = {
+    "cohorts": "*Optional; one `[[cohorts]]` table per cohort, each with its outcome process.*",
+    "contract.mechanisms": "*One `[[contract.mechanisms]]` table per mechanism; several add up.*",
+    "contract.payers": "*Optional; one `[[contract.payers]]` table per payer.*",
+    "contract.mechanisms.items": "*One `[[contract.mechanisms.items]]` table per rate-card item, inside its "
+                                 "`rate_card` mechanism (see its example).*",
+    "cohorts.outcomes": "*One `[[cohorts.outcomes]]` table per milestone, inside its `attainment` cohort "
+                        "(see its example).*",
+}
+
+
+def _tables() -> Iterator[tuple[str, type[BaseModel], str, str | None]]:
     """(heading, model, intro line, example) for every table of the format, in file order."""
     for name, info in Scenario.model_fields.items():
-        annotation = _strip(info.annotation)
+        annotation, _ = _unwrap(info.annotation, [])
         origin = typing.get_origin(annotation)
         required = "required" if info.is_required() else "optional"
         if _is_model(annotation):
-            yield f"[{name}]", annotation, f"*{required} table.*", SECTION_EXAMPLES[name]
-            for sub_name, sub_info in annotation.model_fields.items():
-                members = _list_of_models(sub_info.annotation)
-                for member in members:
-                    tag = typing.get_args(member.model_fields["type"].annotation)[0]
-                    yield (f'[[{name}.{sub_name}]] type = "{tag}"', member,
-                           f"*One `[[{name}.{sub_name}]]` table per mechanism; several add up.*",
-                           SECTION_EXAMPLES[f"{name}.{sub_name}.{tag}"])
+            yield f"[{name}]", annotation, SECTION_INTROS.get(name, f"*{required} table.*"), SECTION_EXAMPLES[name]
+            yield from _subtables(name, annotation)
         elif origin is list:
-            yield (f"[[{name}]]", _strip(typing.get_args(annotation)[0]), f"*{required}; one table each.*",
-                   SECTION_EXAMPLES[name])
+            yield from _list_tables(name, annotation)
         elif origin is dict:
             yield (f"[{name}.NAME]", _strip(typing.get_args(annotation)[1]),
                    f"*{required}; one table per name.*", SECTION_EXAMPLES[name])
 
 
-def _render_table(heading: str, model: type[BaseModel], intro: str, example: str) -> str:
+def _subtables(path: str, model: type[BaseModel]) -> Iterator[tuple[str, type[BaseModel], str, str | None]]:
+    """The tables inside a table (mechanisms, payers, tranches, a drawdown rule, ...), depth first."""
+    for sub_name, sub_info in model.model_fields.items():
+        dotted = f"{path}.{sub_name}"
+        if _list_of_models(sub_info.annotation):
+            yield from _list_tables(dotted, sub_info.annotation)
+            continue
+        inner, many = _nested_section(sub_info.annotation)
+        if inner is not None:
+            heading, intro = (f"[[{dotted}]]", "*optional; one table each.*") if many else (f"[{dotted}]", "*optional table.*")
+            yield heading, inner, LIST_INTROS.get(dotted, intro), SECTION_EXAMPLES[dotted]
+            yield from _subtables(dotted, inner)
+
+
+def _list_tables(key: str, annotation: Any) -> Iterator[tuple[str, type[BaseModel], str, str | None]]:
+    """The tables of a ``[[key]]`` list: one per kind (``type``/``process``) with its example,
+    then the lists inside them (rate-card items, milestones), shown in their parent's example."""
+    nested: list[str] = []
+    members = _list_of_models(annotation) or [_nested_section(annotation)[0]]
+    for member in members:
+        tag_field = _tag_field(member)
+        if tag_field is None:
+            yield f"[[{key}]]", member, LIST_INTROS.get(key, "*optional; one table each.*"), SECTION_EXAMPLES.get(key)
+        else:
+            tag = typing.get_args(member.model_fields[tag_field].annotation)[0]
+            yield f'[[{key}]] {tag_field} = "{tag}"', member, LIST_INTROS[key], SECTION_EXAMPLES[f"{key}.{tag}"]
+        for sub_name, sub_info in member.model_fields.items():
+            inner, many = _nested_section(sub_info.annotation)
+            if many and f"{key}.{sub_name}" not in nested:
+                nested.append(f"{key}.{sub_name}")
+                yield from _list_tables(f"{key}.{sub_name}", sub_info.annotation)
+
+
+def _tag_field(model: type[BaseModel]) -> str | None:
+    """The discriminator a table is chosen by (``type`` for mechanisms, ``process`` for cohorts)."""
+    for name in ("type", "process"):
+        info = model.model_fields.get(name)
+        if info is not None and typing.get_origin(info.annotation) is typing.Literal:
+            return name
+    return None
+
+
+def _render_table(heading: str, model: type[BaseModel], intro: str, example: str | None) -> str:
     lines = [f"### `{heading}`", "", _doc(model), "", intro, "",
              "| key | takes | default | meaning |", "|---|---|---|---|"]
+    top_level = {_unwrap(info.annotation, [])[0] for info in Scenario.model_fields.values()}
     for name, info in model.model_fields.items():
-        if _list_of_models(info.annotation):
-            takes, meaning = "tables", f"{info.description or ''} See below."
+        inner = _nested_section(info.annotation)[0]
+        if _list_of_models(info.annotation) or (inner is not None and inner not in top_level):
+            many = _list_of_models(info.annotation) or _nested_section(info.annotation)[1]
+            takes, meaning = "tables" if many else "table", f"{info.description or ''} See below."
         else:
             takes, meaning = _takes(info), info.description or ""
         lines.append(f"| `{info.alias or name}` | {_cell(takes)} | {_cell(_default(info))} | {_cell(meaning)} |")
-    lines += ["", "```toml", example, "```", ""]
+    lines.append("")
+    if example is not None:
+        lines += ["```toml", example, "```", ""]
     return "\n".join(lines)
 
 
@@ -256,10 +205,16 @@ def _takes(info: FieldInfo) -> str:
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is list and args and _strip(args[0]) is str:
         return "list of text" + _length_text(metadata)
+    if origin is list and args:
+        item, item_metadata = _unwrap(args[0], [])
+        if item in (int, float):
+            return f"list of numbers{_bounds_text(item_metadata)}" + _length_text(metadata)
     if origin is dict:
         return "table of `dotted.key = value`"
     if _is_distribution(annotation):
         return "distribution table"
+    if _is_model(annotation):
+        return f"a table like `[{annotation.__name__.lower()}]`"
     return str(annotation)  # pragma: no cover - a new kind of field: extend this function
 
 
@@ -373,12 +328,23 @@ def _is_distribution(annotation: Any) -> bool:
 
 
 def _list_of_models(annotation: Any) -> list[type[BaseModel]]:
-    """Members of a ``list[Union[models]]`` field (the mechanisms); [] for anything else."""
-    annotation = _strip(annotation)
+    """Members of a ``list[Union[models]]`` field (mechanisms, cohorts); [] for anything else."""
+    annotation, _ = _unwrap(annotation, [])
     if typing.get_origin(annotation) is not list:
         return []
     members = typing.get_args(_strip(typing.get_args(annotation)[0]))
     return list(members) if len(members) > 1 and all(_is_model(m) for m in members) else []
+
+
+def _nested_section(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The table a field holds, and whether it holds a list of them: a tranche list, a drawdown
+    rule (not a distribution, which is a quantity)."""
+    bare, _ = _unwrap(annotation, [])
+    many = typing.get_origin(bare) is list
+    inner = _strip(typing.get_args(bare)[0]) if many else bare
+    if _is_model(inner) and issubclass(inner, Section):
+        return inner, many
+    return None, False
 
 
 def _doc(obj: Any, first_paragraph: bool = False) -> str:

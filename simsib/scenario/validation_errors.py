@@ -169,6 +169,8 @@ def _annotation_at(keys: Sequence[Any], data: Any, model: type[BaseModel]) -> tu
 
 
 _UNIONS = (typing.Union, types.UnionType)
+# The keys that say which kind of table a table is: a distribution, a mechanism, a cohort.
+DISCRIMINATORS = ("dist", "type", "process")
 
 
 def _strip(annotation: Any) -> Any:
@@ -192,9 +194,9 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
 
 
 def _model_tags(model: type[BaseModel], tag: str | None = None) -> list[str]:
-    """Values of a model's ``Literal`` discriminator field(s) (``dist`` or ``type``)."""
+    """Values of a model's ``Literal`` discriminator field(s) (``dist``, ``type`` or ``process``)."""
     found = []
-    for name in (tag,) if tag else ("dist", "type"):
+    for name in (tag,) if tag else DISCRIMINATORS:
         info = model.model_fields.get(name) if name else None
         if info is not None and typing.get_origin(info.annotation) is typing.Literal:
             found.extend(str(a) for a in typing.get_args(info.annotation))
@@ -206,7 +208,7 @@ def _pick_model(annotation: Any, node: Any) -> type[BaseModel] | None:
     members = _models_in(annotation)
     if isinstance(node, dict):
         for m in members:
-            if any(node.get(name) in _model_tags(m, name) for name in ("dist", "type")):
+            if any(node.get(name) in _model_tags(m, name) for name in DISCRIMINATORS):
                 return m
         if len(members) > 1 and "dist" not in node and "value" in node:
             fixed = [m for m in members if "fixed" in _model_tags(m, "dist")]

@@ -9,13 +9,26 @@ Loading (``simsib.scenario.loader``) reads the file, resolves ``extends`` and ``
 validates the merged table into :class:`Scenario`.  This module only declares the format.
 """
 
+from simsib.scenario.format.cohorts import AttainmentCohort, AttainmentOutcome, CareCohort, Cohort, RecurrentCohort  # noqa: F401
+from simsib.scenario.format.consistency import (  # noqa: F401
+    IMPLICIT_COHORT,
+    ResolvedCohort,
+    paid_cohorts,
+    resolve_cohorts,
+    result_month,
+)
 from simsib.scenario.format.contract import (  # noqa: F401
     Contract,
     DaysOutOfCare,
     DaysSavedVsBaseline,
     Engagement,
+    EventsAvoided,
     Mechanism,
     Milestone,
+    Payer,
+    PointInTime,
+    RateCard,
+    RateCardItem,
 )
 from simsib.scenario.format.delivery import Meta, Referrals, Simulation  # noqa: F401
 from simsib.scenario.format.fields import (  # noqa: F401

@@ -162,6 +162,7 @@ Money = bounded(0.0, MAX_MONEY, "an amount in £")
 Months = bounded(0.0, MAX_MONTHS, "a number of months")
 Count = Annotated[int, Strict()]  # TOML integers only: `true` or "100" is a mistake
 Number = Annotated[float, Strict()]  # TOML numbers only
+Flag = Annotated[bool, Strict()]  # TOML booleans only: "yes" or 1 is a mistake
 
 
 class Section(BaseModel):

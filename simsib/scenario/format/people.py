@@ -8,34 +8,54 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from simsib.scenario.distributions import Distribution
-from simsib.scenario.format.fields import Money, Months, Probability, Section, bounded, usable
+from simsib.scenario.format.fields import Money, Months, Probability, Section, bounded, structural_int, usable
 
 
 class Population(Section):
-    """Who is referred, and how likely they are to enter care without MST (EVIDENCE D)."""
+    """Who is referred, how old they are, and how likely they are to change state without the
+    service (EVIDENCE D): to enter care (a cohort starting outside care) or to leave it (one
+    starting in care, such as a reunification cohort)."""
 
     age_at_start: Annotated[Distribution, AfterValidator(usable)] = Field(
-        description="Per-person age in whole years at MST start: a distribution table (usually "
-        "categorical) over ages 10-17."
+        description="Per-person age in whole years at the start of the service: a distribution table "
+        "(usually categorical) over ages below `age_limit_years`."
     )
-    p30_entry: Probability = Field(
-        description="Counterfactual probability of entering care within 30 months of start."
+    age_limit_years: structural_int(1, 120, "an age in years") = Field(
+        default=18,
+        description="Age at which care days and tracked days end (18 for children; e.g. 25 for care leavers).",
+    )
+    p30_entry: Probability | None = Field(
+        default=None,
+        description="Counterfactual probability of entering care within 30 months of start (a cohort that "
+        "starts outside care; required there).",
+    )
+    p30_exit: Probability | None = Field(
+        default=None,
+        description="Counterfactual probability of leaving care within 30 months of start (a cohort that "
+        "starts in care, such as reunification; required there).",
     )
     weibull_shape: bounded(0.05, 20, "a Weibull shape") = Field(
         default=1.0,
-        description="Shape k of the Weibull time to care entry without MST (k < 1: the risk is highest "
-        "soon after referral; 1: constant).",
+        description="Shape k of the Weibull time to care entry (or exit) without the service (k < 1: the "
+        "chance is highest soon after referral; 1: constant).",
     )
 
     @model_validator(mode="after")
-    def _ages_are_children(self) -> "Population":
-        low, high = self.age_at_start.support()
-        if not (low >= 10 and high <= 17):  # written so that a NaN range fails too
-            raise ValueError(
-                "age_at_start: must lie within ages 10-17 (whole years at start); "
-                f"this distribution ranges over [{low:g}, {high:g}]"
-            )
+    def _ages_below_the_limit(self) -> "Population":
+        check_ages(self.age_at_start, self.age_limit_years, "age_at_start")
         return self
+
+
+def check_ages(ages: Distribution, limit: int | None, key: str) -> None:
+    """Whole years at start must be at least 0 and below ``limit`` (one year below it at most)."""
+    low, high = ages.support()
+    top = 120 if limit is None else limit - 1
+    if not (low >= 0 and high <= top):  # written so that a NaN range fails too
+        where = "120" if limit is None else f"the age limit ({limit})"
+        raise ValueError(
+            f"{key}: whole years at start must lie from 0 to {top}, below {where}; "
+            f"this distribution ranges over [{low:g}, {high:g}]"
+        )
 
 
 class Effect(Section):

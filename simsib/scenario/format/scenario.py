@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from simsib.scenario.format.cohorts import Cohort
+from simsib.scenario.format.consistency import consistency_problems
 from simsib.scenario.format.contract import Contract
 from simsib.scenario.format.delivery import Meta, Referrals, Simulation
 from simsib.scenario.format.fields import CONFIG, Number, Section, Source
@@ -50,9 +52,20 @@ class Scenario(Section):
     meta: Meta
     simulation: Simulation = Simulation()
     referrals: Referrals
-    population: Population
-    effect: Effect
-    care: Care
+    population: Population | None = Field(
+        default=None, description="Who is referred (required when a cohort in the care process has no own table)."
+    )
+    effect: Effect | None = Field(
+        default=None, description="The service's effect on care (required as [population] is)."
+    )
+    care: Care | None = Field(
+        default=None, description="Care episodes and costs (required as [population] is)."
+    )
+    cohorts: list[Cohort] = Field(
+        default_factory=list,
+        description="Groups of people, each with its outcome process, one [[cohorts]] table each (none: one "
+        "cohort in the care process with the top-level tables).",
+    )
     contract: Contract
     spv: SPV
     correlations: list[Correlation] = Field(
@@ -77,7 +90,9 @@ class Scenario(Section):
                 f"contract.measurement_end_month: must be after the service starts (month "
                 f"{r.service_start_month}); got {c.measurement_end_month}"
             )
+        problems.extend(consistency_problems(self))
         problems.extend(_correlation_problems(self))
+        problems.extend(_review_problems(self))
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -93,6 +108,22 @@ class Scenario(Section):
     def n_cohorts(self) -> int:
         """Quarterly start cohorts: one per quarter in which a young person can start."""
         return -(-self.referrals.service_end_month // 3)
+
+    @property
+    def extension_months(self) -> int:
+        """Months the service and measurement run longer if every extension rule fires."""
+        return sum(r.extend_months for r in self.contract.reviews if r.action == "extend")
+
+    def envelope(self) -> "Scenario":
+        """The scenario with every possible extension: what the model simulates, so that the money
+        stages can cut each draw to its own contract (itself when nothing can extend)."""
+        extra = self.extension_months
+        if not extra:
+            return self
+        referrals = self.referrals.model_copy(update={"service_end_month": self.referrals.service_end_month + extra})
+        contract = self.contract.model_copy(
+            update={"measurement_end_month": self.contract.measurement_end_month + extra})
+        return self.model_copy(update={"referrals": referrals, "contract": contract})
 
 
 def _correlation_problems(scenario: "Scenario") -> list[str]:
@@ -136,6 +167,30 @@ def _correlation_problems(scenario: "Scenario") -> list[str]:
             "correlations: the declared rank correlations are not jointly possible (their matrix is "
             "not positive definite); weaken some of them"
         )
+    return problems
+
+
+def _review_problems(scenario: "Scenario") -> list[str]:
+    """Review dates inside the contract; measures the contract can observe; extensions that fall on
+    quarter ends, so that a draw without them is its quarters cut from the extended simulation."""
+    problems: list[str] = []
+    r, c = scenario.referrals, scenario.contract
+    for i, review in enumerate(c.reviews):
+        if not r.service_start_month < review.month < c.measurement_end_month:
+            problems.append(f"contract.reviews.{i}.month: expected a month after the service starts (month "
+                            f"{r.service_start_month}) and before the measurement ends (month "
+                            f"{c.measurement_end_month}); got {review.month}")
+        if review.measure == "outcome_payments_share_of_cap" and c.cap is None:
+            problems.append(f"contract.reviews.{i}.measure: outcome_payments_share_of_cap needs contract.cap")
+    for i, tranche in enumerate(scenario.spv.tranches):
+        if tranche.return_grid and tranche.return_grid.measure == "outcome_payments_share_of_cap" and c.cap is None:
+            problems.append(f"spv.tranches.{i}.return_grid.measure: outcome_payments_share_of_cap needs contract.cap")
+    if scenario.extension_months:
+        for key, month in (("referrals.service_end_month", r.service_end_month),
+                           ("contract.measurement_end_month", c.measurement_end_month)):
+            if month % 3:
+                problems.append(f"{key}: with an extension rule in contract.reviews this must fall at a quarter "
+                                f"end (a multiple of 3); got {month}")
     return problems
 
 
@@ -198,7 +253,7 @@ def _walk_quantities(scenario: Scenario) -> dict[str, Any]:
             for name in type(node).model_fields:
                 if prefix == "" and name in ("meta", "simulation", "correlations", "stress"):
                     continue
-                if prefix == "population" and name == "age_at_start":  # per person, not per draw
+                if name == "age_at_start":  # per person, not per draw
                     continue
                 walk(getattr(node, name), f"{prefix}.{name}" if prefix else name)
         elif isinstance(node, (list, tuple)):
