@@ -276,3 +276,47 @@ def test_observe_writes_a_draws_figures_and_refuses_update_folders(tmp_path):
     assert [r.value for r in observations.rows] == [r.value for r in made.observations.rows]
     bad = runner.invoke(app, ["observe", str(run_dir), "--draw", "50", "--until-quarter", "6", "--out", str(out)])
     assert bad.exit_code == 2 and "0 to 49" in bad.output
+
+
+@pytest.mark.parametrize("name", ["peterborough", "care-leavers-rate-card", "rikers", "essex-tranches"])
+def test_other_processes_and_term_sheets_continue_their_histories(name):
+    """Recurrent events with a comparison group, attainment with per-person records, reviews and
+    tranches: a continued history keeps every figure before the review exactly."""
+    scenario = load_scenario(bundled_scenario_path(name))
+    chunk = chunk_seed(8, 0)
+    inputs = sample_inputs(scenario, chunk, 120)
+    past = simulate_history(scenario, inputs, chunk)
+    review = 6
+    moved = continue_history(scenario, inputs, past, review, update_seed(8, 0, 1, 0))
+    before = observable_series(scenario, inputs, past, settle(scenario, inputs, past.outcomes))
+    after = observable_series(scenario, inputs, moved, settle(scenario, inputs, moved.outcomes))
+    for key, value in before.items():
+        width = 3 * review if key in ("referrals", "starts") else review
+        assert np.array_equal(value[:, :width], after[key][:, :width]), key
+
+
+def test_an_update_of_a_recurrent_event_contract_reads_events():
+    scenario = load_scenario(bundled_scenario_path("peterborough"))
+    made = draw_observations(scenario, 3, 1000, 1, 0, 8, series=["starts_to_date", "events_to_date"], to_date=True)
+    assert made.observations.rows[1].value > 0
+    result = update(scenario, made.observations, draws=200, seed=4, paths=3, max_rounds=1, posterior_draws=200)
+    assert np.isfinite(result.diagnostics.effective_sample_size)
+
+
+def test_cli_summarises_stages_and_reports(tmp_path):
+    figures = tmp_path / "figures.csv"
+    made = draw_observations(ESSEX, 21, 1000, 1, 0, 8)
+    from simsib.analysis.observations import write_observations
+
+    write_observations(figures, made.observations.rows)
+    out = tmp_path / "upd"
+    result = CliRunner().invoke(app, ["update", "essex", "--observed", str(figures), "--observed", "essex-end",
+                                      "--summarise", "--draws", "300", "--paths", "3", "--seed", "2", "--out",
+                                      str(out), "--workers", "1", "--report", "--quiet"])
+    assert result.exit_code == 0, result.output
+    content = json.loads((out / "update.json").read_text())
+    assert len(content["stages"]) == 3 and len(content["stage_decisions"]) == 2
+    assert len(content["fit"]) < len(made.observations) + 4  # 48 per-quarter figures summarised
+    html = (out / "index.html").read_text()
+    assert "Re-forecast" in html and (out / "figures" / "stages.png").is_file()
+    assert (out / "figures" / "observed_starts_to_date.png").is_file()

@@ -196,7 +196,8 @@ def read_observations(name: str | Path, scenario: Scenario | None = None) -> Obs
         raise ScenarioError.single("", f"no such observations file (bundled: {names})", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError.single("", f"cannot read the file as UTF-8 text: {exc}", file=str(path)) from None
-    observations = parse_observations(text, file=str(path))
+    # A bundled file goes by its name, a file by its path as given.
+    observations = parse_observations(text, file=str(name) if path.parent == BUNDLED else str(path))
     if scenario is not None:
         check_against(observations, scenario)
     return observations

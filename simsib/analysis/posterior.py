@@ -194,20 +194,30 @@ def update_report(result: UpdateResult) -> dict[str, Any]:
     q = result.review_quarter
     return {
         "method": {
-            "name": "likelihood weighting of prior draws, systematic resampling, move of the futures",
+            "name": ("importance sampling of the inputs with a synthetic likelihood, adaptive proposals, "
+                     "systematic resampling, a path per posterior draw by importance resampling, move of the futures"),
+            "paths_per_draw": result.pool.paths,
             "observation_model": {
                 "counts": f"negative binomial around the draw's count: variance x + ({COUNT_CV} x)^2",
                 "days_and_money": f"normal, sd {CONTINUOUS_CV} |x| + floor (30 days, £1,000), truncated at 0",
                 "shares": f"normal, sd {SHARE_SD}, truncated to [0, 1]",
                 "rows_with_sd": "normal with the row's own sd",
             },
+            "likelihood": ("Gaussian with each draw's paths' mean and variance (times 1 + 1/paths) plus the "
+                           "measurement variance; rows correlated by one correlation pooled over the prior's paths"),
+            "adaptation": ("rounds of Gaussian proposals in the normal scores of the inputs, fitted to the weighted "
+                           "draws, with a defensive share of the prior; deterministic-mixture weights"),
             "resampling": "systematic, always (posterior draws equally weighted)",
+            "paths": "each posterior draw keeps one of its fresh paths with probability proportional to the "
+                     "measurement model's likelihood of the figures along it",
             "move": ("when the effective sample size is below ess_threshold x draws: each posterior draw's "
-                     "referrals and new young people from the review quarter simulated afresh; inputs and "
-                     "young people already started keep their values"),
+                     "referrals and new young people from the review quarter simulated afresh; inputs and young "
+                     "people already started keep their values"),
             "standard_errors": "Monte Carlo standard errors use the effective sample size",
         },
         "scenario": result.header["scenario"],
+        "reference_moic": result.scenario.meta.reference_moic,
+        "cap": float(result.scenario.contract.cap.mean()) if result.scenario.contract.cap is not None else None,
         "seed": result.header["seed"],
         "seed_entropy": result.header["seed_entropy"],
         "prior_draws": diagnostics.draws,

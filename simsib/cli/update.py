@@ -45,7 +45,7 @@ def update_cmd(
     ess_threshold: float = typer.Option(0.5, "--ess-threshold", min=0.0, max=1.0,
                                         help="Re-simulate the futures when the effective sample size is below this share of the draws."),
     posterior_draws: Optional[int] = typer.Option(None, "--posterior-draws", min=1, max=10_000_000,
-                                                  help="Posterior draws written [default: the scenario's draws, at most --draws]."),
+                                                  help="Posterior draws written [default: 4,000, at most --draws]."),
     paths: int = typer.Option(20, "--paths", min=2, max=1000,
                               help="Simulated paths per draw of the inputs (the synthetic likelihood's sample)."),
     summarise: bool = typer.Option(False, "--summarise", help="Condition on figures to date at year ends and "

@@ -97,6 +97,23 @@ def update_tables(content: dict[str, Any], summary: dict[str, Any]) -> list[dict
                       f"{money(s['payments_mean'])} ± {money(s['payments_se'])}",
                       f"{percent(s['prob_cap_reached'])} ± {percent(s['prob_cap_reached_se'])}"] for s in stages],
         })
+    decisions = content.get("stage_decisions") or []
+    if len(decisions) > 1:
+        rows = []
+        for decision in decisions:
+            by = {r["metric"]: r for r in decision["rows"]}
+            investor, council = by["distributions"], by["net_benefit"]
+            rows.append([decision["observations"].split(" + ")[-1], decision["review_quarter"],
+                         f"{money(investor['difference_mean'])} ± {money(investor['difference_se'])}",
+                         percent(investor["prob_terminate_better"]),
+                         f"{money(council['difference_mean'])} ± {money(council['difference_se'])}",
+                         percent(council["prob_terminate_better"])])
+        tables.append({"title": "Terminating at each review, against continuing",
+                       "lead": "Terminate − continue on the same posterior draws of each review, under the contract's "
+                               "termination terms.",
+                       "header": ["after", "review quarter", "investors' receipts", "P(better for investors)",
+                                  "council's net benefit", "P(better for the council)"],
+                       "rows": rows})
     review = summary.get("review", {})
     if review:
         rows = []
@@ -168,7 +185,7 @@ def update_markdown(content: dict[str, Any], summary: dict[str, Any]) -> str:
            f"Observations: {content['observations']}.  Review date: month {content['review_month']} "
            f"(quarter {content['review_quarter']}).  {content['prior_draws']:,} prior draws, seed "
            f"{content['seed_entropy']}; {content['posterior_draws']:,} posterior draws.", "",
-           f"Method: {content['method']['name']}.  {content['method']['move']}.", ""]
+           f"Method: {content['method']['name']} (README, \"Re-forecasting a running contract\").", ""]
     if content["warnings"]:
         out += ["**Warnings**", ""] + [f"- {w}" for w in content["warnings"]] + [""]
     for table in update_tables(content, summary):
@@ -211,27 +228,19 @@ def fan_specs(content: dict[str, Any], quarterly: pd.DataFrame) -> list[tuple[st
 
 
 def stage_specs(content: dict[str, Any], stages: pd.DataFrame) -> list[tuple[str, str, str, Callable]]:
-    """The forecast at signing and after each review: MOIC and payments intervals, strand weights."""
-    from simsib.report.update_figures import stage_intervals, strand_bars
+    """The forecast at signing and after each review: MOIC and payments, and the strands."""
+    from simsib.report.update_figures import stage_panels
 
     labels = list(stages["stage"])
-    specs = [
-        ("stages_moic", "Money multiple at each review", "Median and 90% interval of MOIC on committed capital.",
-         lambda ax: stage_intervals(labels, stages["moic_p05"], stages["moic_median"], stages["moic_p95"],
-                                    what="MOIC on committed capital", kind="multiple", reference=1.0,
-                                    reference_label="Capital back (1×)", ax=ax)),
-        ("stages_payments", "Outcome payments at each review", "Median and 90% interval of total outcome payments.",
-         lambda ax: stage_intervals(labels, stages["payments_p05"], stages["payments_median"],
-                                    stages["payments_p95"], what="Outcome payments", kind="money", ax=ax)),
-    ]
+    strands = {}
     for key, title in (("population.p30_entry", "Population-risk strands"), ("effect.log_hazard_ratio", "Effect strands")):
         columns = [c for c in stages.columns if c.startswith(f"{key}#")]
-        if not columns:
-            continue
-        names = [s["strand"] for s in content["inputs"].get(key, {}).get("strands", [])] or columns
-        weights = stages[columns].to_numpy(dtype=float)
-        specs.append((f"stages_{key.split('.')[0]}", f"{title} at each review",
-                      "Posterior weight of each strand of the mixture.",
-                      lambda ax, n=names, w=weights, t=title: strand_bars(labels, n, w, what=t, ax=ax)))
-    return specs
-
+        if columns:
+            names = [s["strand"] for s in content["inputs"].get(key, {}).get("strands", [])] or columns
+            strands[title] = (names, stages[columns].to_numpy(dtype=float))
+    caption = ("Median and 90% interval of MOIC on committed capital and of total outcome payments at signing "
+               "and after each review" + ("; the weight of each evidence strand." if strands else "."))
+    return [("stages", "The forecast at signing and after each review", caption,
+             lambda ax: stage_panels(labels, {c: stages[c].to_numpy(dtype=float) for c in stages.columns
+                                              if c.startswith(("moic_", "payments_"))}, strands,
+                                 published_moic=content.get("reference_moic"), cap=content.get("cap"), ax=ax))]

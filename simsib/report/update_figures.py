@@ -11,8 +11,18 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
-from simsib.report.figures import BREAK_EVEN_STYLE, LIMIT_STYLE, PALETTE, PRIMARY, _fan, _format_axis, _legend_below
+from simsib.report.figures import (
+    BREAK_EVEN_STYLE,
+    LIMIT_STYLE,
+    PALETTE,
+    PRIMARY,
+    REFERENCE_STYLE,
+    _fan,
+    _format_axis,
+    _legend_below,
+)
 
 OBSERVED = PALETTE["black"]
 REVIEW_STYLE = dict(color=PALETTE["vermillion"], linestyle="-.", linewidth=1.4)
@@ -43,8 +53,10 @@ def observed_fan(bands: pd.DataFrame, observed_months: Sequence[float], observed
 
 def stage_intervals(labels: Sequence[str], p05: Sequence[float], p50: Sequence[float], p95: Sequence[float], *,
                     what: str, kind: str, reference: float | None = None, reference_label: str = "",
-                    limit: float | None = None, limit_label: str = "", ax: Axes) -> Axes:
-    """Median and 90% interval of one figure at each review (signing first)."""
+                    limit: float | None = None, limit_label: str = "", published: float | None = None,
+                    published_label: str = "", ax: Axes) -> Axes:
+    """Median and 90% interval of one figure at each review (signing first); ``reference``
+    (break-even), ``limit`` (a contractual limit) and ``published`` (a published outcome) marked."""
     y = np.arange(len(labels))[::-1]
     ax.hlines(y, p05, p95, color=PRIMARY, linewidth=6, alpha=0.35, label="90% interval")
     ax.plot(p50, y, "o", color=PRIMARY, label="Median")
@@ -52,12 +64,15 @@ def stage_intervals(labels: Sequence[str], p05: Sequence[float], p50: Sequence[f
         ax.axvline(reference, label=reference_label, **BREAK_EVEN_STYLE)
     if limit is not None:
         ax.axvline(limit, label=limit_label, **LIMIT_STYLE)
+    if published is not None:
+        ax.axvline(published, label=published_label, **REFERENCE_STYLE)
     ax.set_yticks(y, labels)
     ax.set_xlabel(what)
+    ax.xaxis.set_major_locator(MaxNLocator(5))
     if kind in ("money", "percent", "multiple"):
         _format_axis(ax.xaxis, kind)
     ax.set_title(what)
-    _legend_below(ax, ncol=3)
+    _legend_below(ax, ncol=2)
     return ax
 
 
@@ -77,3 +92,30 @@ def strand_bars(labels: Sequence[str], strand_names: Sequence[str], weights: np.
     _legend_below(ax, ncol=1)
     return ax
 
+
+
+def stage_panels(labels: Sequence[str], stages: dict[str, Sequence[float]], strands: dict[str, tuple[list[str], np.ndarray]],
+                 *, published_moic: float | None = None, cap: float | None = None, ax: Axes) -> Axes:
+    """The forecast at each review on one figure: MOIC and outcome payments (median and 90%
+    interval; the published MOIC and the cap marked when given), and the weight of each strand
+    of the mixture inputs named in ``strands`` (title -> (strand names, (reviews, strands)
+    weights)).  Draws in the figure of ``ax``, replacing it with a grid of panels; returns the
+    first panel."""
+    figure = ax.figure
+    ax.remove()
+    rows = 1 + (len(strands) + 1) // 2
+    axes = figure.subplots(rows, 2, squeeze=False)
+    figure.set_size_inches(11.0, 3.6 * rows)
+    stage_intervals(labels, stages["moic_p05"], stages["moic_median"], stages["moic_p95"],
+                    what="MOIC on committed capital", kind="multiple", reference=1.0,
+                    reference_label="Capital back (1×)", published=published_moic,
+                    published_label=f"Published {published_moic:.2f}×" if published_moic else "", ax=axes[0, 0])
+    stage_intervals(labels, stages["payments_p05"], stages["payments_median"], stages["payments_p95"],
+                    what="Outcome payments", kind="money", limit=cap,
+                    limit_label=f"Cap {cap / 1e6:.1f}m" if cap else "", ax=axes[0, 1])
+    for i, (title, (names, weights)) in enumerate(strands.items()):
+        strand_bars(labels, names, weights, what=title, ax=axes[1 + i // 2, i % 2])
+    for j in range(len(strands), 2 * (rows - 1)):
+        axes[1 + j // 2, j % 2].remove()
+    figure.subplots_adjust(hspace=0.9, wspace=0.55)
+    return axes[0, 0]

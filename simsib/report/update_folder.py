@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from simsib.analysis.posterior import stage_rows, update_report
+from simsib.analysis.posterior import decision_rows, stage_rows, update_report
 from simsib.analysis.update import UpdateResult
 from simsib.report.update import FIT_FILE, STAGES_FILE, UPDATE_FILE, UPDATE_MARKDOWN, fit_table, update_markdown
 from simsib.run.folder import write_scenario
@@ -80,6 +80,8 @@ def write_update_folder(
         content = _clean(update_report(result))
         stages = stage_rows(list(results))
         content["stages"] = _clean(stages)
+        content["stage_decisions"] = _clean([{"observations": r.observations.file, "review_quarter": r.review_quarter,
+                                              "rows": decision_rows(r)} for r in results])
         write_json(staging / UPDATE_FILE, content)
         fit_table(content["fit"]).to_csv(staging / FIT_FILE, index=False)
         pd.DataFrame(stages).to_csv(staging / STAGES_FILE, index=False)
