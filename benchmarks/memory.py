@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp) / "run"
-        command = [sys.executable, "-m", "simsib.cli.app", "run", args.scenario, "--draws", str(args.draws),
+        command = [sys.executable, "-m", "simsib", "run", args.scenario, "--draws", str(args.draws),
                    "--workers", str(args.workers), "--seed", str(args.seed), "--quiet", "--out", str(out)]
         print("$", " ".join(["simsib", *command[3:]]), flush=True)
         started = time.perf_counter()

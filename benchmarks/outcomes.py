@@ -91,7 +91,7 @@ def horizon_cost(draws: int, seed: int, repeat: int) -> None:
     for index in range(max(draws // size, 1)):
         seq = chunk_seed(seed, index)
         inputs = sample_inputs(scenario, seq, size)
-        _, starts = monthly_starts(scenario, inputs, stream(seq, "referrals"))
+        _, starts = monthly_starts(scenario, inputs, stream(seq, "referrals"), stream(seq, "waiting"))
         chunks.append((seq, inputs, starts))
 
     def care(needs: Needs) -> None:

@@ -105,12 +105,13 @@ class Consumption:
 
     people: int = 0
     draw_months: int = 0
+    waiting_variates: int = 0
     input_variates: int = 0
     floor: Timing = None
 
     @property
     def variates(self) -> int:
-        return 11 * self.people + 2 * self.draw_months + self.input_variates
+        return 11 * self.people + 2 * self.draw_months + self.waiting_variates + self.input_variates
 
 
 def rng_floor(plan: RunPlan) -> Consumption:
@@ -126,18 +127,21 @@ def rng_floor(plan: RunPlan) -> Consumption:
     for index, size in plan.chunks:
         chunk = chunk_seed(plan.entropy, index)
         inputs = sample_inputs(scenario, chunk, size)
-        _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
+        _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
         mean = expected_referrals(scenario, inputs) * inputs["referrals.referral_conversion"][:, None]
         dispersion = np.broadcast_to(inputs["referrals.referral_dispersion"][:, None], mean.shape)
         n_people = int(starts.sum())
         used.people += n_people
         used.draw_months += starts.size
+        waiting = starts.size * scenario.referrals.max_wait_months  # one uniform per group and month
+        used.waiting_variates += waiting
         used.input_variates += uncertain * size
         rng = np.random.Generator(np.random.PCG64(index))
         with Clock(used.floor):
             for _ in range(uncertain):
                 rng.random(size)
             rng.poisson(rng.gamma(dispersion, mean / dispersion))
+            rng.random(waiting)
             for method, count in PERSON_VARIATES.items():
                 for _ in range(count):
                     getattr(rng, method)(n_people)
@@ -209,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"simsib (run_chunk loop)     {kernel.wall:9.2f} s {kernel.cpu:9.2f} s")
     print(f"RNG floor                   {floor.wall:9.2f} s {floor.cpu:9.2f} s   "
           f"({used.variates / 1e6:,.0f} M variates: {used.people:,} people x 11, "
-          f"{used.draw_months:,} draw-months x 2, {used.input_variates:,} input draws)")
+          f"{used.draw_months:,} draw-months x 2, {used.waiting_variates:,} waiting-list uniforms, "
+          f"{used.input_variates:,} input draws)")
     print(f"  (CPU of every repeat: run {', '.join(f'{t.cpu:.2f}' for t in runs)} s; "
           f"floor {', '.join(f'{t.cpu:.2f}' for t in floors)} s)")
     print(f"draws per second            {args.draws / kernel.wall:9,.0f}   {args.draws / kernel.cpu:9,.0f}")

@@ -18,6 +18,7 @@ from simsib.contract.payments import measured_quarters, outcome_payments, served
 from simsib.contract.waterfall import run_waterfall
 from simsib.model.inputs import sample_inputs
 from simsib.model.outcomes import CohortQuarterly
+from simsib.model.referrals import service_close_month
 from simsib.model.streams import chunk_seed
 from simsib.run.pipeline import settle, simulate_outcomes
 from simsib.scenario.loader import bundled_scenario_path, load_raw
@@ -247,7 +248,7 @@ def stop_case():
 
 def test_settle_stops_new_starts_when_capital_runs_out():
     scenario, inputs, data = stop_case()
-    result = settle(scenario, inputs, data)
+    result = settle(scenario, inputs, data, np.zeros((1, 9)))
     assert result.stop_quarter.tolist() == [1]
     np.testing.assert_array_equal(result.outcomes.starts, [[1, 0, 0]])
     assert result.outcomes.child_days[:, 1:].sum() == 0  # stopped cohorts are not tracked
@@ -263,20 +264,20 @@ def test_settle_stops_new_starts_when_capital_runs_out():
 def test_settle_without_a_shortfall_serves_everyone():
     scenario, inputs, data = stop_case()
     inputs["spv.capital_committed"] = np.array([1000.0])
-    result = settle(scenario, inputs, data)
+    result = settle(scenario, inputs, data, np.zeros((1, 9)))
     assert result.stop_quarter.tolist() == [scenario.n_quarters]
     np.testing.assert_allclose(result.payments.paid, [[0, 0, 50, 100, 150, 0]])
     np.testing.assert_allclose(result.waterfall.costs_owed, [[110, 110, 110, 100, 0, 0]])
     np.testing.assert_allclose(result.unfunded_costs, [0.0])
 
 
-def rerun(scenario, inputs, outcomes, stop):
+def rerun(scenario, inputs, outcomes, stop, monthly):
     """One round of settle's loop for a given stop vector."""
     n, n_cohorts, n_quarters = outcomes.child_days.shape
     served = served_outcomes(outcomes, np.arange(n_cohorts)[None, :] < stop[:, None],
                              measured_quarters(scenario, n_quarters))
     payments = outcome_payments(scenario, inputs, served)
-    costs = cost_schedule(scenario, inputs, served.starts, stop)
+    costs = cost_schedule(scenario, inputs, served.starts, stop, close_month=service_close_month(scenario, monthly))
     return served, payments, costs, run_waterfall(scenario, inputs, payments.paid, costs.total)
 
 
@@ -285,19 +286,19 @@ def test_settle_is_a_fixed_point_on_simulated_draws():
     scenario = make_scenario(spv={"capital_committed": 600_000, "upfront_drawdown_share": 0.0})
     chunk = chunk_seed(20240601, 0)
     inputs = sample_inputs(scenario, chunk, 200)
-    outcomes, _ = simulate_outcomes(scenario, inputs, chunk)
-    result = settle(scenario, inputs, outcomes)
+    outcomes, monthly = simulate_outcomes(scenario, inputs, chunk)
+    result = settle(scenario, inputs, outcomes, monthly)
     stop = result.stop_quarter
     n_quarters = scenario.n_quarters
     assert 0.5 < (stop < scenario.n_cohorts).mean()  # the case is a real test of stopping
 
     # The stop is the first quarter the unstopped service could not pay for: the money before
     # quarter s does not depend on cohorts from s on.
-    *_, unstopped = rerun(scenario, inputs, outcomes, np.full(len(stop), n_quarters))
+    *_, unstopped = rerun(scenario, inputs, outcomes, np.full(len(stop), n_quarters), monthly)
     np.testing.assert_array_equal(stop, unstopped.first_short_quarter)
 
     # Fixed point: one more round with the settled stops reproduces everything.
-    served, payments, costs, w = rerun(scenario, inputs, outcomes, stop)
+    served, payments, costs, w = rerun(scenario, inputs, outcomes, stop, monthly)
     np.testing.assert_array_equal(np.minimum(stop, w.first_short_quarter), stop)
     np.testing.assert_array_equal(payments.paid, result.payments.paid)
     np.testing.assert_array_equal(w.distributed, result.waterfall.distributed)

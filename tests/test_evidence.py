@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from simsib.scenario.evidence import cited_ids, label, register, sources_in, unit
+from simsib.scenario.evidence import citations_after, cited_ids, label, register, sources_in, unit
 from simsib.scenario.format import all_quantities
-from simsib.scenario.loader import load_raw, load_scenario
+from simsib.scenario.loader import bundled_scenario_path, load_raw, load_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "simsib" / "scenarios").glob("*.toml"))
 TAGS = {"P", "D", "J", "?"}
@@ -60,3 +60,28 @@ def test_labels_of_metrics_and_mechanism_fields():
     assert "multiple" in label("moic_committed") or "×" in (unit("moic_committed") or "")
     assert label("contract.mechanisms.3.price_per_day") == label("contract.mechanisms.0.price_per_day")
     assert label("no.such.key") == "no.such.key"
+
+
+# Scenarios that must use only the evidence public at a date: the year they are dated.
+DATED = {"essex-2012": 2012, "essex-launch": 2012}
+
+
+@pytest.mark.parametrize("name", DATED)
+def test_a_dated_scenario_cites_nothing_published_after_its_date(name):
+    raw = load_raw(bundled_scenario_path(name))  # after `extends`: inherited values count too
+    sources = sources_in(raw)
+    assert len(cited_ids(sources)) >= 10
+    assert citations_after(sources, DATED[name]) == []
+
+
+def test_the_date_check_catches_later_evidence_and_unmarked_mixed_ids():
+    problems = citations_after([
+        "E20: START trial",  # 2018
+        "E6: historical comparison group",  # 2012, but mixed with the realised 10.8% (2019)
+        "E6: historical comparison group (2012 part)",  # fine
+        "E22: efficacy trials",  # 2004, fine
+        "E3, E22: 1.45x",  # 2019
+        "E99: unknown",
+    ], 2012)
+    assert len(problems) == 4
+    assert [p.split()[0] for p in problems] == ["E20", "E6", "E3", "E99"]

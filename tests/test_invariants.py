@@ -53,7 +53,7 @@ def _run(changes: tuple, entropy: int, draws: int):
     chunk = chunk_seed(entropy, 0)
     inputs = sample_inputs(scenario, chunk, draws)
     outcomes, monthly = simulate_outcomes(scenario, inputs, chunk)
-    settlement = settle(scenario, inputs, outcomes)
+    settlement = settle(scenario, inputs, outcomes, monthly)
     return scenario, inputs, settlement, draw_columns(scenario, inputs, settlement, monthly)
 
 

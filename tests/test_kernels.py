@@ -29,7 +29,7 @@ def _both(name, overrides, blocks=(7, 30), once=(91, 364), n=60, seed=9):
     scenario = load_scenario(bundled_scenario_path(name), overrides)
     chunk = chunk_seed(seed, 0)
     inputs = sample_inputs(scenario, chunk, n)
-    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
+    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
     people = simulate_people(scenario, inputs, starts, stream(chunk, "people"))
     reference = aggregate(scenario, people, inputs, n, blocks, once)
     fast = simulate_aggregates(scenario, inputs, starts, stream(chunk, "people"), blocks, once)
@@ -92,7 +92,7 @@ def test_kernel_matches_reference_for_every_measure(name, index, overrides):
     chunk = chunk_seed(5, 0)
     n = 60
     inputs = sample_inputs(scenario, chunk, n)
-    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
+    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
     people = simulate_people(scenario, inputs, starts, stream(chunk, "people"), cohort)
     reference = aggregate(scenario, people, inputs, n, needs=EVERYTHING)
     fast = simulate_care(scenario, cohort, inputs, starts, stream(chunk, "people"), EVERYTHING)
@@ -124,7 +124,7 @@ def test_days_to_the_age_limit_extend_the_window():
     cohort = resolve_cohorts(scenario)[0]
     chunk = chunk_seed(8, 0)
     inputs = sample_inputs(scenario, chunk, 200)
-    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
+    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
     out = simulate_care(scenario, cohort, inputs, starts, stream(chunk, "people"), Needs(horizon=True))
     people = simulate_people(scenario, inputs, starts, stream(chunk, "people"), cohort)
     for which in ("treated", "counterfactual"):

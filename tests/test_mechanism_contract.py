@@ -57,7 +57,7 @@ def run(name: str, overrides: list[str], seed: int = 11):
         chunk = chunk_seed(seed, 0)
         inputs = sample_inputs(scenario, chunk, DRAWS)
         outcomes, monthly = simulate_outcomes(scenario, inputs, chunk)
-        settlement = settle(scenario, inputs, outcomes)
+        settlement = settle(scenario, inputs, outcomes, monthly)
         _RUNS[key] = scenario, inputs, settlement, draw_columns(scenario, inputs, settlement, monthly)
     return _RUNS[key]
 

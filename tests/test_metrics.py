@@ -12,6 +12,7 @@ import pytest
 from helpers import EPS, discounted_gross, make_inputs, make_scenario, npv_tolerance
 from scipy.stats import norm
 
+from simsib.contract.council_value import care_value
 from simsib.contract.finance import npv
 from simsib.contract.irr import IrrStatus
 from simsib.contract.metrics import council_metrics, daily_care_cost, investor_metrics, outcome_metrics
@@ -106,7 +107,8 @@ def test_council_metrics_by_hand():
     assert scenario.n_quarters == 6
     inputs = make_inputs(scenario, 3, care__ifa_share_of_fostering=0.4, care__ifa_foster_weekly_cost=850,
                          care__la_foster_weekly_cost=600, care__residential_share=0.2,
-                         care__residential_weekly_cost=3000, contract__council_management_cost_per_quarter=10_000)
+                         care__residential_weekly_cost=3000, contract__council_management_cost_per_quarter=10_000,
+                         care__cost_inflation=0.0, spv__discount_rate=0.0)
     care0 = np.array([[[30, 30]], [[10, 10]], [[10, 10]]], dtype=float)
     care1 = np.array([[[10, 10]], [[20, 20]], [[10, 10]]], dtype=float)
     child = np.full((3, 1, 2), 100.0)
@@ -119,7 +121,7 @@ def test_council_metrics_by_hand():
                         cap_reached=np.zeros(3, dtype=bool), cap_quarter=np.full(3, np.nan))
     day = 1160 / 7
     np.testing.assert_allclose(daily_care_cost(inputs), [day] * 3)
-    m = council_metrics(scenario, inputs, outcomes, payments)
+    m = council_metrics(scenario, inputs, outcomes, payments, care=care_value(scenario, inputs, outcomes))
     np.testing.assert_allclose(m["outcome_payments"], [5000, 2000, 0])
     np.testing.assert_allclose(m["care_days_saved_true"], [40, -20, 0])
     np.testing.assert_allclose(m["care_days_saved_contract"], [100, 50, -30])
@@ -130,6 +132,41 @@ def test_council_metrics_by_hand():
     np.testing.assert_allclose(m["council_management_costs"], [60_000] * 3)
     np.testing.assert_allclose(m["net_benefit"][0], 40 * day - 5000 - 60_000)
     np.testing.assert_allclose(m["net_benefit"][0], -58_371.428571, rtol=1e-9)
+    # No inflation and no discounting in these inputs: present values are cash values.
+    np.testing.assert_allclose(m["net_benefit_pv"], m["net_benefit"], rtol=1e-12)
+
+
+# The same draw 0 with care costs growing 10% a year and a 5% discount rate.  Its 20 days saved
+# in quarter 0 are valued at 1.1^(1.5/12) of contract-start prices, those of quarter 1 at
+# 1.1^(4.5/12); the £5,000 paid in quarter 3 is worth 5000 / 1.05^(3/4) at the start, and the
+# £10,000 a quarter of management over 6 quarters sum_q 10000 / 1.05^(q/4).  The contract's
+# 100 days follow the child-days, equal in both quarters: valued at the mean of the two indices.
+def test_council_accounts_inflate_care_costs_and_discount_flows_by_hand():
+    scenario = make_scenario(contract={"measurement_end_month": 12, "payment_lag_quarters": 1})
+    inputs = make_inputs(scenario, 1, care__ifa_share_of_fostering=0.4, care__ifa_foster_weekly_cost=850,
+                         care__la_foster_weekly_cost=600, care__residential_share=0.2,
+                         care__residential_weekly_cost=3000, contract__council_management_cost_per_quarter=10_000,
+                         care__cost_inflation=0.10, spv__discount_rate=0.05)
+    child = np.full((1, 1, 2), 100.0)
+    outcomes = CohortQuarterly(child_days=child, care_days_treated=np.full((1, 1, 2), 10.0),
+                               care_days_counterfactual=np.full((1, 1, 2), 30.0),
+                               completions_due=np.zeros_like(child), milestone_block_days={}, milestone_people={},
+                               starts=np.ones((1, 1)), completed=np.ones((1, 1)))
+    paid = np.zeros((1, 6))
+    paid[0, 3] = 5000
+    payments = Payments(paid=paid, counted_days=np.array([100.0]), by_mechanism={},
+                        cap_reached=np.zeros(1, dtype=bool), cap_quarter=np.full(1, np.nan))
+    m = council_metrics(scenario, inputs, outcomes, payments, care=care_value(scenario, inputs, outcomes))
+    day = 1160 / 7
+    p0, p1 = 1.1 ** (1.5 / 12), 1.1 ** (4.5 / 12)
+    np.testing.assert_allclose(m["true_savings"], [20 * day * (p0 + p1)], rtol=1e-12)
+    np.testing.assert_allclose(m["contract_savings"], [100 * day * (p0 + p1) / 2], rtol=1e-12)
+    np.testing.assert_allclose(m["net_benefit"], [20 * day * (p0 + p1) - 5000 - 60_000], rtol=1e-12)
+    true_pv = 20 * day * (p0 + p1 / 1.05 ** 0.25)
+    management_pv = sum(10_000 / 1.05 ** (q / 4) for q in range(6))
+    np.testing.assert_allclose(m["true_savings_pv"], [true_pv], rtol=1e-12)
+    np.testing.assert_allclose(m["outcome_payments_pv"], [5000 / 1.05 ** 0.75], rtol=1e-12)
+    np.testing.assert_allclose(m["net_benefit_pv"], [true_pv - 5000 / 1.05 ** 0.75 - management_pv], rtol=1e-12)
 
 
 # One draw, service months 0-8, first team from month 1, stopped from quarter 2 (months 6+
@@ -161,7 +198,8 @@ def test_outcome_metrics_by_hand():
 _RUNS: dict[str, tuple] = {}
 VARIANTS = {
     "essex": {},
-    "drawn as needed": {"spv": {"upfront_drawdown_share": 0.0, "capital_committed": 1_500_000}},
+    "drawn as needed": {"spv": {"upfront_drawdown_share": 0.0, "capital_committed": 1_500_000},
+                        "care": {"cost_inflation": 0.0}},
     # Distributions from month 24 while the service still runs: draws can follow distributions.
     "early distributions": {"spv": {"upfront_drawdown_share": 0.0, "distributions_from_month": 24}},
 }
@@ -173,7 +211,7 @@ def simulated(name, draws=300):
         chunk = chunk_seed(99, 0)
         inputs = sample_inputs(scenario, chunk, draws)
         outcomes, monthly = simulate_outcomes(scenario, inputs, chunk)
-        settlement = settle(scenario, inputs, outcomes)
+        settlement = settle(scenario, inputs, outcomes, monthly)
         _RUNS[name] = (settlement, draw_columns(scenario, inputs, settlement, monthly))
     return _RUNS[name]
 
@@ -217,8 +255,18 @@ def test_metric_identities(name):
     assert (defined == (m["care_days_saved_contract"] > 0)).all()
     np.testing.assert_allclose(m["net_benefit"],
                                m["true_savings"] - m["outcome_payments"] - m["council_management_costs"])
-    np.testing.assert_allclose(m["true_savings"], m["care_days_saved_true"] * m["daily_care_cost"])
-    np.testing.assert_allclose(m["contract_savings"], m["care_days_saved_contract"] * m["daily_care_cost"])
+    at_start_prices = m["care_days_saved_contract"] * m["daily_care_cost"]
+    inflation = m.get("care.cost_inflation", np.zeros(len(at_start_prices)))
+    if not inflation.any():  # savings at contract-start prices
+        np.testing.assert_allclose(m["true_savings"], m["care_days_saved_true"] * m["daily_care_cost"])
+        np.testing.assert_allclose(m["contract_savings"], at_start_prices)
+    else:  # the contract's days are valued at a mean of the quarters' price indices
+        nonzero = at_start_prices != 0
+        ratio = m["contract_savings"][nonzero] / at_start_prices[nonzero]
+        assert (ratio >= 1 - 1e-12).all() and (ratio <= (1 + inflation[nonzero]) ** 9 + 1e-12).all()  # 34 quarters
+    # Payments are never negative, so discounting (at a positive rate) never raises them.
+    assert (m["outcome_payments_pv"] <= m["outcome_payments"] + 1e-6).all()
+    assert (m["outcome_payments_pv"] > 0).mean() > 0.5
     np.testing.assert_allclose(m["care_days_saved_true"], m["care_days_counterfactual"] - m["care_days_treated"])
     np.testing.assert_allclose(m["investor_profit"], m["distributions"] - m["capital_drawn"])
     np.testing.assert_allclose(m["moic_drawn"], m["distributions"] / m["capital_drawn"])
@@ -306,3 +354,45 @@ def test_summarise_probabilities_and_tail():
     assert summary["council"]["prob_cap_reached"]["value"] == pytest.approx(columns["cap_reached"].mean())
     for section, key, column in DISTRIBUTIONS:
         assert summary[section][key]["mean"] == pytest.approx(np.nanmean(columns[column]))
+
+
+# Days in care to each 18th birthday (beyond the window): one draw, one cohort, horizon quarters
+# 0-3: counterfactual [30, 30, 20, 10], treated [10, 10, 20, 10] -> 20, 20, 0, 0 days avoided.
+# At 10% a year and a 5% discount rate, as above: quarters 0 and 1 valued at 1.1^(1.5/12) and
+# 1.1^(4.5/12), quarter 1 discounted by 1.05^(1/4).  The window (quarters 0-1) holds only 10 days
+# avoided, in quarter 0.
+def test_savings_to_the_18th_birthday_by_hand():
+    scenario = make_scenario(contract={"measurement_end_month": 12, "payment_lag_quarters": 1})
+    inputs = make_inputs(scenario, 1, care__ifa_share_of_fostering=0.4, care__ifa_foster_weekly_cost=850,
+                         care__la_foster_weekly_cost=600, care__residential_share=0.2,
+                         care__residential_weekly_cost=3000, contract__council_management_cost_per_quarter=0,
+                         care__cost_inflation=0.10, spv__discount_rate=0.05)
+    child = np.array([[[100.0, 0.0]]])
+    outcomes = CohortQuarterly(
+        child_days=child, care_days_treated=np.array([[[20.0, 0.0]]]), care_days_counterfactual=np.array([[[30.0, 0.0]]]),
+        completions_due=np.zeros_like(child), milestone_block_days={}, milestone_people={},
+        starts=np.ones((1, 1)), completed=np.ones((1, 1)),
+        state_days_to_horizon_treated=np.array([[[10.0, 10.0, 20.0, 10.0]]]),
+        state_days_to_horizon_counterfactual=np.array([[[30.0, 30.0, 20.0, 10.0]]]))
+    payments = Payments(paid=np.zeros((1, 6)), counted_days=np.array([45.0]), by_mechanism={},
+                        cap_reached=np.zeros(1, dtype=bool), cap_quarter=np.full(1, np.nan))
+    m = council_metrics(scenario, inputs, outcomes, payments, care=care_value(scenario, inputs, outcomes))
+    day = 1160 / 7
+    p0, p1 = 1.1 ** (1.5 / 12), 1.1 ** (4.5 / 12)
+    np.testing.assert_allclose(m["true_savings"], [10 * day * p0], rtol=1e-12)
+    np.testing.assert_allclose(m["care_days_saved_to_18"], [40.0])
+    np.testing.assert_allclose(m["true_savings_to_18"], [20 * day * (p0 + p1)], rtol=1e-12)
+    np.testing.assert_allclose(m["true_savings_to_18_pv"], [20 * day * (p0 + p1 / 1.05 ** 0.25)], rtol=1e-12)
+    np.testing.assert_allclose(m["net_benefit_to_18"] - m["net_benefit"], m["true_savings_to_18"] - m["true_savings"],
+                               rtol=1e-12)
+
+
+def test_no_effect_saves_nothing_to_the_18th_birthday():
+    scenario = make_scenario(effect={"log_hazard_ratio": 0.0})
+    chunk = chunk_seed(3, 0)
+    inputs = sample_inputs(scenario, chunk, 200)
+    outcomes, monthly = simulate_outcomes(scenario, inputs, chunk)
+    columns = draw_columns(scenario, inputs, settle(scenario, inputs, outcomes, monthly), monthly)
+    assert outcomes.state_days_to_horizon_treated is not None  # the run measures it
+    np.testing.assert_array_equal(columns["care_days_saved_to_18"], 0.0)
+    np.testing.assert_array_equal(columns["true_savings_to_18"], 0.0)

@@ -58,7 +58,7 @@ def _setting(process: str, overrides: list[str], seed: int = 3):
     cohorts = resolve_cohorts(scenario)
     chunk = chunk_seed(seed, 0)
     inputs = sample_inputs(scenario, chunk, DRAWS)
-    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
+    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
     own = split_starts(scenario, cohorts, inputs, starts, stream(chunk, "cohorts"))[index]
     return scenario, cohorts[index], inputs, own, people_stream(chunk, cohorts[index]), chunk, starts
 

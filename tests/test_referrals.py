@@ -41,7 +41,9 @@ NO_CAPACITY_LIMIT = (
 
 
 def setup(*overrides: str, n_draws: int = 10, seed: int = 5):
-    sc = load_scenario(None, list(overrides))
+    # No waiting list unless a test asks for one: these tests check demand, capacity and target
+    # on their own (tests/test_waiting_list.py checks the queue).
+    sc = load_scenario(None, ["referrals.max_wait_months=0", *overrides])
     chunk = chunk_seed(seed, 0)
     return sc, sample_inputs(sc, chunk, n_draws), chunk
 
@@ -141,11 +143,13 @@ def test_capacity_bounds_starts():
     assert abs(observed - p_start.sum()) < N_SE * se, (observed, p_start.sum(), se)
 
 
-def test_target_caps_total_starts_and_keeps_the_months_before():
+def test_a_ceiling_target_caps_total_starts_and_keeps_the_months_before():
     sc_free, inputs, chunk = setup(*FIXED, *NO_CAPACITY_LIMIT, n_draws=400)
     _, free = monthly_starts(sc_free, inputs, stream(chunk, "referrals"))
     target = int(np.median(free.sum(axis=1)))
-    sc = load_scenario(None, [*FIXED, *NO_CAPACITY_LIMIT, f"referrals.target_young_people={target}"])
+    sc = load_scenario(None, ["referrals.max_wait_months=0", *FIXED, *NO_CAPACITY_LIMIT,
+                              f"referrals.target_young_people={target}",
+                              'referrals.target_rule="ceiling"'])
     _, capped = monthly_starts(sc, sample_inputs(sc, chunk, 400), stream(chunk, "referrals"))
     totals = capped.sum(axis=1)
     assert totals.max() == target and np.mean(totals == target) >= 0.5

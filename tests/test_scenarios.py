@@ -13,7 +13,7 @@ from simsib.analysis.backtest import TARGETS, run_backtest
 from simsib.scenario.loader import SCENARIO_DIR, load_scenario
 
 BUNDLED = sorted(SCENARIO_DIR.glob("*.toml"))
-REQUIRED = {"essex", "essex-launch", "essex-realised", "essex-no-effect", "start-evidence",
+REQUIRED = {"essex", "essex-2012", "essex-launch", "essex-realised", "essex-no-effect", "start-evidence",
             "broad-referrals", "norfolk", "suffolk", "peterborough", "care-leavers-rate-card"}
 
 # Plain values that are report markers or settings, not model parameters (cited in comments).
@@ -73,11 +73,16 @@ FAR_DEADWEIGHT = 0.10  # ten percentage points of paid-for days
 FAR_LOSS = 0.30  # thirty percentage points of probability of loss
 
 
-def test_broad_referrals_mean_more_deadweight_and_less_council_benefit_than_essex():
-    essex, broad = _draws("essex"), _draws("broad-referrals")
-    more_deadweight, se = _paired(broad.deadweight_share, essex.deadweight_share)
+def test_broad_referrals_mean_more_deadweight_and_less_council_benefit_than_historical_risk():
+    # The same contract and effect prior, referrals as much at risk as the historical comparison
+    # group (the launch plan's population): the council's good case for deadweight.
+    historical = simsib.simulate(load_scenario(SCENARIO_DIR / "essex.toml",
+                                               ['population.p30_entry={ dist = "beta", a = 28, b = 2 }']),
+                                 draws=600, seed=5).draws
+    broad = _draws("broad-referrals")
+    more_deadweight, se = _paired(broad.deadweight_share, historical.deadweight_share)
     assert more_deadweight - 4 * se > FAR_DEADWEIGHT
-    less_benefit, se = _paired(essex.net_benefit, broad.net_benefit)
+    less_benefit, se = _paired(historical.net_benefit, broad.net_benefit)
     assert less_benefit - 4 * se > 0
 
 
@@ -94,8 +99,11 @@ def test_no_effect_scenario_has_identical_treated_and_counterfactual_care():
 
 
 @pytest.mark.slow
-def test_backtest_every_published_figure_inside_its_90_percent_interval():
-    table = run_backtest(draws=2000, seed=20190331)
-    assert len(table) == len(TARGETS)
-    outside = table.loc[~table.inside, ["figure", "published", "p05", "p95"]]
-    assert outside.empty, f"published figures outside the model's 90% interval:\n{outside}"
+def test_every_fitted_backtest_row_reproduces_its_target():
+    # A fitted row checks that the tuning was done: its published figure must sit inside the
+    # model's 90% interval.  (Predicted rows may miss: a miss explained beats a fitted hit.)
+    table = run_backtest(draws=2000, seed=20190331, identification=False, judgements=False).rows
+    assert len(table) >= len(TARGETS)
+    fitted = table[table.role == "fitted"]
+    outside = fitted.loc[~fitted.inside_90, ["figure", "scenario", "published", "p05", "p95"]]
+    assert outside.empty, f"fitted figures outside the model's 90% interval:\n{outside}"

@@ -17,9 +17,11 @@ from simsib.scenario.format import per_draw_quantities
 from simsib.scenario.loader import load_scenario
 
 # A toy: Essex with one extra uncertain input that cannot move the investors' money multiple
-# (the discount rate only enters the NPV).
+# (the discount rate only enters the NPV), and referrals as much at risk as the historical
+# comparison group -- where, unlike the default's low-risk referrals, the effect drives the money.
 NO_INFLUENCE = "spv.discount_rate"
-TOY = [f'{NO_INFLUENCE}={{ dist = "uniform", low = 0.0, high = 0.1 }}']
+TOY = [f'{NO_INFLUENCE}={{ dist = "uniform", low = 0.0, high = 0.1 }}',
+       'population.p30_entry={ dist = "beta", a = 28, b = 2 }']
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,12 @@ import pytest
 from helpers import make_scenario
 
 from simsib.contract.costs import cost_schedule
+from simsib.contract.council_value import care_value
 from simsib.contract.metrics import council_metrics, outcome_metrics
 from simsib.contract.payments import measured_quarters, outcome_payments, served_outcomes
 from simsib.contract.waterfall import run_waterfall
 from simsib.model.inputs import sample_inputs
+from simsib.model.referrals import service_close_month
 from simsib.model.streams import chunk_seed
 from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
 
@@ -32,9 +34,9 @@ SEVERAL = [
 ]
 # Commitments small enough that a third to a half of the draws stop early.
 VARIANTS = {
-    "essex, drawn as needed": {"spv": {"upfront_drawdown_share": 0.0, "capital_committed": 2_000_000}},
+    "essex, drawn as needed": {"spv": {"upfront_drawdown_share": 0.0, "capital_committed": 1_350_000}},
     "cohort netting and cap": {"contract": {"netting": "cohort", "cohort_cap": 400_000},
-                               "spv": {"capital_committed": 2_000_000}},
+                               "spv": {"capital_committed": 1_350_000}},
     "several mechanisms, lag 2": {"contract": {"mechanisms": SEVERAL, "cap": 9_000_000, "payment_lag_quarters": 2},
                                   "spv": {"upfront_drawdown_share": 0.0, "capital_committed": 1_500_000}},
 }
@@ -62,7 +64,7 @@ def chunk(name: str):
     return _CHUNKS[name]
 
 
-def settle_every_draw(scenario, inputs, outcomes):
+def settle_every_draw(scenario, inputs, outcomes, monthly):
     """The fixed point the plain way: every round re-runs every draw on cut outcomes."""
     n, n_cohorts, n_quarters = outcomes.child_days.shape
     measured = measured_quarters(scenario, n_quarters)
@@ -70,7 +72,8 @@ def settle_every_draw(scenario, inputs, outcomes):
     while True:
         served = served_outcomes(outcomes, np.arange(n_cohorts)[None, :] < stop[:, None], measured)
         payments = outcome_payments(scenario, inputs, served)
-        costs = cost_schedule(scenario, inputs, served.starts, stop)
+        costs = cost_schedule(scenario, inputs, served.starts, stop,
+                              close_month=service_close_month(scenario, monthly))
         waterfall = run_waterfall(scenario, inputs, payments.paid, costs.total)
         new_stop = np.minimum(stop, waterfall.first_short_quarter)
         if np.array_equal(new_stop, stop):
@@ -80,9 +83,9 @@ def settle_every_draw(scenario, inputs, outcomes):
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_settling_only_the_moved_draws_matches_settling_every_draw(name):
-    scenario, inputs, outcomes, _ = chunk(name)
-    served, payments, waterfall, stop = settle_every_draw(scenario, inputs, outcomes)
-    result = settle(scenario, inputs, outcomes)
+    scenario, inputs, outcomes, monthly = chunk(name)
+    served, payments, waterfall, stop = settle_every_draw(scenario, inputs, outcomes, monthly)
+    result = settle(scenario, inputs, outcomes, monthly)
     assert 0.1 < (stop < scenario.n_cohorts).mean() < 0.9  # some draws re-run, not all
     np.testing.assert_array_equal(result.stop_quarter, stop)
     for field in ("paid", "counted_days", "cap_reached", "cap_quarter"):
@@ -120,9 +123,10 @@ def test_contract_netting_on_cohort_sums_matches_the_cohort_by_cohort_path(name)
 @pytest.mark.parametrize("name", VARIANTS)
 def test_metrics_from_outcome_totals_match_metrics_from_the_cut_cubes(name):
     scenario, inputs, outcomes, monthly = chunk(name)
-    result = settle(scenario, inputs, outcomes)
+    result = settle(scenario, inputs, outcomes, monthly)
     columns = draw_columns(scenario, inputs, result, monthly)
-    expected = {**council_metrics(scenario, inputs, result.outcomes, result.payments),
+    expected = {**council_metrics(scenario, inputs, result.outcomes, result.payments,
+                                  care=care_value(scenario, inputs, result.outcomes)),
                 **outcome_metrics(scenario, inputs, result.outcomes, monthly, result.stop_quarter)}
     for column, values in expected.items():
         np.testing.assert_allclose(columns[column], values, **CLOSE, err_msg=column)

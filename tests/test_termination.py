@@ -24,7 +24,9 @@ from simsib.scenario.loader import validate
 
 DRAWS = 400
 STARTS_BELOW = {"month": 36, "measure": "young_people_started", "when": "below", "threshold": 150.0}
-CARE_ABOVE = {"month": 30, "measure": "care_proportion_treated", "when": "above", "threshold": 0.3}
+# The default referrals are at low risk (derived from Essex's 10.8%): a care proportion above 12% at
+# month 30 is the worse tail, about one draw in ten.
+CARE_ABOVE = {"month": 30, "measure": "care_proportion_treated", "when": "above", "threshold": 0.12}
 PAYMENTS_BELOW = {"month": 48, "measure": "outcome_payments", "when": "below", "threshold": 1.5e6}
 
 
@@ -51,7 +53,8 @@ def chunk(upfront: float = 1.0):
 def both(reviews, termination=None, upfront=1.0):
     base, inputs, outcomes, monthly = chunk(upfront)
     reviewed = variant(reviews, termination, spv={"upfront_drawdown_share": upfront})
-    return (settle(base, inputs, outcomes), settle(reviewed, inputs, outcomes), reviewed, inputs, outcomes, monthly)
+    return (settle(base, inputs, outcomes, monthly), settle(reviewed, inputs, outcomes, monthly), reviewed, inputs,
+            outcomes, monthly)
 
 
 # --- decide: each draw's dates after a review ----------------------------------------------------
@@ -154,11 +157,11 @@ def test_after_termination_nothing_starts_nothing_is_measured_and_the_contract_s
 
 def test_settling_draws_alone_gives_what_they_get_in_the_chunk():
     """Reviews keep draws independent: a draw settles the same alone as among others."""
-    base, inputs, outcomes, _ = chunk()
+    base, inputs, outcomes, monthly = chunk()
     sc = variant([STARTS_BELOW, PAYMENTS_BELOW])
-    whole = settle(sc, inputs, outcomes)
+    whole = settle(sc, inputs, outcomes, monthly)
     rows = np.array([3, 17, 42, 101, 250])
-    alone = settle(sc, _at_rows(inputs, rows), _at_rows(outcomes, rows))
+    alone = settle(sc, _at_rows(inputs, rows), _at_rows(outcomes, rows), monthly[rows])
     for name in ("paid",):
         np.testing.assert_array_equal(getattr(alone.payments, name), getattr(whole.payments, name)[rows])
     np.testing.assert_array_equal(alone.waterfall.distributed, whole.waterfall.distributed[rows])
@@ -170,11 +173,11 @@ def test_settling_draws_alone_gives_what_they_get_in_the_chunk():
 
 @pytest.mark.parametrize("paid_at, expected", [("final_distribution", "final"), ("scheduled_end", "planned")])
 def test_a_guarantee_pays_at_termination_or_at_the_scheduled_end(paid_at, expected):
-    _, _, outcomes, _ = chunk()
+    _, _, outcomes, monthly = chunk()
     guarantee = {"guarantor": "foundation", "share": 0.75, "paid_at": paid_at}
     sc = variant([STARTS_BELOW], spv={"guarantees": [guarantee]})
     inputs = sample_inputs(sc, chunk_seed(5, 0), DRAWS)  # the chunk's inputs, and the guarantee's
-    s = settle(sc, inputs, outcomes)
+    s = settle(sc, inputs, outcomes, monthly)
     t = s.timeline
     lost = s.waterfall.tranches.lost_principal[:, 0]
     np.testing.assert_allclose(s.waterfall.guarantee_payouts[:, 0], 0.75 * lost)
@@ -204,7 +207,7 @@ def test_an_extension_that_always_fires_is_the_longer_contract():
     outcomes, monthly = simulate_outcomes(extended, inputs, seed)
     outcomes_longer, _ = simulate_outcomes(longer, inputs, seed)
     np.testing.assert_array_equal(outcomes.child_days, outcomes_longer.child_days)
-    a, b = settle(extended, inputs, outcomes), settle(longer, inputs, outcomes)
+    a, b = settle(extended, inputs, outcomes, monthly), settle(longer, inputs, outcomes, monthly)
     assert a.timeline.extended_months.tolist() == [12] * 200
     np.testing.assert_allclose(a.payments.paid, b.payments.paid, rtol=1e-12, atol=1e-6)
     # Before the review the SPV plans on the scheduled end; after it, on the extended one.
@@ -221,7 +224,7 @@ def test_draws_not_extended_keep_the_scheduled_contract():
     seed = chunk_seed(9, 0)
     inputs = sample_inputs(sc, seed, 200)
     outcomes, monthly = simulate_outcomes(sc, inputs, seed)
-    s = settle(sc, inputs, outcomes)
+    s = settle(sc, inputs, outcomes, monthly)
     assert s.waterfall.payments.shape[1] == sc.n_quarters + 4
     assert (s.timeline.final_quarter == sc.n_quarters - 1).all()
     assert (s.waterfall.payments[:, sc.n_quarters:] == 0).all() and (s.waterfall.drawn[:, sc.n_quarters:] == 0).all()

@@ -19,8 +19,10 @@ every draw so far by the deterministic-mixture rule of adaptive multiple importa
 where ``q_0`` is the prior itself and ``N_t`` the draws of round ``t``.  ``L`` is the same
 per-draw likelihood as for the prior draws (a fresh simulated path per draw), so the weights
 target the same posterior; the prior's share in the denominator bounds every prior draw's
-weight.  The approximation: with correlated inputs, the prior draws were reordered by
-Iman–Conover, whose joint law the Gaussian copula ``N(0, Σ₀)`` only approximates.
+weight.  The approximations: with correlated inputs, the prior draws were reordered by
+Iman–Conover, whose joint law the Gaussian copula ``N(0, Σ₀)`` only approximates; a correlated
+mixture is represented by one column through its distribution function (its strand and value
+uniforms were reordered away), mapped back by interpolating that function on a fine grid.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from scipy import special
 
 from simsib.model.inputs import DrawInputs, active_correlations, correlation_matrix, normal_score_correlation
 from simsib.model.streams import input_stream
-from simsib.scenario.errors import ScenarioError
+from simsib.scenario.distributions import Mixture
 from simsib.scenario.format import Scenario, all_quantities, per_draw_quantities
 
 DEFENSIVE_SHARE = 0.2  # share of each proposal drawn from the prior: keeps every weight bounded
@@ -55,6 +57,9 @@ class ScoreLayout:
 
     columns: dict[str, slice]
     prior_cholesky: np.ndarray  # (D, D) lower: Σ₀ = L Lᵀ
+    # Correlated mixtures: one column each, the normal score of the value's place in the
+    # mixture's distribution function (their strand and value uniforms were reordered away).
+    by_cdf: frozenset[str] = frozenset()
 
     @property
     def dimension(self) -> int:
@@ -63,23 +68,37 @@ class ScoreLayout:
 
 def score_layout(scenario: Scenario) -> ScoreLayout:
     """The normal-score columns of ``scenario``'s uncertain inputs and the prior's covariance."""
+    quantities = per_draw_quantities(scenario)
+    correlated = {k for c in active_correlations(scenario) for k in c.between}
+    by_cdf = frozenset(k for k in correlated if isinstance(quantities[k], Mixture))
     columns, start = {}, 0
-    for key, dist in per_draw_quantities(scenario).items():
-        columns[key] = slice(start, start + dist.n_uniforms)
-        start += dist.n_uniforms
+    for key, dist in quantities.items():
+        width = 1 if key in by_cdf else dist.n_uniforms
+        columns[key] = slice(start, start + width)
+        start += width
     covariance = np.eye(start)
-    if active_correlations(scenario):
+    if correlated:
         keys, target = correlation_matrix(scenario)
-        quantities = per_draw_quantities(scenario)
-        if any(quantities[k].n_uniforms != 1 for k in keys):
-            raise ScenarioError.single("correlations", "the update's adaptive draws cannot correlate an input "
-                                       "drawn from more than one uniform (a mixture)", value=keys)
         scores = normal_score_correlation(target)
         for i, a in enumerate(keys):
             for j, b in enumerate(keys):
                 if i != j:
                     covariance[columns[a].start, columns[b].start] = scores[i, j]
-    return ScoreLayout(columns, np.linalg.cholesky(covariance))
+    return ScoreLayout(columns, np.linalg.cholesky(covariance), by_cdf)
+
+
+def mixture_cdf(mixture: Mixture, values: np.ndarray) -> np.ndarray:
+    """The mixture's distribution function at ``values``: Σ weight_j · F_j(value)."""
+    return sum(weight * np.asarray(component._frozen().cdf(values), dtype=float)
+               for weight, component in zip(mixture.weights, mixture.components))
+
+
+def mixture_quantile(mixture: Mixture, probabilities: np.ndarray, points: int = 20_001) -> np.ndarray:
+    """The mixture's quantile function, by interpolating its distribution function on a grid
+    spanning its components' 1e-12 to 1 − 1e-12 quantiles (continuous components)."""
+    ends = np.array([[c._frozen().ppf(1e-12), c._frozen().ppf(1 - 1e-12)] for c in mixture.components])
+    grid = np.linspace(ends[:, 0].min(), ends[:, 1].max(), points)
+    return np.interp(probabilities, mixture_cdf(mixture, grid), grid)
 
 
 def prior_scores(scenario: Scenario, layout: ScoreLayout, chunk: np.random.SeedSequence,
@@ -93,6 +112,9 @@ def prior_scores(scenario: Scenario, layout: ScoreLayout, chunk: np.random.SeedS
     out = np.empty((n, layout.dimension))
     correlated = {k for c in active_correlations(scenario) for k in c.between} if n > 2 else set()
     for key, dist in per_draw_quantities(scenario).items():
+        if key in layout.by_cdf:
+            out[:, layout.columns[key]] = special.ndtri(np.clip(mixture_cdf(dist, inputs[key]), 1e-12, 1 - 1e-12))[:, None]
+            continue
         uniforms = input_stream(chunk, key).random((n, dist.n_uniforms))
         if key in correlated:
             ranks = np.argsort(np.argsort(inputs[key], kind="stable"), kind="stable")
@@ -108,6 +130,8 @@ def inputs_from_scores(scenario: Scenario, layout: ScoreLayout, scores: np.ndarr
     for key, dist in all_quantities(scenario).items():
         if dist.is_fixed:
             inputs[key] = np.full(n, float(dist.value))
+        elif key in layout.by_cdf:
+            inputs[key] = mixture_quantile(dist, special.ndtr(scores[:, layout.columns[key].start]))
         else:
             inputs[key] = dist.from_uniforms(special.ndtr(scores[:, layout.columns[key]]))
     return inputs

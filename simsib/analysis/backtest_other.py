@@ -58,7 +58,7 @@ TARGETS = (
     Target("Outcome payments (about the cap)", 8_630_000, "E50, E60", "norfolk", "outcome_payments", "money",
            "E60: actual payments about the £8.63m cap (E50: about £8.6m, interim)", role="out_of_sample"),
     Target("Young people engaged", 404, "E60", "norfolk", "young_people_started", "number",
-           "target 431; without a waiting list converted referrals above capacity are lost", role="out_of_sample"),
+           "target 431 as a plan (referrals close once it is reached; those waiting still start)", role="out_of_sample"),
     Target("Outcome payments (interim)", 4_180_000, "E51", "suffolk", "outcome_payments", "money",
            "an interim figure: a lower bound on what the contract paid in the end", role="out_of_sample"),
     *(Target("Probability of loss (completed bonds: 2 of about 50)", 2 / 50, "E57", name, LOSS, "probability",

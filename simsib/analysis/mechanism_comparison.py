@@ -86,11 +86,11 @@ class _SharedPaths:
         return [derive_inputs(self.base, c.base_inputs, variant, c.seed, c.size) for c in self.chunks]
 
     def expected_payment(self, variant: Scenario, inputs: list[dict[str, np.ndarray]]) -> float:
-        total = sum(settle(variant, i, c.outcomes).payments.paid.sum() for i, c in zip(inputs, self.chunks))
+        total = sum(settle(variant, i, c.outcomes, c.monthly).payments.paid.sum() for i, c in zip(inputs, self.chunks))
         return float(total / sum(c.size for c in self.chunks))
 
     def columns(self, variant: Scenario, inputs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-        parts = [draw_columns(variant, i, settle(variant, i, c.outcomes), c.monthly)
+        parts = [draw_columns(variant, i, settle(variant, i, c.outcomes, c.monthly), c.monthly)
                  for i, c in zip(inputs, self.chunks)]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 

@@ -77,7 +77,7 @@ def draw_observations(
     chunk = chunk_seed(entropy, index)
     inputs = sample_inputs(scenario, chunk, size)
     history = simulate_history(scenario, inputs, chunk)
-    settlement = settle(scenario, inputs, history.outcomes)
+    settlement = settle(scenario, inputs, history.outcomes, history.monthly_starts)
     arrays = observable_series(scenario, inputs, history, settlement)
     rows = _rows(chosen, until_quarter, to_date)
     values = simulated_values(Observations(tuple(rows)), arrays)[position:position + 1]

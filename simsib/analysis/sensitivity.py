@@ -112,8 +112,9 @@ def evaluate_rows(
         o, m = simulate_outcomes(scenario, one, model_seed)
         outcomes.append(o)
         monthly.append(m)
-    settlement = settle(scenario, inputs, stack_draws(outcomes))
-    return metric.values(draw_columns(scenario, inputs, settlement, np.concatenate(monthly)))
+    monthly_starts = np.concatenate(monthly)
+    settlement = settle(scenario, inputs, stack_draws(outcomes), monthly_starts)
+    return metric.values(draw_columns(scenario, inputs, settlement, monthly_starts))
 
 
 def _evaluate_batch(scenario, uniforms, metric_name, available, model_seed) -> np.ndarray:

@@ -82,7 +82,7 @@ def _paths(spec: UpdateSpec, index: int, inputs: DrawInputs, history: History, r
     quarter, also its quarterly series, the money split at the review and the ``terminate_*``
     figures."""
     scenario = spec.scenario
-    settlement = settle(scenario, inputs, history.outcomes)
+    settlement = settle(scenario, inputs, history.outcomes, history.monthly_starts)
     observed = observable_series(scenario, inputs, history, settlement, cohorts=spec.observations.needs_cohorts)
     simulated = simulated_values(spec.observations, observed)
     if not columns:
@@ -102,7 +102,7 @@ def _paths(spec: UpdateSpec, index: int, inputs: DrawInputs, history: History, r
         columns[f"{stem}_to_date"] = quarterly_money[:, :review].sum(axis=1)
         columns[f"{stem}_to_come"] = quarterly_money[:, review:].sum(axis=1)
     ended = terminated_at(scenario, MONTHS_PER_QUARTER * review)
-    ended_columns = draw_columns(ended, inputs, settle(ended, inputs, history.outcomes), history.monthly_starts)
+    ended_columns = draw_columns(ended, inputs, settle(ended, inputs, history.outcomes, history.monthly_starts), history.monthly_starts)
     columns.update({f"{TERMINATED}{name}": ended_columns[name] for name in DECISION_METRICS})
     return PathsChunk(index, columns, quarterly, simulated)
 

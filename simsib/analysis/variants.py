@@ -53,6 +53,7 @@ MONEY_ONLY = (
     "care.residential_weekly_cost",
     "care.residential_share",
     "care.ifa_share_of_fostering",
+    "care.cost_inflation",
 )
 def _strip(node: Any, prefix: str = "") -> Any:
     if isinstance(node, dict):
@@ -161,7 +162,7 @@ def run_variant_chunk(
             if shared is None:
                 shared = simulate_outcomes(base, base_inputs, chunk)
             outcomes, monthly = shared
-            drawn = draw_columns(variant, inputs, settle(variant, inputs, outcomes), monthly)
+            drawn = draw_columns(variant, inputs, settle(variant, inputs, outcomes, monthly), monthly)
         else:
             drawn = run_chunk(variant, entropy, index, n_draws, quarterly=False).draws
         out.append({c: drawn[c] for c in columns} if columns is not None else drawn)

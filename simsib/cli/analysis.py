@@ -1,4 +1,4 @@
-"""Analysis commands: ``sweep``, ``sensitivity``, ``stress``, ``compare-mechanisms``, ``backtest``.
+"""Analysis commands: ``sweep``, ``sensitivity``, ``stress``, ``compare-mechanisms`` (``backtest``: :mod:`simsib.cli.backtest`).
 
 Importing this module registers the commands on :data:`simsib.cli.app.app`.  It is the only
 place these analyses print or exit.  Each writes its outputs atomically into a
@@ -19,7 +19,6 @@ from typing import Callable, List, Optional
 import typer
 from rich.table import Table
 
-from simsib import __version__
 from simsib.cli.app import (
     DrawsOpt,
     JsonOpt,
@@ -32,7 +31,7 @@ from simsib.cli.app import (
     out_console,
     progress_reporter,
 )
-from simsib.report.formatting import money, multiple, number, percent
+from simsib.report.formatting import money, percent
 from simsib.run.settings import default_workers
 from simsib.scenario.errors import ScenarioError
 
@@ -269,38 +268,3 @@ def compare_mechanisms_cmd(
     for r in result.table.itertuples(index=False):
         out_console.print(f"  {r.mechanism}: {r.description}", highlight=False)
     out_console.print(f"outputs in {out_dir}/")
-
-
-@app.command()
-@guarded
-def backtest(
-    draws: int = typer.Option(4000, "--draws", "-n", min=100, max=10_000_000, help="Draws per scenario."),
-    seed: int = typer.Option(20190331, "--seed", "-s", min=0, help="Seed (the same for every scenario)."),
-    out: Path = typer.Option(Path("reports") / "backtest", "--out", "-o", help="Folder for backtest.csv and backtest.json."),
-    json_: bool = JsonOpt,
-) -> None:
-    """Published Essex figures beside the model's mean and 90% interval (essex-* scenarios)."""
-    from simsib.analysis.backtest import run_backtest
-    from simsib.run.outputs import publish, staging_folder, write_json
-
-    table = run_backtest(draws=draws, seed=seed)
-    staging = staging_folder(out)
-    table.to_csv(staging / "backtest.csv", index=False)
-    write_json(staging / "backtest.json", {"draws": draws, "seed": seed, "simsib_version": __version__,
-                                            "rows": table.to_dict(orient="records")})
-    publish(staging, out)
-    if json_:
-        typer.echo(table.to_json(orient="records", indent=2))
-        return
-    fmt = {"multiple": multiple, "percent": percent, "money": money, "number": number}
-    view = Table(title=f"Essex backtest · {draws:,} draws per scenario · seed {seed}")
-    for column in ("figure", "evidence", "published", "model mean", "median", "90% interval", "inside", "scenario"):
-        view.add_column(column, justify="right" if column in ("published", "model mean", "median") else "left")
-    for row in table.itertuples():
-        f = fmt[row.kind]
-        view.add_row(row.figure, row.evidence, f(row.published), f(row.mean), f(row.p50), f"{f(row.p05)} – {f(row.p95)}",
-                     "[green]yes[/]" if row.inside else "[red]no[/]", row.scenario)
-    out_console.print(view)
-    out_console.print(f"written to {out}/backtest.csv and backtest.json")
-
-

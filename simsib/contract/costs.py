@@ -1,7 +1,9 @@
 """What the SPV owes each quarter: team costs, per-person costs and fees.
 
-Team costs run pro rata from each team's start until therapy for the last possible starters
-ends, or until the end of the quarter in which the service stopped; each young person starting
+Team costs run pro rata from each team's start until therapy for the families who started last
+ends -- ``months_per_case`` after the service closed (the target was reached, or the service
+period ended: :func:`simsib.model.referrals.service_close_month`) -- or until the end of the
+quarter in which the SPV stopped the service; each young person starting
 costs ``spv.cost_per_young_person`` in their start quarter; the management fee falls every
 quarter of the contract, and upfront (intermediary) fees in quarter 0.  With a per-draw
 timeline (:mod:`simsib.contract.timeline`), teams stop at a termination and fees end with the
@@ -41,7 +43,7 @@ class CostSchedule:
 
 def cost_schedule(
     scenario: Scenario, inputs: DrawInputs, starts_by_cohort: np.ndarray, stop_quarter: np.ndarray,
-    timeline: Timeline | None = None,
+    timeline: Timeline | None = None, *, close_month: np.ndarray | None = None,
 ) -> CostSchedule:
     """Costs owed per quarter.
 
@@ -51,17 +53,21 @@ def cost_schedule(
     stop_quarter : (n_draws,) int, first quarter with no new starts (n_quarters if none)
     timeline : each draw's own dates (default: the scenario's): teams stop at a termination or
         at the draw's own service end, and fees with its final distribution
+    close_month : (n_draws,) month the service closed to new families, as
+        :func:`simsib.model.referrals.service_close_month` gives it (default: the service end)
     """
     n = starts_by_cohort.shape[0]
     n_quarters = scenario.n_quarters
     edges = np.arange(n_quarters + 1, dtype=float) * MONTHS_PER_QUARTER
-    # Teams run until therapy for the last possible starters ends, or to the end of the
+    # Teams run until the families who started last finish therapy, or to the end of the
     # quarter in which the SPV stopped the service.
-    service_end = scenario.referrals.service_end_month + inputs["referrals.months_per_case"]
+    closed = np.full(n, float(scenario.referrals.service_end_month)) if close_month is None else close_month
+    if timeline is not None:  # never after the draw's own service end (not extended)
+        closed = np.minimum(closed, timeline.service_end_month)
+    last_therapy_ends = closed + inputs["referrals.months_per_case"]
     if timeline is not None:
-        service_end = np.minimum(timeline.service_end_month + inputs["referrals.months_per_case"],
-                                 timeline.terminated_month)
-    team_end = np.minimum(service_end, (stop_quarter + 1) * MONTHS_PER_QUARTER)
+        last_therapy_ends = np.minimum(last_therapy_ends, timeline.terminated_month)
+    team_end = np.minimum(last_therapy_ends, (stop_quarter + 1) * MONTHS_PER_QUARTER)
     starts = team_start_months(scenario, inputs)[:, :, None]  # (n, teams, 1)
     lo, hi = edges[:-1], edges[1:]
     running = np.clip(np.minimum(hi, team_end[:, None, None]) - np.maximum(lo, starts), 0.0, None)

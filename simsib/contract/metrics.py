@@ -2,6 +2,13 @@
 
 Conventions: money in £, days in calendar days, IRR annualised from quarterly investor flows
 (outflows negative), NPV at the scenario's annual discount rate converted to quarterly.
+
+The council's accounts are a finance officer's (:mod:`simsib.contract.council_value`): care
+avoided in a quarter is valued at that quarter's prices; ``net_benefit`` is the cash sum and
+``net_benefit_pv`` discounts each quarter's savings, payments and management costs to the
+contract start at ``spv.discount_rate``; savings are counted inside the tracking windows (what
+the contract pays for) and, as ``*_to_18``, to each young person's 18th birthday (what the
+council avoids).
 Undefined values are NaN; ``irr_status`` (see :class:`simsib.contract.finance.IrrStatus`) says why an
 IRR is missing.
 """
@@ -9,6 +16,7 @@ IRR is missing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -107,37 +115,79 @@ def investor_metrics(scenario: Scenario, inputs: DrawInputs, waterfall: Waterfal
     }
 
 
+def discount_factors(inputs: DrawInputs, n_quarters: int) -> np.ndarray:
+    """``(1 + spv.discount_rate)^(−q/4)`` for quarter ``q``, (n_draws, n_quarters)."""
+    quarters = np.arange(n_quarters) / 4.0
+    return (1.0 + inputs["spv.discount_rate"][:, None]) ** -quarters[None, :]
+
+
 def council_metrics(
     scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly | OutcomeTotals, payments: Payments,
-    true_savings: np.ndarray | None = None,
+    true_savings: np.ndarray | None = None, care: Any = None,
 ) -> dict[str, np.ndarray]:
     """``outcomes``: of the served cohorts, or just their totals.  ``true_savings``: the £ value
     of every outcome the service changed, when the scenario has named cohorts
-    (:func:`simsib.contract.outcome_metrics.true_value`); by default care days avoided × the
-    cost of a care day."""
+    (:func:`simsib.contract.outcome_metrics.true_value`).  ``care``: the care avoided by quarter
+    at each quarter's prices (:class:`simsib.contract.council_value.CareValue`; None when not all
+    cohorts are care, or not computed): it gives the true savings, their present value and the
+    savings to the 18th birthday.  Without it the true savings are care days avoided × the cost of
+    a care day at contract-start prices, and the present values are undefined (NaN)."""
     totals = _totals(outcomes)
-    day_cost = scenario_daily_care_cost(scenario, inputs, len(totals.starts))
+    n = len(totals.starts)
+    day_cost = scenario_daily_care_cost(scenario, inputs, n)
     paid = payments.paid.sum(axis=1)
     true_days = totals.care_days_counterfactual - totals.care_days_treated
     contract_days = payments.counted_days
     # Share of the paid-for days that MST did not cause: 1 − true ÷ counted, in [0, 1].
     deadweight = np.clip(1.0 - _safe_divide(true_days, contract_days), 0.0, 1.0)
-    management = inputs["contract.council_management_cost_per_quarter"] * scenario.n_quarters
-    if true_savings is None:
-        true_savings = true_days * day_cost
-    return {
+    per_quarter = inputs["contract.council_management_cost_per_quarter"]
+    discount = discount_factors(inputs, payments.paid.shape[1])
+    undefined = np.full(n, np.nan)
+    if care is not None:
+        true_savings = care.window.sum(axis=1)
+        true_pv = (care.window * discount[:, : care.window.shape[1]]).sum(axis=1)
+        contract_price = care.tracked_price
+    else:
+        if true_savings is None:
+            true_savings = true_days * day_cost
+        true_pv, contract_price = undefined, 1.0
+    council = {
         "outcome_payments": paid,
         "cap_reached": payments.cap_reached,
         "cap_quarter": payments.cap_quarter,
         "care_days_saved_contract": contract_days,
         "care_days_saved_true": true_days,
         "daily_care_cost": day_cost,
-        "contract_savings": contract_days * day_cost,
+        "contract_savings": contract_days * day_cost * contract_price,
         "true_savings": true_savings,
         "deadweight_share": deadweight,
-        "council_management_costs": management,
-        "net_benefit": true_savings - paid - management,
+        "true_savings_pv": true_pv,
+        "outcome_payments_pv": (payments.paid * discount).sum(axis=1),
+        "care_days_saved_to_18": undefined,
+        "true_savings_to_18": undefined,
+        "true_savings_to_18_pv": undefined,
     }
+    if care is not None and care.to_age_limit is not None:
+        council["care_days_saved_to_18"] = care.days_to_age_limit
+        council["true_savings_to_18"] = care.to_age_limit.sum(axis=1)
+        council["true_savings_to_18_pv"] = (
+            care.to_age_limit * discount_factors(inputs, care.to_age_limit.shape[1])).sum(axis=1)
+    return with_net_benefits(council, per_quarter * scenario.n_quarters, per_quarter * discount.sum(axis=1))
+
+
+def with_net_benefits(council: dict[str, np.ndarray], management: np.ndarray, management_pv: np.ndarray,
+                      other_costs: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """``council`` with its management costs and every net benefit (cash and present value,
+    inside the windows and to the 18th birthday): savings less payments, management costs and
+    ``other_costs`` (the term sheet's, counted undiscounted: their timing is not split)."""
+    other = 0.0 if other_costs is None else other_costs
+    council["council_management_costs"] = management
+    council["net_benefit"] = council["true_savings"] - council["outcome_payments"] - management - other
+    council["net_benefit_pv"] = council["true_savings_pv"] - council["outcome_payments_pv"] - management_pv - other
+    council["net_benefit_to_18"] = council["true_savings_to_18"] - council["outcome_payments"] - management - other
+    council["net_benefit_to_18_pv"] = (council["true_savings_to_18_pv"] - council["outcome_payments_pv"]
+                                       - management_pv - other)
+    return council
 
 
 def outcome_metrics(

@@ -29,21 +29,28 @@ per-draw input (``DrawInputs``, shape ``(n_draws,)``), named by its scenario key
 * **Capacity** [E30: caseload 4–6 families, 3–5 months per family; E13].  New families the
   active therapists can take on, rounded half up to whole families:
   ``cap_m = round(teams · a_m · therapists_per_team · caseload_per_therapist / months_per_case)``.
-  Starts are ``S_m = min(C_m, cap_m)``; converted referrals above capacity are lost, not
-  queued (there is no waiting list).
-* **Target** [E11: 380 families planned].  Starts stop once ``Σ_{m' ≤ m} S_m'`` reaches
-  ``target_young_people`` (the month that reaches it is cut to the remainder).
+* **Waiting list** (:mod:`simsib.model.waiting_list`).  Converted referrals above capacity
+  wait for a place for up to ``max_wait_months``, some dropping out each month
+  (``waiting_dropout_per_month``); starts take the queue first.
+* **Target** [E11: 380 families planned].  Once the starts reach ``target_young_people`` the
+  service takes no new referrals.  Under ``target_rule = "plan"`` the families already waiting
+  still start; under ``"ceiling"`` the month that reaches it is cut to the remainder and those
+  waiting are turned away.  The service *closes* after the month of the last start
+  (:func:`service_close_month`), or at ``service_end_month`` if the target is never reached;
+  teams run until the families that started last finish (:mod:`simsib.contract.costs`).
 * **Service window** [E4: five operational years].  No one starts at or after
   ``service_end_month``.  The cash waterfall can stop starts earlier per draw; that is applied
   later as a mask on quarterly start cohorts (``simsib.run.pipeline.settle``), so the random
   numbers drawn here never depend on it.
 
-Random numbers come from the chunk's ``referrals`` stream, one array per variate for all draws
-of the chunk.  Gamma, Poisson and binomial variates use a parameter-dependent number of
-uniforms, so a variant scenario that changes any draw's demand changes the referral counts of
+Random numbers come from the chunk's ``referrals`` stream (converted referrals), one array per
+variate for all draws of the chunk, and its ``waiting`` stream (drop-outs; see
+:mod:`simsib.model.waiting_list`).  Gamma and Poisson variates use a parameter-dependent number
+of uniforms, so a variant scenario that changes any draw's demand changes the referral counts of
 every draw in the chunk: common random numbers across variants hold for the per-draw inputs,
-and for everything downstream when the starts are equal (e.g. variants of the effect or the
-contract), not for variants of the referral inputs themselves.
+for the converted referrals under variants of anything but demand (capacity, the waiting list,
+the target), for the drop-out uniforms always, and for everything downstream when the starts
+are equal (e.g. variants of the effect or the contract).
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ from __future__ import annotations
 import numpy as np
 
 from simsib.model.inputs import DrawInputs
+from simsib.model.waiting_list import Intake, waiting_list
 from simsib.scenario.format import Scenario
 
 
@@ -115,25 +123,58 @@ def monthly_capacity(scenario: Scenario, inputs: DrawInputs, active: np.ndarray 
     return np.floor(active * scenario.referrals.teams * per_team[:, None] + 0.5)
 
 
-def monthly_starts(
-    scenario: Scenario, inputs: DrawInputs, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Converted referrals and starts per month.
+def intake(scenario: Scenario, inputs: DrawInputs, rng: np.random.Generator,
+           waiting_rng: np.random.Generator | None = None) -> Intake:
+    """Converted referrals, the waiting list and the starts of every draw of a chunk.
 
-    Returns
-    -------
-    converted, starts : ndarray of int64, shape (n_draws, service_end_month)
-        Referrals that convert (demand for a place), and those that start within capacity and
-        the target.
+    ``rng`` is the chunk's ``referrals`` stream, ``waiting_rng`` its ``waiting`` stream (needed
+    only when ``max_wait_months > 0``).  See :class:`simsib.model.waiting_list.Intake`.
     """
+    r = scenario.referrals
     active = monthly_active_share(scenario, inputs)
     k = inputs["referrals.referral_dispersion"][:, None]
     converted_mean = expected_referrals(scenario, inputs, active) * inputs["referrals.referral_conversion"][:, None]
     # Gamma-Poisson mixture = negative binomial with mean `converted_mean` and size `k`.
     intensity = rng.gamma(np.broadcast_to(k, converted_mean.shape), converted_mean / k)
     converted = rng.poisson(intensity)
-    starts = np.minimum(converted, monthly_capacity(scenario, inputs, active).astype(np.int64))
-    target = scenario.referrals.target_young_people
-    if target is not None:
-        starts = np.diff(np.minimum(np.cumsum(starts, axis=1), target), axis=1, prepend=0)
-    return converted, starts
+    places = monthly_capacity(scenario, inputs, active).astype(np.int64)
+    n, n_months = converted.shape
+    wait = r.max_wait_months
+    if wait > 0:
+        if waiting_rng is None:
+            raise ValueError("a waiting list (max_wait_months > 0) needs the chunk's 'waiting' stream")
+        uniforms = waiting_rng.random((n, n_months, wait))
+    else:
+        uniforms = np.empty((n, n_months, 1))
+    return waiting_list(converted, places, wait, inputs["referrals.waiting_dropout_per_month"], uniforms,
+                            target=r.target_young_people, ceiling=r.target_rule == "ceiling")
+
+
+def monthly_starts(
+    scenario: Scenario, inputs: DrawInputs, rng: np.random.Generator, waiting_rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Converted referrals and starts per month, from :func:`intake`.
+
+    Returns
+    -------
+    converted, starts : ndarray of int64, shape (n_draws, service_end_month)
+        Referrals that convert (demand for a place), and those that start.
+    """
+    taken = intake(scenario, inputs, rng, waiting_rng)
+    return taken.converted, taken.starts
+
+
+def service_close_month(scenario: Scenario, starts: np.ndarray) -> np.ndarray:
+    """Month at whose start the service takes on no one more, per draw, float (n_draws,).
+
+    After the month of the last start when the starts reached ``target_young_people`` (the
+    queue, if any, has then been worked through: places are free every month once the teams run);
+    ``service_end_month`` otherwise.  ``starts`` is (n_draws, n_months).
+    """
+    r = scenario.referrals
+    end = np.full(starts.shape[0], float(r.service_end_month))
+    if r.target_young_people is None:
+        return end
+    reached = starts.sum(axis=1) >= r.target_young_people
+    last = starts.shape[1] - np.argmax(starts[:, ::-1] > 0, axis=1)  # one past the last start
+    return np.where(reached, np.minimum(last, end), end)

@@ -14,7 +14,8 @@ import zlib
 import numpy as np
 
 # Append only: the position of a name is part of every past result's identity.
-STREAM_NAMES = ("inputs", "correlation", "referrals", "people", "cohorts", "comparison", "observations", "update")
+STREAM_NAMES = ("inputs", "correlation", "referrals", "people", "cohorts", "comparison", "waiting", "observations",
+                "update")
 
 
 def chunk_seed(entropy: int, chunk_index: int) -> np.random.SeedSequence:

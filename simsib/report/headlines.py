@@ -20,6 +20,8 @@ HEADLINES = (
     ("True savings (care avoided)", "council", "true_savings", "money"),
     ("Deadweight share of paid days", "council", "deadweight_share", "percent"),
     ("Council net benefit", "council", "net_benefit", "money"),
+    ("Council net benefit, present value", "council", "net_benefit_pv", "money"),
+    ("Council net benefit to 18th birthdays, PV", "council", "net_benefit_to_18_pv", "money"),
     ("Payments had the service no effect", "council", "payments_without_effect", "money"),
     ("Young people started", "outcomes", "young_people_started", "number"),
     ("Care proportion, treated", "outcomes", "care_proportion_treated", "percent"),

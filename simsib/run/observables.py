@@ -22,10 +22,11 @@ joint distribution with ``C_m`` without touching any stream a run already uses.
 **Continuing a path.**  Given the draw's inputs, referrals in different months are independent,
 and so are different young people.  A path's future after review quarter ``Q`` -- referrals and
 starts from month ``3Q``, and the young people of start cohorts ``≥ Q`` -- can therefore be drawn
-afresh while cohorts ``< Q`` keep every day they were simulated with, past and future.  Only the
-capacity (per month) and the target (on cumulative starts, counted from the kept months) link
-the two, and both are applied to the spliced months.  Young people already started keep their
-paths: their future days are not re-drawn.
+afresh while cohorts ``< Q`` keep every day they were simulated with, past and future.  The
+waiting list (families waiting at the review, the drop-outs) and the target (on starts to date)
+link the two: the waiting list is run again over the spliced months, which reproduces its past
+exactly and carries its state into the future.  Young people already started keep their paths:
+their future days are not re-drawn.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ from simsib.contract.mechanisms import model_needs
 from simsib.model.inputs import DrawInputs
 from simsib.model.outcomes import MONTHS_PER_QUARTER, CohortQuarterly
 from simsib.model.processes import simulate_cohorts
-from simsib.model.referrals import expected_referrals, monthly_capacity, monthly_starts
+from simsib.model.referrals import expected_referrals, intake, monthly_capacity, service_close_month
 from simsib.model.streams import stream
+from simsib.model.waiting_list import waiting_list
 from simsib.run.settlement import Settlement
 from simsib.scenario.format import DaysSavedVsBaseline, Scenario
 
@@ -59,14 +61,19 @@ PERSON_FIELDS = ("person_attained", "person_attained_counterfactual", "person_co
 class History:
     """Simulated paths of some draws: all a review date can look back on, and more.
 
-    monthly_starts : (n, service_end_month) young people starting each month, after capacity
-        and the target and before any stop by the SPV
+    monthly_starts : (n, service_end_month) young people starting each month, after capacity,
+        the waiting list and the target, before any stop by the SPV
     referrals : (n, service_end_month) all referrals, converting or not
+    converted : (n, service_end_month) referrals that convert (demand for a place)
+    waiting_uniforms : (n, service_end_month, max_wait_months) the waiting list's drop-out
+        uniforms (:mod:`simsib.model.waiting_list`), or None without a waiting list
     outcomes : every start cohort's outcomes as simulated (see :class:`CohortQuarterly`)
     """
 
     monthly_starts: np.ndarray
     referrals: np.ndarray
+    converted: np.ndarray
+    waiting_uniforms: np.ndarray | None
     outcomes: CohortQuarterly
 
 
@@ -85,22 +92,24 @@ def total_referrals(
     return (converted + not_converted).astype(float)
 
 
+def _waiting_uniforms(scenario: Scenario, n: int, seed: np.random.SeedSequence) -> np.ndarray | None:
+    """The drop-out uniforms :func:`simsib.model.referrals.intake` draws from ``seed``'s
+    ``waiting`` stream (the same numbers: they are the stream's first)."""
+    wait = scenario.referrals.max_wait_months
+    if wait <= 0:
+        return None
+    return stream(seed, "waiting").random((n, scenario.referrals.service_end_month, wait))
+
+
 def simulate_history(scenario: Scenario, inputs: DrawInputs, chunk: np.random.SeedSequence) -> History:
     """Referrals and outcomes of a chunk: :func:`simsib.run.pipeline.simulate_outcomes`'s numbers
     (on the scenario's envelope), plus all referrals (from the chunk's ``observations`` stream)."""
     envelope = scenario.envelope()
-    converted, starts = monthly_starts(envelope, inputs, stream(chunk, "referrals"))
-    outcomes = simulate_cohorts(envelope, inputs, starts, chunk, model_needs(envelope))
-    referrals = total_referrals(envelope, inputs, converted, stream(chunk, "observations"))
-    return History(starts, referrals, outcomes)
-
-
-def _apply_target(scenario: Scenario, starts: np.ndarray) -> np.ndarray:
-    """Cut monthly starts once their running total reaches the target, as the referrals stage does."""
-    target = scenario.referrals.target_young_people
-    if target is None:
-        return starts
-    return np.diff(np.minimum(np.cumsum(starts, axis=1), target), axis=1, prepend=0)
+    taken = intake(envelope, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
+    outcomes = simulate_cohorts(envelope, inputs, taken.starts, chunk, model_needs(envelope, horizon=True))
+    referrals = total_referrals(envelope, inputs, taken.converted, stream(chunk, "observations"))
+    return History(taken.starts, referrals, taken.converted,
+                   _waiting_uniforms(envelope, len(taken.starts), chunk), outcomes)
 
 
 def continue_history(
@@ -108,23 +117,31 @@ def continue_history(
 ) -> History:
     """``past`` kept before ``review_quarter`` and simulated afresh from it, from ``seed``'s streams.
 
-    Months ``< 3·review_quarter`` keep their referrals and starts, and cohorts ``< review_quarter``
-    keep their outcomes; later months draw new referrals (within capacity, then the target
-    counted from the kept starts) and later cohorts new young people.
+    Months ``< 3·review_quarter`` keep their converted referrals, drop-out uniforms, referrals
+    and starts, and cohorts ``< review_quarter`` keep their outcomes.  Later months draw new
+    referrals and drop-outs, and the waiting list is run again over the spliced months: it is
+    a month-by-month loop, so its months before the review come out as they were, and the
+    queue, the starts to date and the target carry into the new months.  Later cohorts draw
+    new young people.
     """
     envelope = scenario.envelope()
+    r = envelope.referrals
     first_new = MONTHS_PER_QUARTER * review_quarter
-    converted, _ = monthly_starts(envelope, inputs, stream(seed, "referrals"))
-    # The target is applied below, to the spliced months; capacity as in monthly_starts.
-    within_capacity = np.minimum(converted, monthly_capacity(envelope, inputs).astype(np.int64))
-    starts = past.monthly_starts.copy()
-    starts[:, first_new:] = within_capacity[:, first_new:]
-    starts = _apply_target(envelope, starts)
+    fresh = intake(envelope, inputs, stream(seed, "referrals"), stream(seed, "waiting"))
+    converted = past.converted.copy()
+    converted[:, first_new:] = fresh.converted[:, first_new:]
+    uniforms = past.waiting_uniforms
+    if uniforms is not None:
+        uniforms = uniforms.copy()
+        uniforms[:, first_new:] = _waiting_uniforms(envelope, len(converted), seed)[:, first_new:]
+    taken = waiting_list(converted, monthly_capacity(envelope, inputs).astype(np.int64), r.max_wait_months,
+                         inputs["referrals.waiting_dropout_per_month"],
+                         uniforms if uniforms is not None else np.empty((*converted.shape, 1)),
+                         target=r.target_young_people, ceiling=r.target_rule == "ceiling")
     referrals = past.referrals.copy()
-    fresh_referrals = total_referrals(envelope, inputs, converted, stream(seed, "observations"))
-    referrals[:, first_new:] = fresh_referrals[:, first_new:]
-    fresh = simulate_cohorts(envelope, inputs, starts, seed, model_needs(envelope))
-    return History(starts, referrals, splice_cohorts(past.outcomes, fresh, review_quarter))
+    referrals[:, first_new:] = total_referrals(envelope, inputs, fresh.converted, stream(seed, "observations"))[:, first_new:]
+    outcomes = simulate_cohorts(envelope, inputs, taken.starts, seed, model_needs(envelope, horizon=True))
+    return History(taken.starts, referrals, converted, uniforms, splice_cohorts(past.outcomes, outcomes, review_quarter))
 
 
 def splice_cohorts(kept: CohortQuarterly, fresh: CohortQuarterly, first_fresh: int) -> CohortQuarterly:
@@ -221,13 +238,16 @@ def observable_series(
     """
     n_quarters = settlement.waterfall.payments.shape[1]  # the envelope's timeline
     n_months = MONTHS_PER_QUARTER * n_quarters
-    served_months = (np.arange(n_months)[None, :] // MONTHS_PER_QUARTER) < settlement.service_stop[:, None]
+    months = np.arange(n_months)[None, :]
+    served_months = months // MONTHS_PER_QUARTER < settlement.service_stop[:, None]
+    # A service that has closed (its target reached) takes no more referrals.
+    open_months = served_months & (months < service_close_month(scenario.envelope(), history.monthly_starts)[:, None])
     served = settlement.outcomes  # cohorts the SPV served, quarters that are measured
     care = served.care_days_treated.sum(axis=1)
     child = served.child_days.sum(axis=1)
     paid = settlement.waterfall.payments
     series = {
-        "referrals": _monthly(history.referrals, n_months, served_months),
+        "referrals": _monthly(history.referrals, n_months, open_months),
         "starts": _monthly(history.monthly_starts.astype(float), n_months, served_months),
         "completions": served.completions_due.sum(axis=1),
         "care_days": care,

@@ -21,8 +21,16 @@ from simsib.contract.capital_metrics import (
     termination_metrics,
     tranche_metrics,
 )
+from simsib.contract.council_value import care_value
 from simsib.contract.mechanisms import model_needs
-from simsib.contract.metrics import OutcomeTotals, council_metrics, investor_metrics, outcome_metrics
+from simsib.contract.metrics import (
+    OutcomeTotals,
+    council_metrics,
+    discount_factors,
+    investor_metrics,
+    outcome_metrics,
+    with_net_benefits,
+)
 from simsib.contract.outcome_metrics import cohort_metrics, payment_metrics, true_value
 from simsib.contract.waterfall import Waterfall
 from simsib.model.inputs import DrawInputs, sample_inputs
@@ -65,8 +73,9 @@ def simulate_outcomes(
     Simulated on the scenario's envelope (every possible extension taken; the scenario itself
     when nothing can extend it): the money stages cut each draw to its own dates."""
     scenario = scenario.envelope()
-    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"))
-    return simulate_cohorts(scenario, inputs, starts, chunk, model_needs(scenario)), starts
+    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
+    # The days in care to each person's 18th birthday too: the council's savings beyond the window.
+    return simulate_cohorts(scenario, inputs, starts, chunk, model_needs(scenario, horizon=True)), starts
 
 
 def quarterly_series(monthly: np.ndarray, stop: np.ndarray, waterfall: Waterfall) -> dict[str, np.ndarray]:
@@ -92,27 +101,34 @@ def council_columns(
     """The council's metrics, with what the term sheet changes for it, and the term sheet's flows
     to and from the council and the provider (:func:`party_flows`)."""
     savings = true_value(scenario, inputs, settlement.served_outcomes(), settlement.cohort_served)
-    council = council_metrics(scenario, inputs, totals, settlement.payments, savings)
+    care = care_value(scenario, inputs, settlement.simulated, settlement.cohort_served, settlement.measured_by_draw)
+    council = council_metrics(scenario, inputs, totals, settlement.payments, savings, care)
     flows = party_flows(scenario, inputs, settlement.waterfall)
     timeline = settlement.timeline
     cost = council_term_sheet_cost(flows)
     if timeline is not None or cost is not None:
+        per_quarter = inputs["contract.council_management_cost_per_quarter"]
+        management, management_pv = council["council_management_costs"], None
         if timeline is not None:  # the council manages the contract until its own end
-            council["council_management_costs"] = (
-                inputs["contract.council_management_cost_per_quarter"] * (timeline.final_quarter + 1.0))
-        council["net_benefit"] = council["true_savings"] - council["outcome_payments"] - council["council_management_costs"]
+            management = per_quarter * (timeline.final_quarter + 1.0)
+            quarters = np.arange(settlement.payments.paid.shape[1])
+            managed = quarters[None, :] <= timeline.final_quarter[:, None]
+            management_pv = per_quarter * (discount_factors(inputs, quarters.size) * managed).sum(axis=1)
+        if management_pv is None:
+            management_pv = per_quarter * discount_factors(inputs, settlement.payments.paid.shape[1]).sum(axis=1)
+        council = with_net_benefits(council, management, management_pv, cost)
         if cost is not None:
             council["council_term_sheet_cost"] = cost
-            council["net_benefit"] = council["net_benefit"] - cost
     return council, flows
 
 
 def review_changes(
-    scenario: Scenario, inputs: DrawInputs, settlement: Settlement, columns: dict[str, np.ndarray]
+    scenario: Scenario, inputs: DrawInputs, settlement: Settlement, columns: dict[str, np.ndarray],
+    monthly: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """What the review rules change in each draw: with them less without them, on the same care
     paths (``review_change_*``: outcome payments, true savings, net benefit, investors' receipts)."""
-    scheduled = settle(scenario, inputs, settlement.simulated, reviews=False)
+    scheduled = settle(scenario, inputs, settlement.simulated, monthly, reviews=False)
     before, _ = council_columns(scenario, inputs, scheduled, scheduled.totals())
     out = {f"review_change_{key}": columns[key] - before[key] for key in ("outcome_payments", "true_savings", "net_benefit")}
     out["review_change_distributions"] = columns["distributions"] - scheduled.waterfall.investor_receipts.sum(axis=1)
@@ -144,7 +160,7 @@ def draw_columns(
     if "council_term_sheet_cost" in council:
         columns["council_term_sheet_cost"] = council["council_term_sheet_cost"]
     if scenario.contract.reviews:
-        columns.update(review_changes(scenario, inputs, settlement, columns))
+        columns.update(review_changes(scenario, inputs, settlement, columns, monthly))
     # Beyond Essex's columns: payments by mechanism and payer, what the contract would have paid
     # had the service had no effect, and per-cohort outcomes of processes other than care.
     without_effect = payments_without_effect(scenario, inputs, settlement)
@@ -166,7 +182,7 @@ def run_chunk(
     chunk = chunk_seed(entropy, index)
     inputs = sample_inputs(scenario, chunk, n_draws)
     outcomes, monthly = simulate_outcomes(scenario, inputs, chunk)
-    settlement = settle(scenario, inputs, outcomes)
+    settlement = settle(scenario, inputs, outcomes, monthly)
     return ChunkResult(
         index=index,
         draws=draw_columns(scenario, inputs, settlement, monthly),

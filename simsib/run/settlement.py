@@ -38,6 +38,7 @@ from simsib.contract.timeline import Timeline, cut_outcomes, decide, scheduled_t
 from simsib.contract.waterfall import Waterfall, run_waterfall
 from simsib.model.inputs import DrawInputs
 from simsib.model.outcomes import CohortQuarterly
+from simsib.model.referrals import service_close_month
 from simsib.scenario.format import Scenario
 
 
@@ -143,7 +144,7 @@ def _forfeit(payments: Payments, timeline: Timeline, cap: np.ndarray | None) -> 
 
 def _settle_from(
     scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, stop: np.ndarray, measured: np.ndarray,
-    timeline: Timeline | None,
+    timeline: Timeline | None, close_month: np.ndarray,
 ) -> tuple[Payments, Waterfall, np.ndarray]:
     """Settled (payments, waterfall, stops) of draws whose stops are ``stop`` or earlier.
 
@@ -162,7 +163,8 @@ def _settle_from(
         by_draw = measured[None, :] & (np.arange(n_quarters)[None, :] < timeline.measure_end_quarter[:, None])
         payments = outcome_payments(scenario, inputs, cut_outcomes(outcomes, served, by_draw), measured_by_draw=by_draw)
         payments = _forfeit(payments, timeline, inputs.get("contract.cap") if scenario.contract.cap is not None else None)
-    costs = cost_schedule(scenario, inputs, np.where(served, outcomes.starts, 0.0), stop, timeline)
+    costs = cost_schedule(scenario, inputs, np.where(served, outcomes.starts, 0.0), stop, timeline,
+                          close_month=close_month)
     measures = None
     if grid_measures(scenario):
         ends = timeline.measure_end_quarter if timeline is not None else np.full(len(stop), payments.paid.shape[1])
@@ -173,7 +175,8 @@ def _settle_from(
     if moved.size == 0:
         return payments, waterfall, stop
     settled = _settle_from(scenario, _at_rows(inputs, moved), _at_rows(outcomes, moved),
-                           waterfall.first_short_quarter[moved], measured, _at_rows(timeline, moved))
+                           waterfall.first_short_quarter[moved], measured, _at_rows(timeline, moved),
+                           close_month[moved])
     return tuple(_spliced(whole, moved, part) for whole, part in zip((payments, waterfall, stop), settled))
 
 
@@ -191,16 +194,21 @@ def payments_without_effect(scenario: Scenario, inputs: DrawInputs, settlement: 
     return _forfeit(payments, timeline, inputs.get("contract.cap") if scenario.contract.cap is not None else None)
 
 
-def settle(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, *, reviews: bool = True) -> Settlement:
+def settle(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, monthly: np.ndarray, *,
+           reviews: bool = True) -> Settlement:
     """Payments and the cash waterfall, stopping new starts where the SPV runs out of capital and
     applying the contract's reviews (or, with ``reviews=False``, every draw on its scheduled
-    dates).  ``outcomes`` are simulated on ``scenario.envelope()``."""
+    dates).  ``outcomes`` are simulated on ``scenario.envelope()``; ``monthly`` (n_draws,
+    n_months) are the starts :func:`simsib.run.pipeline.simulate_outcomes` returns with them,
+    which say when the service closed (:func:`simsib.model.referrals.service_close_month`) and
+    so until when the teams are paid."""
     envelope = scenario.envelope()
+    close_month = service_close_month(envelope, monthly)
     n, _, n_quarters = outcomes.child_days.shape
     measured = measured_quarters(envelope, n_quarters)
     timeline = scheduled_timeline(scenario, n) if envelope is not scenario else None
     start = np.full(n, n_quarters, dtype=np.int64)
-    payments, waterfall, stop = _settle_from(envelope, inputs, outcomes, start, measured, timeline)
+    payments, waterfall, stop = _settle_from(envelope, inputs, outcomes, start, measured, timeline, close_month)
     order = sorted(range(len(scenario.contract.reviews)), key=lambda i: scenario.contract.reviews[i].month)
     for index in order if reviews else ():
         review = scenario.contract.reviews[index]
@@ -215,7 +223,7 @@ def settle(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, *,
             continue
         timeline = timeline_after
         part = _settle_from(envelope, _at_rows(inputs, rows), _at_rows(outcomes, rows), start[rows], measured,
-                            _at_rows(timeline, rows))
+                            _at_rows(timeline, rows), close_month[rows])
         payments, waterfall, stop = (_spliced(whole, rows, new) for whole, new in zip((payments, waterfall, stop), part))
     unfunded = (waterfall.costs_owed - waterfall.costs_paid).sum(axis=1)
     return Settlement(outcomes, measured, payments, waterfall, stop, unfunded, timeline)

@@ -83,6 +83,36 @@ def sources_in(node: Any) -> list[str]:
     return found
 
 
+PART = re.compile(r"\b(\d{4}) part\b")
+
+
+def citations_after(sources: Iterable[str], year: int) -> list[str]:
+    """Problems with citing ``sources`` (``source`` strings) in a scenario dated ``year``.
+
+    An id is fine if everything in it was public by ``year``.  An id whose first part was public
+    by then but which also holds later figures (``later_year`` after ``year``) must be cited with
+    the part used, e.g. ``"E6: 55% comparison group (2012 part)"``: a ``YYYY part`` marker with
+    ``YYYY <= year`` in the same string.  An id published after ``year``, or unknown, is a
+    problem.  Returns one message per problem (empty: the scenario is dated honestly).
+    """
+    entries = register()
+    problems: list[str] = []
+    for text in sources:
+        marked = [int(y) for y in PART.findall(text or "")]
+        for evidence_id in cited_ids([text]):
+            entry = entries.get(evidence_id)
+            if entry is None:
+                problems.append(f"{evidence_id} is not in the evidence register: {text!r}")
+            elif entry.year > year:
+                problems.append(f"{evidence_id} was published in {entry.year}, after {year}: {text!r}")
+            elif entry.last_year > year and not any(y <= year for y in marked):
+                problems.append(
+                    f"{evidence_id} holds figures published in {entry.later_year} ({entry.later_part}); "
+                    f"cite the part known in {year} as '({year} part)': {text!r}"
+                )
+    return problems
+
+
 @functools.lru_cache(maxsize=1)
 def _labels() -> dict[str, Any]:
     with open(HERE / "labels.toml", "rb") as handle:

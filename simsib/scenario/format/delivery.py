@@ -3,7 +3,7 @@ simulated, and how young people reach the service (EVIDENCE C)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -92,7 +92,24 @@ class Referrals(Section):
         default=0.0, description="Months from the first team's start to full demand (a linear ramp; 0: none)."
     )
     target_young_people: structural_int(1, 1_000_000, "a number of young people") | None = Field(
-        default=None, description="Starts stop once this many young people have started (none: no limit)."
+        default=None, description="Planned number of young people (none: no plan).  What reaching it does is "
+        "`target_rule`'s choice."
+    )
+    target_rule: Literal["plan", "ceiling"] = Field(
+        default="plan",
+        description="What `target_young_people` is.  \"plan\": once it is reached the service takes no new "
+        "referrals, but families already waiting still start (so more than planned may start); "
+        "\"ceiling\": the contract forbids more starts, and those still waiting are turned away.",
+    )
+    max_wait_months: structural_int(0, 60, "a number of months") = Field(
+        default=0,
+        description="Months a converted referral may wait for a free place after the month it converts; "
+        "it then lapses.  0: no waiting list (converted referrals above capacity are lost).",
+    )
+    waiting_dropout_per_month: Probability = Field(
+        default=0.0,
+        description="Share of the families on the waiting list who drop out in each month they wait "
+        "(their crisis resolves, they enter care, or they disengage).",
     )
 
 

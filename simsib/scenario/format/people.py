@@ -107,5 +107,10 @@ class Care(Section):
     ifa_share_of_fostering: Probability = Field(
         description="Share of fostering days with independent agencies; the rest are with the council's own carers."
     )
+    cost_inflation: bounded(-0.2, 0.5, "an annual rate") = Field(
+        default=0.0,
+        description="Annual growth of the weekly costs of care, which are at contract-start prices "
+        "(0.02 is 2% a year); savings in a quarter are valued at that quarter's prices.",
+    )
 
 
