@@ -1,17 +1,22 @@
-"""Simulation-based calibration of ``simsib update`` (slow: about a minute on 2 cores).
+"""Simulation-based calibration of ``simsib update`` (slow: two to three minutes on 2 cores).
 
-100 synthetic truths drawn from the Essex prior, each observed to date at the end of a random
-quarter between 4 and 16 (referrals, starts, completions, care proportion, payments; measured
-with the update's observation model) and updated from a fresh 300-draw prior with 10 paths per
-draw.  Stated test: for each of six key inputs and the total outcome payments, the
-Kolmogorov–Smirnov test of the posterior PITs against U(0, 1) must give p ≥ 0.001 (Bonferroni:
-a family-wise false-alarm rate below 1% over the seven); the posterior 90% interval of total
-payments must hold the truth in 90% ± 2 standard errors of the cases (84%-96% for 100).  A
-negative control shows the test can fail: an overconfident posterior (weights to the fourth
-power) must be rejected at p < 0.001 for at least three of the quantities.
+100 synthetic truths drawn from the Essex prior (random draws of whole chunks, so the
+scenario's rank correlations hold), each observed to date at the end of a random quarter
+between 4 and 16 (referrals, starts, completions, care proportion, payments; measured with the
+update's observation model) and updated from a fresh 300-draw prior with 10 paths per draw.
+Stated test: for each of six key inputs and the total outcome payments, the Kolmogorov–Smirnov
+test of the posterior PITs against U(0, 1) must give p ≥ 0.001 (Bonferroni: a family-wise
+false-alarm rate below 1% over the seven); the posterior's central 90% of total payments (by
+the randomised PIT: the cap is an atom) must hold the truth in 90% ± 2 standard errors of the
+cases (84%-96% for 100).  A negative control shows the test can fail: an overconfident
+posterior (weights to the fourth power) must be rejected at p < 0.001 for at least three of the
+quantities.
 
-Measured (``python benchmarks/calibration.py``): posterior p-values 0.13-0.99, coverage 94%;
-control p-values 1e-7 to 0.0013.
+Measured (``python benchmarks/calibration.py``, seed 2024 as here): posterior p-values 0.002
+(team start delay) to 0.72, coverage 89%; control p-values 2e-7 to 0.026.  With ``--seed 7``:
+0.089 to 0.95, coverage 89%.  The seed was fixed before these figures were seen; seed 2024's
+low p-value for the delay (its truths' PITs lean high: the posterior puts the delay a little
+early) is recorded, not tuned away.
 """
 
 from __future__ import annotations
