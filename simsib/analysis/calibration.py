@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from simsib.analysis.observe import TO_DATE, draw_observations
-from simsib.analysis.update import update
+from simsib.analysis.update import DEFAULT_POSTERIOR_PATHS, update
 from simsib.analysis.weights import probability_integral_transform, weighted_quantiles
 from simsib.run.execution import map_processes, warm_up
 from simsib.scenario.format import Scenario
@@ -48,6 +48,7 @@ class Calibration:
     control_pit: dict[str, np.ndarray]
     covered: np.ndarray
     covered_plain: np.ndarray
+    covered_to_date: np.ndarray  # the truth's payments already made, inside the posterior's central 90%
     at_atom: np.ndarray
     review_quarters: np.ndarray
     effective_sample_sizes: np.ndarray
@@ -55,7 +56,7 @@ class Calibration:
 
 
 def _one_truth(scenario: Scenario, t: int, seed: int, draws: int, paths: int, quarters: tuple[int, int],
-               series: Sequence[str], inputs: Sequence[str], max_rounds: int) -> dict:
+               series: Sequence[str], inputs: Sequence[str], max_rounds: int, posterior_paths: int) -> dict:
     """Calibration case ``t``: its PITs, coverage, review quarter, ESS and warnings."""
     truth_entropy, prior_entropy = (int(np.random.SeedSequence(seed, spawn_key=(t, k)).generate_state(1)[0])
                                     for k in (0, 1))
@@ -67,7 +68,7 @@ def _one_truth(scenario: Scenario, t: int, seed: int, draws: int, paths: int, qu
     made = draw_observations(scenario, truth_entropy, size, size, int(rng.integers(size)), review,
                              series=series, to_date=True, noise=True)
     result = update(scenario, made.observations, draws=draws, seed=prior_entropy, paths=paths,
-                    posterior_draws=draws, max_rounds=max_rounds)
+                    posterior_draws=draws, max_rounds=max_rounds, posterior_paths=posterior_paths)
     weights, pool = result.weights, result.pool
     # The control: an overconfident posterior, as if every figure had been reported four times.
     doubled = weights**CONTROL_POWER / np.sum(weights**CONTROL_POWER)
@@ -79,12 +80,15 @@ def _one_truth(scenario: Scenario, t: int, seed: int, draws: int, paths: int, qu
     equal = np.full(paid.size, 1.0 / paid.size)
     out["posterior"][PAYMENTS] = probability_integral_transform(paid, equal, made.truth[PAYMENTS], rng)
     out["control"][PAYMENTS] = probability_integral_transform(pool.draws[PAYMENTS], doubled, made.truth[PAYMENTS], rng)
+    to_date = probability_integral_transform(result.draws["outcome_payments_to_date"].to_numpy(), equal,
+                                             made.truth["outcome_payments_to_date"], rng)
     low, high = weighted_quantiles(paid, equal, INTERVAL)
     pit = out["posterior"][PAYMENTS]
     # Total payments have atoms (the cap, nothing at all): the plain interval [p05, p95] then
     # holds more than 90% of a calibrated posterior's truths.  The randomised PIT breaks ties
     # uniformly, so "inside the central 90%" is exactly 90% likely when the posterior is right.
     out.update(covered=bool(INTERVAL[0] <= pit <= INTERVAL[1]), covered_plain=bool(low <= made.truth[PAYMENTS] <= high),
+               covered_to_date=bool(INTERVAL[0] <= to_date <= INTERVAL[1]),
                at_atom=bool(np.mean(paid == made.truth[PAYMENTS]) > 0), review=review,
                ess=result.diagnostics.effective_sample_size, warnings=result.diagnostics.warnings)
     return out
@@ -101,6 +105,7 @@ def calibrate(
     series: Sequence[str] = TO_DATE,
     inputs: Sequence[str] = KEY_INPUTS,
     max_rounds: int = 2,
+    posterior_paths: int = DEFAULT_POSTERIOR_PATHS,
     workers: int = 1,
 ) -> Calibration:
     """Run ``truths`` calibration cases (over ``workers`` processes); see the module docstring.
@@ -109,7 +114,7 @@ def calibrate(
     ``SeedSequence(seed, spawn_key=(t, 0))``, its prior's entropy uses ``(t, 1)``, its review
     quarter, which draw, and tie-breaking ``(t, 2)``; so the result does not depend on ``workers``.
     """
-    calls = [(scenario, t, seed, draws, paths, quarters, tuple(series), tuple(inputs), max_rounds)
+    calls = [(scenario, t, seed, draws, paths, quarters, tuple(series), tuple(inputs), max_rounds, posterior_paths)
              for t in range(truths)]
     if workers <= 1:
         cases = [_one_truth(*call) for call in calls]
@@ -123,6 +128,7 @@ def calibrate(
         {q: np.array([c["control"][q] for c in cases]) for q in quantities},
         np.array([c["covered"] for c in cases]),
         np.array([c["covered_plain"] for c in cases]),
+        np.array([c["covered_to_date"] for c in cases]),
         np.array([c["at_atom"] for c in cases]),
         np.array([c["review"] for c in cases]),
         np.array([c["ess"] for c in cases]),

@@ -89,4 +89,5 @@ def draw_observations(
             if not (SERIES[row.series].kind == "share" and np.isnan(v))]  # no child-days yet: no share
     columns = draw_columns(scenario, inputs, settlement, history.monthly_starts)
     truth = {key: float(value[position]) for key, value in columns.items()}
+    truth["outcome_payments_to_date"] = float(settlement.waterfall.payments[position, :until_quarter].sum())
     return DrawObservations(Observations(tuple(made)), truth)

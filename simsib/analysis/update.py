@@ -70,7 +70,8 @@ DEFAULT_PATHS = 20  # simulated paths per draw of the inputs, for the synthetic 
 DEFAULT_POSTERIOR_DRAWS = 4000
 # Paths a posterior draw chooses its own from (importance resampling given the figures).  With
 # 10, the chosen paths' past figures were spread well beyond their measurement error (the
-# calibration check's payments to date: 99% inside the central 90%); with 40, 93%.
+# calibration check's payments to date: 97% inside the central 90%); with 40, 92%
+# (benchmarks/calibration.py --posterior-paths).
 DEFAULT_POSTERIOR_PATHS = 40
 BAND_SERIES = ("starts", "cumulative_starts", "payments", "investor_position", "spv_cash", "distributions",
                "capital_drawn")

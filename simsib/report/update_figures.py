@@ -6,6 +6,7 @@ on a given ``ax``, the Okabe–Ito palette, legends below).
 
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import numpy as np
@@ -82,7 +83,9 @@ def strand_bars(labels: Sequence[str], strand_names: Sequence[str], weights: np.
     y = np.arange(len(labels))[::-1]
     left = np.zeros(len(labels))
     for j, name in enumerate(strand_names):
-        ax.barh(y, weights[:, j], left=left, color=STRAND_COLOURS[j % len(STRAND_COLOURS)], label=name, height=0.6)
+        # Strand names are their evidence: wrapped, so two legends fit side by side.
+        ax.barh(y, weights[:, j], left=left, color=STRAND_COLOURS[j % len(STRAND_COLOURS)],
+                label=textwrap.fill(name, 55), height=0.6)
         left += weights[:, j]
     ax.set_yticks(y, labels)
     ax.set_xlim(0, 1)
