@@ -67,13 +67,14 @@ def _by_quarter(cube: np.ndarray, served: np.ndarray) -> np.ndarray:
 
 def care_value(
     scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None,
-    measured_by_draw: np.ndarray | None = None,
+    measured_by_draw: np.ndarray | None = None, *, counterfactual: bool = False,
 ) -> CareValue | None:
     """The value of the care avoided, by quarter (module docstring); None when a cohort is not care.
 
     cohort_served : (n_draws, n_cohorts) bool, default all; measured_by_draw : (n_draws,
     n_quarters) bool, the quarters each draw measures (default all: the cubes hold nothing after
-    the measurement end).
+    the measurement end).  ``counterfactual=True`` values the care the served young people would
+    have had without the service instead (what doing nothing costs), on the same terms.
     """
     cohorts = resolve_cohorts(scenario)
     if any(c.process != "care" for c in cohorts):
@@ -87,7 +88,9 @@ def care_value(
         group = outcomes.group(cohort.name)
         prefix = cohort.prefix["care"]
         day = daily_care_cost(inputs, prefix)[:, None]
-        saved = _by_quarter(group.care_days_counterfactual, served) - _by_quarter(group.care_days_treated, served)
+        saved = _by_quarter(group.care_days_counterfactual, served)
+        if not counterfactual:
+            saved = saved - _by_quarter(group.care_days_treated, served)
         if measured_by_draw is not None:
             saved = saved * measured_by_draw[:, :n_quarters]
         prices = care_price_index(inputs, n_quarters, prefix)
@@ -97,8 +100,9 @@ def care_value(
         tracked_at_prices += (child * prices).sum(axis=1)
         if group.state_days_to_horizon_treated is None:
             continue
-        horizon = (_by_quarter(group.state_days_to_horizon_counterfactual, served)
-                   - _by_quarter(group.state_days_to_horizon_treated, served))
+        horizon = _by_quarter(group.state_days_to_horizon_counterfactual, served)
+        if not counterfactual:
+            horizon = horizon - _by_quarter(group.state_days_to_horizon_treated, served)
         value = horizon * care_price_index(inputs, horizon.shape[1], prefix) * day
         to_limit = value if to_limit is None else _added(to_limit, value)
         days_to_limit = horizon.sum(axis=1) if days_to_limit is None else days_to_limit + horizon.sum(axis=1)
