@@ -321,3 +321,21 @@ def test_cli_summarises_stages_and_reports(tmp_path):
     html = (out / "index.html").read_text()
     assert "Re-forecast" in html and (out / "figures" / "stages.png").is_file()
     assert (out / "figures" / "observed_starts_to_date.png").is_file()
+
+
+def test_cli_data_no_draw_can_produce_is_exit_2(tmp_path):
+    impossible = tmp_path / "impossible.csv"
+    impossible.write_text("quarter,series,value,source\n7,starts_to_date,5000,a typo\n")
+    result = CliRunner().invoke(app, ["update", "essex", "--observed", str(impossible), "--draws", "200",
+                                      "--paths", "2", "--workers", "1", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "impossible.csv: line 2" in result.output and "cannot produce this figure" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_update_column_has_a_plain_label(essex_update):
+    from simsib.scenario.evidence import label
+
+    _, result = essex_update
+    unlabelled = [c for c in result.draws.columns if label(c) == c]
+    assert not unlabelled, unlabelled
