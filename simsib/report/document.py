@@ -54,7 +54,7 @@ MARKDOWN_FILE = "report.md"
 FIGURES_DIR = "figures"
 XLSX_FILE = "results.xlsx"
 SCATTER_DRAWS = 5_000
-SECTIONS = ("headlines", "investors", "council", "referrals", "outcomes", "sensitivity", "commission",
+SECTIONS = ("headlines", "update", "investors", "council", "referrals", "outcomes", "sensitivity", "commission",
             "assumptions", "provenance")
 
 
@@ -149,7 +149,20 @@ def figure_specs(run: RunFolder) -> list[Figure]:
             "A tranche's multiple counts its minimum coupons and guarantee payouts.",
             lambda ax: capital.moic_by_tranche({n: run.column(f"moic_{n}") for n in names}, ax=ax)))
     # The commissioning comparison, when `simsib commission` has been run into the folder.
-    return specs + tornado_specs(run) + [Figure(**part) for part in commission_section.figure_parts(run.path)]
+    return (update_figure_specs(run) + specs + tornado_specs(run)
+            + [Figure(**part) for part in commission_section.figure_parts(run.path)])
+
+
+def update_figure_specs(run: RunFolder) -> list[Figure]:
+    """A re-forecast's figures (observed points on the bands, the forecast at each review)."""
+    from simsib.report.update import STAGES_FILE, fan_specs, read_update, stage_specs
+
+    content = read_update(run.path)
+    if content is None:
+        return []
+    stages = pd.read_csv(run.path / STAGES_FILE)
+    return [Figure(name, "update", title, caption, draw) for name, title, caption, draw in
+            stage_specs(content[0], stages) + fan_specs(content[0], run.quarterly)]
 
 
 def tornado_specs(run: RunFolder) -> list[Figure]:
@@ -217,8 +230,13 @@ def report_context(run: RunFolder, rendered: list[tuple[Figure, str]]) -> dict[s
         sensitivity = {"columns": list(table.columns),
                        "numeric": [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns],
                        "rows": [[_cell(v) for v in row] for row in table.itertuples(index=False)]}
+    from simsib.report.update import read_update, update_tables
+
+    update = read_update(run.path)
     return {
-        "title": f"simsib report: {s.get('scenario')}",
+        "update": None if update is None else {"warnings": update[0]["warnings"],
+                                               "tables": update_tables(*update)},
+        "title": f"simsib report: {s.get('scenario')}" + (" (re-forecast)" if update else ""),
         "scenario": run.scenario.meta,
         "draws": s.get("draws"),
         "seed": s.get("seed") if s.get("seed") is not None else s.get("seed_entropy"),
@@ -266,13 +284,17 @@ def render_markdown(context: dict[str, Any]) -> str:
            _md_table(["figure", "mean", "± se", "p05", "median", "p95"],
                      [[r["label"], *(r["text"][k] for k in ("mean", "se", "p05", "p50", "p95"))]
                       for r in context["headlines"]]), ""]
-    titles = {"investors": "Investors", "council": "Council", "referrals": "Referrals", "outcomes": "Outcomes",
-              "sensitivity": "Sensitivity", "commission": "Commissioning: SIB or not"}
+    titles = {"update": "Re-forecast", "investors": "Investors", "council": "Council", "referrals": "Referrals",
+              "outcomes": "Outcomes", "sensitivity": "Sensitivity", "commission": "Commissioning: SIB or not"}
     for section, title in titles.items():
         items = context["figures"][section]
         if not items and not (section == "commission" and context["commission"]):
             continue
         out += [f"## {title}", ""]
+        if section == "update" and context.get("update"):
+            out += [f"- **warning:** {w}" for w in context["update"]["warnings"]] + [""]
+            for table in context["update"]["tables"]:
+                out += [f"### {table['title']}", "", table["lead"], "", _md_table(table["header"], table["rows"]), ""]
         if section == "council" and context["payments"]:
             out += ["Payments by mechanism and payer, and what the contract would have paid had the service "
                     "had no effect:", "",
