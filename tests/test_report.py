@@ -16,6 +16,7 @@ import simsib.cli.report  # noqa: F401  (registers `report` and `compare` on the
 from simsib.cli.main import app
 from simsib.report import document as report
 from simsib.report import figures
+from simsib.report.formatting import standard_error
 from simsib.scenario.errors import ScenarioError
 
 DRAWS = 300
@@ -72,7 +73,8 @@ def test_html_is_self_contained(html):
 def test_html_shows_headlines_with_standard_errors(run_dir, html):
     summary = json.loads((run_dir / "summary.json").read_text())
     moic = summary["investor"]["moic_committed"]
-    assert f"{moic['mean']:.2f}×" in html and f"{moic['se']:.2f}×" in html
+    # (A standard error below the figure's own precision keeps two significant digits.)
+    assert f"{moic['mean']:.2f}×" in html and standard_error(moic["se"], "multiple") in html
     assert "P(cap reached)" in html and "± se" in html
 
 

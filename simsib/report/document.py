@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from simsib.report import capital, commission_section, figures
+from simsib.report import capital, commission_section, convergence, figures
 from simsib.report.headlines import HEADLINES
 from simsib.report.tables import (  # noqa: F401  (re-exported: the report's public surface)
     FORMATTERS,
@@ -54,7 +54,7 @@ MARKDOWN_FILE = "report.md"
 FIGURES_DIR = "figures"
 XLSX_FILE = "results.xlsx"
 SCATTER_DRAWS = 5_000
-SECTIONS = ("headlines", "investors", "council", "referrals", "outcomes", "sensitivity", "commission",
+SECTIONS = ("headlines", "update", "investors", "council", "referrals", "outcomes", "sensitivity", "commission",
             "convergence", "assumptions", "provenance")
 
 
@@ -149,24 +149,21 @@ def figure_specs(run: RunFolder) -> list[Figure]:
             "A tranche's multiple counts its minimum coupons and guarantee payouts.",
             lambda ax: capital.moic_by_tranche({n: run.column(f"moic_{n}") for n in names}, ax=ax)))
     # The commissioning comparison, when `simsib commission` has been run into the folder.
-    return (specs + tornado_specs(run) + [Figure(**part) for part in commission_section.figure_parts(run.path)]
-            + convergence_specs(run))
+    return (update_figure_specs(run) + specs + tornado_specs(run)
+            + [Figure(**part) for part in commission_section.figure_parts(run.path)]
+            + [Figure(**part) for part in convergence.figure_parts(run)])
 
 
-def convergence_specs(run: RunFolder) -> list[Figure]:
-    """The convergence figure, when the run folder has ``convergence.csv``."""
-    table = run.convergence
-    if table is None or table.empty:
+def update_figure_specs(run: RunFolder) -> list[Figure]:
+    """A re-forecast's figures (observed points on the bands, the forecast at each review)."""
+    from simsib.report.update import STAGES_FILE, fan_specs, read_update, stage_specs
+
+    content = read_update(run.path)
+    if content is None:
         return []
-    names = {f"{section}.{key}": label for label, section, key, _ in HEADLINES}
-    labels = {figure: names.get(figure, figure) for figure in dict.fromkeys(table["figure"])}
-    method = run.summary.get("standard_errors", {}).get("method", "iid")
-    return [Figure(
-        "convergence", "convergence", "Convergence of the headline figures",
-        f"Running estimate over the first n draws (chunks in chunk order), divided by the final estimate, "
-        f"with ± 2 standard errors ({'from replicates' if method == 'replicates' else 'iid'}). A band that is "
-        "narrow at the right-hand end is a figure the run has pinned down.",
-        lambda ax: figures.convergence(table, labels=labels, ax=ax))]
+    stages = pd.read_csv(run.path / STAGES_FILE)
+    return [Figure(name, "update", title, caption, draw) for name, title, caption, draw in
+            stage_specs(content[0], stages) + fan_specs(content[0], run.quarterly)]
 
 
 def tornado_specs(run: RunFolder) -> list[Figure]:
@@ -245,8 +242,13 @@ def report_context(run: RunFolder, rendered: list[tuple[Figure, str]]) -> dict[s
         sensitivity = {"columns": list(table.columns),
                        "numeric": [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns],
                        "rows": [[_cell(v) for v in row] for row in table.itertuples(index=False)]}
+    from simsib.report.update import read_update, update_tables
+
+    update = read_update(run.path)
     return {
-        "title": f"simsib report: {s.get('scenario')}",
+        "update": None if update is None else {"warnings": update[0]["warnings"],
+                                               "tables": update_tables(*update)},
+        "title": f"simsib report: {s.get('scenario')}" + (" (re-forecast)" if update else ""),
         "scenario": run.scenario.meta,
         "draws": s.get("draws"),
         "seed": s.get("seed") if s.get("seed") is not None else s.get("seed_entropy"),
@@ -295,13 +297,18 @@ def render_markdown(context: dict[str, Any]) -> str:
                      [[r["label"], *(r["text"][k] for k in ("mean", "se", "p05", "p50", "p95"))]
                       for r in context["headlines"]]), ""]
     out += [f"- {r['label']}: – {r['note']}" for r in context["headlines"] if r.get("note")]
-    titles = {"investors": "Investors", "council": "Council", "referrals": "Referrals", "outcomes": "Outcomes",
-              "sensitivity": "Sensitivity", "commission": "Commissioning: SIB or not", "convergence": "Convergence"}
+    titles = {"update": "Re-forecast", "investors": "Investors", "council": "Council", "referrals": "Referrals",
+              "outcomes": "Outcomes", "sensitivity": "Sensitivity", "commission": "Commissioning: SIB or not",
+              "convergence": "Convergence"}
     for section, title in titles.items():
         items = context["figures"][section]
         if not items and not (section == "commission" and context["commission"]):
             continue
         out += [f"## {title}", ""]
+        if section == "update" and context.get("update"):
+            out += [f"- **warning:** {w}" for w in context["update"]["warnings"]] + [""]
+            for table in context["update"]["tables"]:
+                out += [f"### {table['title']}", "", table["lead"], "", _md_table(table["header"], table["rows"]), ""]
         if section == "council" and context["payments"]:
             out += ["Payments by mechanism and payer, and what the contract would have paid had the service "
                     "had no effect:", "",

@@ -368,27 +368,3 @@ def overlaid_distributions(values_a: Sequence[float], values_b: Sequence[float],
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Share of draws")
     return ax
-
-
-def convergence(table: pd.DataFrame, *, labels: dict[str, str], ax: Axes) -> Axes:
-    """Running estimates against draws, each divided by its final value, with ± 2 SE bands.
-
-    ``table`` has columns draws, figure, estimate, se (``convergence.csv``); ``labels`` names the
-    figures to draw.  Dividing by the final value puts figures of any unit on one axis.
-    """
-    colours = [PALETTE[c] for c in ("blue", "orange", "green", "sky_blue", "black")]
-    for colour, (figure, label) in zip(colours, labels.items()):
-        rows = table[table["figure"] == figure].dropna(subset=["estimate"])
-        final = rows["estimate"].iloc[-1] if len(rows) else 0.0
-        if not final:
-            continue
-        x, y, half = rows["draws"], rows["estimate"] / final, 2 * rows["se"].fillna(0.0) / abs(final)
-        ax.fill_between(x, y - half, y + half, color=colour, alpha=0.18, linewidth=0)
-        ax.plot(x, y, color=colour, label=label)
-    ax.axhline(1.0, color=PALETTE["black"], linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("Draws (log scale)")
-    ax.set_ylabel("Running estimate ÷ final estimate")
-    ax.set_title("Convergence: each figure ± 2 standard errors")
-    _legend_below(ax)
-    return ax

@@ -141,7 +141,7 @@ def run_to_folder(
         write_json(staging / SUMMARY_FILE, summary)
         write_quarterly_csv(staging / QUARTERLY_FILE, quarterly_bands(quarterly_sample(partial, plan.quarterly_sample, len(plan.chunks))))
         write_csv(staging / CONVERGENCE_FILE, convergence_columns(convergence.rows))
-        _write_scenario(staging / SCENARIO_FILE, raw_scenario)
+        write_scenario(staging / SCENARIO_FILE, raw_scenario)
         manifest = {
             **header,
             "command": list(command),
@@ -212,7 +212,7 @@ def _short_of(targets: Mapping[str, float], monitor: Convergence) -> str:
             "raise --max-draws for more precision")
 
 
-def _write_scenario(path: Path, raw: dict[str, Any]) -> None:
+def write_scenario(path: Path, raw: dict[str, Any]) -> None:
     import tomli_w
 
     path.write_text(

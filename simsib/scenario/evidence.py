@@ -149,6 +149,8 @@ def _label_entry(key: str) -> dict[str, Any] | None:
         return labels[key]
     if key in metrics:
         return metrics[key]
+    if key in labels.get("series", {}):  # quarterly series, as in quarterly.csv and observations files
+        return labels["series"][key]
     named = _named_metric(key)
     if named:
         return metrics[named[0]]
