@@ -86,8 +86,8 @@ def test_declared_correlation_between_other_inputs():
 def test_correlations_leave_marginals_unchanged():
     chunk = chunk_seed(3, 0)
     pairs = [(RAMP, COMPLETION, -0.6), ("population.p30_entry", "effect.log_hazard_ratio", 0.4)]
-    correlated = sample_inputs(load_scenario(None, [correlations(*pairs)]), chunk, 1000)
-    independent = sample_inputs(load_scenario(None, ["correlations=[]"]), chunk, 1000)
+    correlated = sample_inputs(load_scenario(None, [correlations(*pairs), 'simulation.sampling="random"']), chunk, 1000)
+    independent = sample_inputs(load_scenario(None, ["correlations=[]", 'simulation.sampling="random"']), chunk, 1000)
     named = {k for a, b, _ in pairs for k in (a, b)}
     for key in independent:
         if key in named:

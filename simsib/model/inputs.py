@@ -5,12 +5,10 @@ shape ``(n_draws,)``; fixed values become constant arrays, so later stages never
 "is this uncertain?".  Each input is drawn by inverse CDF from uniforms: independent ones from
 its own named stream (``simulation.sampling = "random"``), or its coordinates of the chunk's
 randomised quasi-Monte Carlo points (``"sobol"``, ``"lhs"``; :mod:`simsib.model.qmc`).  Declared
-rank correlations are then imposed by the Iman-Conover method, which only *reorders* the
-sampled values within a chunk: every marginal distribution is left exactly as drawn -- under
-QMC too, so each input keeps its evenly spread values; what the reordering replaces is the
-QMC pairing of the correlated inputs with the others, by the pairing that gives the declared
-rank correlations (as @RISK does with Latin hypercubes).  Under QMC sampling the reordering is
-done within each replicate's block of the chunk, so the replicates stay independent.
+rank correlations are then imposed, under random sampling by the Iman-Conover method, which only
+*reorders* the sampled values within a chunk (every marginal distribution is left exactly as
+drawn); under QMC sampling by the Gaussian copula that Iman-Conover approaches on large chunks,
+draw by draw (:mod:`simsib.model.copula`), so that the replicates stay independent.
 """
 
 from __future__ import annotations
@@ -20,13 +18,13 @@ import functools
 import numpy as np
 from scipy import special
 
-from simsib.model.qmc import Uniforms, input_uniforms, replicate_sizes
+from simsib.model.copula import gaussian_copula, normal_score_correlation
+from simsib.model.qmc import Uniforms, input_uniforms
 from simsib.model.streams import input_stream, stream
 from simsib.scenario.errors import ScenarioError
 from simsib.scenario.format import Scenario, all_quantities, per_draw_quantities
 
 DrawInputs = dict[str, np.ndarray]
-REFINE = 3  # Iman-Conover correction rounds for QMC replicate blocks (small: 50 draws by default)
 
 
 def sample_inputs(scenario: Scenario, chunk: np.random.SeedSequence, n_draws: int) -> DrawInputs:
@@ -41,22 +39,16 @@ def sample_inputs(scenario: Scenario, chunk: np.random.SeedSequence, n_draws: in
     inputs = {key: draw_input(key, dist, chunk, n_draws, uniforms) for key, dist in all_quantities(scenario).items()}
     if active_correlations(scenario) and n_draws > 2:
         keys, target = correlation_matrix(scenario)
-        samples = np.column_stack([inputs[k] for k in keys])
         if uniforms is None:
-            samples = iman_conover(samples, target, stream(chunk, "correlation"))
+            samples = iman_conover(np.column_stack([inputs[k] for k in keys]), target, stream(chunk, "correlation"))
+            for j, key in enumerate(keys):
+                inputs[key] = samples[:, j]
         else:
-            # Under QMC sampling each replicate's block is reordered on its own: reordering across
-            # blocks would swap values between replicates, which must stay independent for their
-            # spread to be the standard error (simsib.model.qmc).  Each block's scores come from
-            # its own stream, so a variant with fewer correlated inputs reorders the others alike.
-            start = 0
-            for r, size in enumerate(replicate_sizes(scenario, n_draws)):
-                rows = slice(start, start + int(size))
-                if size > 2:
-                    samples[rows] = iman_conover(samples[rows], target, stream(chunk, "correlation", r), refine=REFINE)
-                start += int(size)
-        for j, key in enumerate(keys):
-            inputs[key] = samples[:, j]
+            # QMC sampling: the Gaussian copula draw by draw (simsib.model.copula), never a
+            # reordering across draws, so the replicates stay independent.
+            quantities = all_quantities(scenario)
+            drawn = gaussian_copula([quantities[k] for k in keys], [uniforms[k][:, 0] for k in keys], target)
+            inputs.update(zip(keys, drawn))
     return inputs
 
 
@@ -97,31 +89,17 @@ def correlation_matrix(scenario: Scenario) -> tuple[list[str], np.ndarray]:
     return keys, target
 
 
-def normal_score_correlation(rank_correlation: np.ndarray) -> np.ndarray:
-    """Pearson correlation of normal scores whose Spearman correlation is ``rank_correlation``.
-
-    For a bivariate normal with correlation r, Spearman's rho is (6/π)·arcsin(r/2); inverting,
-    r = 2·sin(π·rho/6).  Without this step a target rank correlation of -0.3 came out as -0.286.
-    The diagonal stays 1.
-    """
-    return 2.0 * np.sin(np.pi * np.asarray(rank_correlation, dtype=float) / 6.0)
-
-
-def iman_conover(samples: np.ndarray, target: np.ndarray, rng: np.random.Generator, refine: int = 0) -> np.ndarray:
+def iman_conover(samples: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Reorder each column of ``samples`` so their rank (Spearman) correlation approaches ``target``.
 
     Iman & Conover (1982): build van der Waerden scores whose Pearson correlation is
     :func:`normal_score_correlation` of the target, then give each sample column the ranks of
-    its score column.  Columns are permuted, never changed.  In a small sample the ranks'
-    correlation falls short of the target (by about 4% with 50 draws, 0.5% with 1,000);
-    ``refine`` more rounds correct the scores' correlation by what the previous round missed, on
-    the same random scores (so no random number more is drawn).
+    its score column.  Columns are permuted, never changed.
 
     Parameters
     ----------
     samples : ndarray, shape (n, k)
     target : ndarray, shape (k, k), positive definite rank-correlation matrix
-    refine : rounds of correction after the first (0: Iman & Conover's method as published)
     """
     n, k = samples.shape
     base = _van_der_waerden_scores(n)
@@ -133,22 +111,12 @@ def iman_conover(samples: np.ndarray, target: np.ndarray, rng: np.random.Generat
         chance = np.linalg.cholesky(np.corrcoef(scores, rowvar=False))
     except np.linalg.LinAlgError:
         chance = np.eye(k)
-    decorrelated = scores @ np.linalg.inv(chance).T
-    wanted = normal_score_correlation(target)
-    adjusted = decorrelated @ np.linalg.cholesky(wanted).T
-    for _ in range(refine):
-        ranks = np.argsort(np.argsort(adjusted, axis=0), axis=0)
-        achieved = np.corrcoef(ranks, rowvar=False)
-        trial = wanted + normal_score_correlation(target) - normal_score_correlation(achieved)
-        np.fill_diagonal(trial, 1.0)
-        try:
-            adjusted, wanted = decorrelated @ np.linalg.cholesky(trial).T, trial
-        except np.linalg.LinAlgError:  # the correction would leave the valid matrices: keep the last
-            break
+    wanted = np.linalg.cholesky(normal_score_correlation(target))
+    scores = scores @ np.linalg.inv(chance).T @ wanted.T
     out = np.empty_like(samples)
     for j in range(k):
         # The draw with the r-th smallest score gets the r-th smallest sample.
-        out[np.argsort(adjusted[:, j]), j] = np.sort(samples[:, j])
+        out[np.argsort(scores[:, j]), j] = np.sort(samples[:, j])
     return out
 
 
