@@ -70,7 +70,7 @@ def test_kernel_results_do_not_depend_on_chunking_or_workers():
 # --- beyond Essex: cohorts starting in care, age limits, point-in-time, offsets, horizon --------
 
 from simsib.model.care_process import simulate_care  # noqa: E402
-from simsib.model.outcomes import Needs  # noqa: E402
+from simsib.model.outcomes import Needs, sum_from_cohort_quarters  # noqa: E402
 from simsib.scenario.format import resolve_cohorts  # noqa: E402
 
 EVERYTHING = Needs(milestone_blocks=(7, 30), milestone_once=(91, 364), point_days=(98, 400),
@@ -101,7 +101,7 @@ def test_kernel_matches_reference_for_every_measure(name, index, overrides):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-7, err_msg=what)
 
     for field in ("child_days", "care_days_treated", "care_days_counterfactual", "completions_due",
-                  "starts", "completed", "state_days_to_horizon_treated", "state_days_to_horizon_counterfactual"):
+                  "starts", "completed", "state_days_avoided_to_horizon", "state_days_avoided_to_horizon_by_cohort"):
         same(getattr(fast, field), getattr(reference, field), field)
     for field in ("milestone_block_days", "milestone_block_days_counterfactual", "milestone_people",
                   "milestone_people_counterfactual", "out_of_state_at", "out_of_state_at_counterfactual",
@@ -114,26 +114,46 @@ def test_kernel_matches_reference_for_every_measure(name, index, overrides):
             same(fast.days_from[day][part], reference.days_from[day][part], f"days_from[{day}][{part}]")
     # Something was measured: the cases are not vacuous.
     assert fast.care_days_counterfactual.sum() > 0 or "p30_exit=0" not in " ".join(overrides)
-    assert fast.state_days_to_horizon_counterfactual.sum() >= fast.care_days_counterfactual.sum() - 1e-6
+    assert np.abs(fast.state_days_avoided_to_horizon).sum() > 0 or "p30_exit=0" in " ".join(overrides)
 
 
-def test_days_to_the_age_limit_extend_the_window():
-    """The horizon sums hold the window's care days and more: care after the window closes, to the
-    age limit, and after the measurement end."""
-    scenario = load_scenario(bundled_scenario_path("essex-realised"))
+def _days_in(care: np.ndarray) -> np.ndarray:
+    """Each person's days in care of (N, 2, 2) episodes (months)."""
+    return (care[:, :, 1] - care[:, :, 0]).sum(axis=1) * (365.25 / 12)
+
+
+@pytest.mark.parametrize("name", ["essex-realised", "essex-2012", "suffolk"])
+def test_days_avoided_to_the_age_limit_extend_the_window(name):
+    """The days avoided to the age limit are each person's episodes cut at the age limit only (not
+    by the window nor the measurement end), summed by start cohort in the cohort's own quarters
+    and by calendar quarter; summed over the served cohorts only, they are those cohorts' people's."""
+    scenario = load_scenario(bundled_scenario_path(name))
     cohort = resolve_cohorts(scenario)[0]
     chunk = chunk_seed(8, 0)
-    inputs = sample_inputs(scenario, chunk, 200)
+    n = 200
+    inputs = sample_inputs(scenario, chunk, n)
     _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
     out = simulate_care(scenario, cohort, inputs, starts, stream(chunk, "people"), Needs(horizon=True))
     people = simulate_people(scenario, inputs, starts, stream(chunk, "people"), cohort)
-    for which in ("treated", "counterfactual"):
-        horizon = getattr(out, f"state_days_to_horizon_{which}")
-        window = getattr(out, f"care_days_{which}")
-        assert horizon.shape[:2] == window.shape[:2]
-        assert (horizon.sum(axis=2) >= window.sum(axis=2) - 1e-6).all()
-        # Per person: the days to the limit are the episodes cut at the age limit only.
-        care = getattr(people, f"care_{which}_to_limit")
-        expected = (care[:, :, 1] - care[:, :, 0]).sum() * (365.25 / 12)
-        np.testing.assert_allclose(horizon.sum(), expected, rtol=1e-9)
-    assert out.state_days_to_horizon_counterfactual.sum() > 1.2 * out.care_days_counterfactual.sum()
+    avoided = _days_in(people.care_counterfactual_to_limit) - _days_in(people.care_treated_to_limit)
+    by_cohort, by_quarter = out.state_days_avoided_to_horizon_by_cohort, out.state_days_avoided_to_horizon
+    assert by_cohort.shape[:2] == out.care_days_treated.shape[:2]
+    assert by_cohort.shape[2] < by_quarter.shape[1]  # a cohort spans fewer quarters than the horizon
+    scale = np.abs(avoided).sum()
+    np.testing.assert_allclose(by_quarter.sum(), avoided.sum(), rtol=0, atol=1e-9 * scale)
+    # The cohorts' own quarters, laid out by calendar quarter, are the sums over cohorts.
+    np.testing.assert_allclose(sum_from_cohort_quarters(by_cohort, by_quarter.shape[1]), by_quarter,
+                               rtol=0, atol=1e-9 * scale)
+    per_cohort = np.zeros(by_cohort.shape[:2])
+    np.add.at(per_cohort, (people.draw, people.cohort), avoided)
+    np.testing.assert_allclose(by_cohort.sum(axis=2), per_cohort, rtol=0, atol=1e-9 * scale)
+    # Beyond the window: more days are avoided, or fewer, than inside it.
+    window = (out.care_days_counterfactual - out.care_days_treated).sum()
+    assert abs(by_quarter.sum() - window) > 0.01 * scale
+    # Served cohorts only: a stop at each draw's own quarter.
+    stop = np.random.default_rng(1).integers(0, scenario.n_cohorts + 1, n)
+    served = np.arange(scenario.n_cohorts)[None, :] < stop[:, None]
+    expected = np.where(served[people.draw, people.cohort], avoided, 0.0)
+    np.testing.assert_allclose(out.avoided_to_horizon(served).sum(axis=1),
+                               np.bincount(people.draw, expected, minlength=n), rtol=0, atol=1e-9 * scale)
+    np.testing.assert_array_equal(out.avoided_to_horizon(np.ones_like(served)), by_quarter)

@@ -8,7 +8,7 @@ For every care cohort (the implicit one, or each named ``[[cohorts]]`` table wit
   measures;
 * **to each young person's 18th birthday** (what the council really avoids): the same from
   each person's start to their age limit, cut neither by the window nor by the measurement end
-  (:attr:`simsib.model.outcomes.CohortQuarterly.state_days_to_horizon_treated`, measured when the
+  (:attr:`simsib.model.outcomes.CohortQuarterly.state_days_avoided_to_horizon`, measured when the
   model is asked for it);
 
 each valued at the cohort's cost of a care day (:func:`simsib.contract.metrics.daily_care_cost`,
@@ -95,10 +95,9 @@ def care_value(
         child = _by_quarter(group.child_days, served)
         tracked += child.sum(axis=1)
         tracked_at_prices += (child * prices).sum(axis=1)
-        if group.state_days_to_horizon_treated is None:
+        if group.state_days_avoided_to_horizon is None:
             continue
-        horizon = (_by_quarter(group.state_days_to_horizon_counterfactual, served)
-                   - _by_quarter(group.state_days_to_horizon_treated, served))
+        horizon = group.avoided_to_horizon(cohort_served)
         value = horizon * care_price_index(inputs, horizon.shape[1], prefix) * day
         to_limit = value if to_limit is None else _added(to_limit, value)
         days_to_limit = horizon.sum(axis=1) if days_to_limit is None else days_to_limit + horizon.sum(axis=1)

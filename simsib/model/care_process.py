@@ -38,7 +38,7 @@ def simulate_care(
     in_care = cohort.starts_in_care
     n_draws = starts.shape[0]
     v = draw_person_variates(scenario, starts, rng, population.age_at_start)
-    n_horizon = horizon_quarters(scenario) if needs.horizon else 0
+    n_horizon = horizon_quarters(scenario) if needs.horizon else (0, 0)
     out = kernels.empty_outputs(n_draws, scenario.n_cohorts, scenario.n_quarters, len(needs.milestone_blocks),
                                 len(needs.milestone_once), len(needs.point_days), len(needs.offset_days), n_horizon)
     shape = per("population", "weibull_shape")
@@ -63,7 +63,8 @@ def simulate_care(
         float(population.age_limit_years), in_care,
         *(np.asarray(values, dtype=np.float64) for values in
           (needs.milestone_blocks, needs.milestone_once, needs.point_days, needs.offset_days)),
-        out["days"], out["day_totals"], out["counts"], out["horizon_days"], out["starts"], out["completions"],
+        out["days"], out["day_totals"], out["counts"], out["horizon_days"], out["horizon_by_quarter"],
+        out["starts"], out["completions"],
     )
     return _unstack(out, needs)
 
@@ -80,7 +81,7 @@ def _unstack(out: dict[str, np.ndarray], needs: Needs) -> CohortQuarterly:
     def rows(first: int, keys: tuple[int, ...], source: np.ndarray) -> dict[int, np.ndarray]:
         return {n: source[first + j] for j, n in enumerate(keys)}
 
-    horizon = out["horizon_days"] if needs.horizon else None
+    horizon = needs.horizon
     return CohortQuarterly(
         child_days=days[kernels.CHILD],
         care_days_treated=days[kernels.CARE_TREATED],
@@ -100,6 +101,6 @@ def _unstack(out: dict[str, np.ndarray], needs: Needs) -> CohortQuarterly:
         in_state_at_counterfactual=rows(first_point + 3 * n_points, needs.point_days, counts),
         days_from={n: (days[first_offset + 3 * j], days[first_offset + 3 * j + 1], days[first_offset + 3 * j + 2])
                    for j, n in enumerate(needs.offset_days)},
-        state_days_to_horizon_treated=None if horizon is None else horizon[0],
-        state_days_to_horizon_counterfactual=None if horizon is None else horizon[1],
+        state_days_avoided_to_horizon=out["horizon_by_quarter"] if horizon else None,
+        state_days_avoided_to_horizon_by_cohort=out["horizon_days"] if horizon else None,
     )

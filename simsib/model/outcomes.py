@@ -64,11 +64,15 @@ class CohortQuarterly:
       and ``in_state_at`` / ``in_state_at_counterfactual`` those in it;
     * ``days_from``: day N -> (child-days, care days treated, care days counterfactual) from
       day N of each person's window on;
-    * ``state_days_to_horizon_treated`` / ``_counterfactual``: days in the state from start to
-      each person's age limit (the 18th birthday for children), cut neither by the tracking
-      window nor by the measurement end, shape (n_draws, n_cohorts, n_horizon_quarters) over
-      calendar quarters from contract start, long enough for every person
-      (:func:`horizon_quarters`); sum axis 1 over served cohorts for (n_draws, n_horizon_quarters).
+    * ``state_days_avoided_to_horizon``: days in the state avoided (counterfactual less
+      treated) from start to each person's age limit (the 18th birthday for children), cut
+      neither by the tracking window nor by the measurement end, summed over every start cohort
+      by calendar quarter from contract start, shape (n_draws, n_horizon_quarters); and
+      ``state_days_avoided_to_horizon_by_cohort`` the same by start cohort, (n_draws,
+      n_cohorts, n_cohort_horizon_quarters), by quarter counted from the cohort's own:
+      ``[:, c, j]`` is calendar quarter ``c + j`` (a start cohort's paths span far fewer
+      quarters than the whole horizon; :func:`horizon_quarters` gives both lengths).
+      :meth:`CohortQuarterly.avoided_to_horizon` sums over the served start cohorts only.
 
     Recurrent events fill ``event_days`` (person-days tracked for events), ``events_treated``,
     ``events_counterfactual`` (events by the quarter they happen in), and the comparison group
@@ -100,8 +104,8 @@ class CohortQuarterly:
     in_state_at: dict[int, np.ndarray] = field(default_factory=dict)
     in_state_at_counterfactual: dict[int, np.ndarray] = field(default_factory=dict)
     days_from: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
-    state_days_to_horizon_treated: np.ndarray | None = None
-    state_days_to_horizon_counterfactual: np.ndarray | None = None
+    state_days_avoided_to_horizon: np.ndarray | None = None
+    state_days_avoided_to_horizon_by_cohort: np.ndarray | None = None
     event_days: np.ndarray | None = None
     events_treated: np.ndarray | None = None
     events_counterfactual: np.ndarray | None = None
@@ -119,6 +123,22 @@ class CohortQuarterly:
         """Totals over quarters of the cube ``name``, shape (n_draws, n_cohorts)."""
         total = self.days_by_cohort.get(name)
         return getattr(self, name).sum(axis=2) if total is None else total
+
+    def avoided_to_horizon(self, served: np.ndarray | None = None) -> np.ndarray:
+        """Days in the state avoided to each person's age limit by the ``served`` start cohorts
+        ((n_draws, n_cohorts) bool; None: all), by calendar quarter, (n_draws, n_horizon_quarters).
+
+        Draws with every cohort served take the sums over all of them; the others are summed
+        again from the cohorts' own, in cohort order.
+        """
+        total = self.state_days_avoided_to_horizon
+        rows = np.flatnonzero(~served.all(axis=1)) if served is not None else np.empty(0, dtype=np.int64)
+        if rows.size == 0:
+            return total
+        total = total.copy()
+        total[rows] = sum_from_cohort_quarters(self.state_days_avoided_to_horizon_by_cohort[rows], total.shape[1],
+                                               served[rows])
+        return total
 
     def group(self, name: str) -> "CohortQuarterly":
         """The outcomes of one named cohort (the whole, for the implicit single cohort)."""
@@ -141,7 +161,8 @@ class CohortQuarterly:
             "out_of_state_at": self.out_of_state_at_counterfactual,
             "in_state_at": self.in_state_at_counterfactual,
             "days_from": {n: (child, cf, cf) for n, (child, _, cf) in self.days_from.items()},
-            "state_days_to_horizon_treated": self.state_days_to_horizon_counterfactual,
+            "state_days_avoided_to_horizon": _zeros_like(self.state_days_avoided_to_horizon),
+            "state_days_avoided_to_horizon_by_cohort": _zeros_like(self.state_days_avoided_to_horizon_by_cohort),
             "events_treated": self.events_counterfactual,
             "attained": self.attained_counterfactual,
             "person_attained": self.person_attained_counterfactual,
@@ -151,6 +172,10 @@ class CohortQuarterly:
         if "care_days_counterfactual" in totals:
             totals["care_days_treated"] = totals["care_days_counterfactual"]
         return replace(self, days_by_cohort=totals, **swapped)
+
+
+def _zeros_like(value: np.ndarray | None) -> np.ndarray | None:
+    return None if value is None else np.zeros_like(value)
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -200,16 +225,39 @@ def _side_by_side(parts: list[CohortQuarterly], name: str) -> Any:
     return out
 
 
-def horizon_quarters(scenario: Scenario) -> int:
-    """Quarters from contract start that hold every care cohort's days to each person's age
-    limit: the last start plus the longest time from the youngest age to the limit."""
+def horizon_quarters(scenario: Scenario) -> tuple[int, int]:
+    """(H, J): the quarters from contract start that hold every care cohort's days to each
+    person's age limit (the last start plus the longest time from the youngest age to the
+    limit), and the quarters one start cohort's paths span, counted from its own quarter.
+
+    A path of start cohort ``c`` starts in ``[3c, 3c + 3)`` months and ends within the longest
+    time ``L`` after it, so in quarter ``c + ⌈L/3⌉ + 1`` at the latest: ``J = ⌈L/3⌉ + 3`` keeps
+    a quarter to spare for rounding (and is never more than ``H``).
+    """
     longest = 0.0
     for cohort in resolve_cohorts(scenario):
         if cohort.process == "care":
             population = cohort.sections["population"]
             youngest = max(population.age_at_start.support()[0], 0.0)
             longest = max(longest, 12.0 * (population.age_limit_years - youngest))
-    return int(np.ceil((scenario.referrals.service_end_month + longest) / MONTHS_PER_QUARTER)) + 1
+    calendar = int(np.ceil((scenario.referrals.service_end_month + longest) / MONTHS_PER_QUARTER)) + 1
+    return calendar, min(int(np.ceil(longest / MONTHS_PER_QUARTER)) + 3, calendar)
+
+
+def sum_from_cohort_quarters(by_cohort: np.ndarray, n_quarters: int, served: np.ndarray | None = None) -> np.ndarray:
+    """``Σ_c served[d, c] · by_cohort[d, c, q − c]`` by calendar quarter ``q``, (n_draws, n_quarters).
+
+    ``by_cohort`` (n_draws, n_cohorts, J) is by quarter counted from each start cohort's own
+    (``state_days_avoided_to_horizon_by_cohort``); ``served`` (n_draws, n_cohorts) bool, None:
+    all.  Added in cohort order, as the compiled kernel adds them.
+    """
+    n, n_cohorts, width = by_cohort.shape
+    out = np.zeros((n, n_quarters))
+    for c in range(min(n_cohorts, n_quarters)):
+        span = min(width, n_quarters - c)
+        part = by_cohort[:, c, :span]
+        out[:, c:c + span] += part if served is None else part * served[:, c, None]
+    return out
 
 
 def cut_to_served(outcomes: CohortQuarterly, cohort_active: np.ndarray, measured: np.ndarray) -> CohortQuarterly:
@@ -219,7 +267,8 @@ def cut_to_served(outcomes: CohortQuarterly, cohort_active: np.ndarray, measured
     (n_draws, n_quarters) for each draw's own measured quarters.  Horizon sums are cut to
     served cohorts only (they run past the measurement end by design); the comparison group is
     the contract's, whoever is served; per-person records of unserved people are blanked (never
-    reached; start cohort -1).  Totals summed on the way (``days_by_cohort``) are dropped.
+    reached; start cohort -1).  Totals summed on the way (``days_by_cohort``) are dropped; the
+    horizon's sums over cohorts are summed again over the served ones.
     """
     n_quarters = outcomes.child_days.shape[2]
     by_quarter = measured[None, None, :] if measured.ndim == 1 else measured[:, None, :n_quarters]
@@ -232,8 +281,10 @@ def cut_to_served(outcomes: CohortQuarterly, cohort_active: np.ndarray, measured
             return {k: cut(name, v) for k, v in value.items()}
         if isinstance(value, tuple):
             return tuple(cut(name, v) for v in value)
-        if name.startswith("state_days_to_horizon"):
+        if name == "state_days_avoided_to_horizon_by_cohort":
             return np.where(cohort_active[:, :, None], value, 0.0)
+        if name == "state_days_avoided_to_horizon":
+            return outcomes.avoided_to_horizon(cohort_active)
         if name in ("starts", "completed"):
             return np.where(cohort_active, value, 0.0)
         if name in ("comparison_events", "comparison_days"):
