@@ -200,11 +200,12 @@ def accumulate_paths(
                             begin, end = a1, b1
                         else:
                             begin, end = a2, b2
-                        qb, head, qe, tail = interval_terms(s + begin, s + end, horizon)
-                        partial[kind, c, qb] += head
-                        slope[kind, c, qb + 1] += 1.0
-                        partial[kind, c, qe] -= tail
-                        slope[kind, c, qe + 1] -= 1.0
+                        if end > begin:  # (an empty episode's terms would cancel)
+                            qb, head, qe, tail = interval_terms(s + begin, s + end, horizon)
+                            partial[kind, c, qb] += head
+                            slope[kind, c, qb + 1] += 1.0
+                            partial[kind, c, qe] -= tail
+                            slope[kind, c, qe + 1] -= 1.0
 
                 # Milestones, treated then counterfactual.  A path's out-of-care spells in the
                 # window are [0, a1), [b1, a2) and [b2, window) (carepaths.out_of_care_spells).
@@ -270,11 +271,12 @@ def accumulate_paths(
                             x1, y1, x2, y2 = episodes(entry, dur1, dur2, reenters, gap, to18, to18)
                         for episode in range(2):
                             begin, end = (x1, y1) if episode == 0 else (x2, y2)
-                            qb, head, qe, tail = interval_terms(s + begin, s + end, horizon_end)
-                            h_partial[c, qb] += sign * head
-                            h_slope[c, qb + 1] += sign
-                            h_partial[c, qe] -= sign * tail
-                            h_slope[c, qe + 1] -= sign
+                            if end > begin:
+                                qb, head, qe, tail = interval_terms(s + begin, s + end, horizon_end)
+                                h_partial[c, qb] += sign * head
+                                h_slope[c, qb + 1] += sign
+                                h_partial[c, qe] -= sign * tail
+                                h_slope[c, qe + 1] -= sign
                 i += 1
         flush_draw(partial, slope, events, days, day_totals, counts, d)
         if n_horizon > 0:
