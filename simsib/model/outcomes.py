@@ -175,7 +175,8 @@ class CohortQuarterly:
 
 
 def _zeros_like(value: np.ndarray | None) -> np.ndarray | None:
-    return None if value is None else np.zeros_like(value)
+    # A read-only view of one zero: nothing avoided, without filling megabytes with zeros.
+    return None if value is None else np.broadcast_to(np.zeros((), dtype=value.dtype), value.shape)
 
 
 def _add(a: Any, b: Any) -> Any:
