@@ -157,3 +157,24 @@ def test_days_avoided_to_the_age_limit_extend_the_window(name):
     np.testing.assert_allclose(out.avoided_to_horizon(served).sum(axis=1),
                                np.bincount(people.draw, expected, minlength=n), rtol=0, atol=1e-9 * scale)
     np.testing.assert_array_equal(out.avoided_to_horizon(np.ones_like(served)), by_quarter)
+
+
+def test_sums_over_cohorts_made_on_the_way_are_numpys_to_the_bit():
+    """The kernel's sums of the window cubes over start cohorts are what numpy's sum over that axis
+    (and einsum with the served cohorts' weights) gives, bit for bit; the mechanisms and the
+    council's accounts use them for draws with every cohort served, einsum for the others."""
+    scenario = load_scenario(bundled_scenario_path("essex-2012"))
+    chunk = chunk_seed(4, 0)
+    n = 300
+    inputs = sample_inputs(scenario, chunk, n)
+    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
+    out = simulate_aggregates(scenario, inputs, starts, stream(chunk, "people"))
+    assert set(out.days_by_quarter) == {"child_days", "care_days_treated", "care_days_counterfactual"}
+    stop = np.random.default_rng(2).integers(0, scenario.n_cohorts + 1, n)
+    served = np.arange(scenario.n_cohorts)[None, :] < stop[:, None]
+    assert 0 < served.all(axis=1).sum() < n
+    for name, total in out.days_by_quarter.items():
+        cube = getattr(out, name)
+        np.testing.assert_array_equal(total, cube.sum(axis=1), err_msg=name)
+        np.testing.assert_array_equal(out.by_quarter(name, served), np.einsum("dcq,dc->dq", cube, served.astype(float)))
+        assert out.summed_name(cube) == name

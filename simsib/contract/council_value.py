@@ -60,11 +60,6 @@ def care_price_index(inputs: DrawInputs, n_quarters: int, care: str = "care") ->
     return (1.0 + inputs[f"{care}.cost_inflation"][:, None]) ** middle_years[None, :]
 
 
-def _by_quarter(cube: np.ndarray, served: np.ndarray) -> np.ndarray:
-    """(n, C, Q) summed over the served cohorts ``served`` (n, C) float: (n, Q)."""
-    return np.einsum("dcq,dc->dq", cube, served)
-
-
 def care_value(
     scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None,
     measured_by_draw: np.ndarray | None = None,
@@ -79,7 +74,6 @@ def care_value(
     if any(c.process != "care" for c in cohorts):
         return None
     n, n_cohorts, n_quarters = outcomes.child_days.shape
-    served = np.ones((n, n_cohorts)) if cohort_served is None else cohort_served.astype(float)
     window = np.zeros((n, n_quarters))
     tracked, tracked_at_prices = np.zeros(n), np.zeros(n)
     to_limit = days_to_limit = None
@@ -87,12 +81,13 @@ def care_value(
         group = outcomes.group(cohort.name)
         prefix = cohort.prefix["care"]
         day = daily_care_cost(inputs, prefix)[:, None]
-        saved = _by_quarter(group.care_days_counterfactual, served) - _by_quarter(group.care_days_treated, served)
+        saved = (group.by_quarter("care_days_counterfactual", cohort_served)
+                 - group.by_quarter("care_days_treated", cohort_served))
         if measured_by_draw is not None:
             saved = saved * measured_by_draw[:, :n_quarters]
         prices = care_price_index(inputs, n_quarters, prefix)
         window += saved * prices * day
-        child = _by_quarter(group.child_days, served)
+        child = group.by_quarter("child_days", cohort_served)
         tracked += child.sum(axis=1)
         tracked_at_prices += (child * prices).sum(axis=1)
         if group.state_days_avoided_to_horizon is None:

@@ -60,8 +60,14 @@ class MechanismView:
         return value[:, None, None] if self.by_cohort else value[:, None]
 
     def measure(self, cube: np.ndarray) -> np.ndarray:
-        """A (n, C, Q) outcome cube as the mechanism should see it."""
-        return cube if self.by_cohort else sum_over_cohorts(cube, self.cohort_weights)
+        """A (n, C, Q) outcome cube as the mechanism should see it: as it is, or summed over the
+        served cohorts -- from the sums the simulation made on the way, where it made them."""
+        if self.by_cohort:
+            return cube
+        name = self.outcomes.summed_name(cube)
+        if name is not None:
+            return self.outcomes.by_quarter(name, self.cohort_weights)
+        return sum_over_cohorts(cube, self.cohort_weights)
 
     @staticmethod
     def total(days: np.ndarray) -> np.ndarray:

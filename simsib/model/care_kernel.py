@@ -59,7 +59,7 @@ def accumulate_paths(
     speedup_not_completed, short_share, short_median, short_sigma, long_median, long_sigma,
     reentry_probability, reentry_gap_mean, months_per_case,
     tracking_months, measurement_end, age_limit, in_state, block_days, once_days, point_days, offset_days,
-    days, day_totals, counts, horizon_days, horizon_by_quarter, starts, completions,
+    days, day_totals, days_by_quarter, counts, horizon_days, horizon_by_quarter, starts, completions,
 ):
     """Simulate both care paths of every person and sum them by draw, cohort and quarter.
 
@@ -78,7 +78,8 @@ def accumulate_paths(
 
     Outputs, overwritten: ``days`` (kind, n, C, Q) and their totals over quarters
     ``day_totals`` (kind, n, C), and ``counts`` (kind, n, C, Q), in the rows described above
-    :data:`CHILD`; the days in care avoided (counterfactual less treated) from start to the age
+    :data:`CHILD`; the first rows of ``days`` (child-days and care days of both paths) summed
+    over start cohorts, ``days_by_quarter`` (3, n, Q); the days in care avoided (counterfactual less treated) from start to the age
     limit, by start cohort in ``horizon_days`` (n, C, J), by quarter counted from the cohort's
     own (``[:, c, j]`` is calendar quarter ``c + j``; J covers the longest path,
     :func:`simsib.model.outcomes.horizon_quarters`), and summed over start cohorts by calendar
@@ -278,7 +279,7 @@ def accumulate_paths(
                                 h_partial[c, qe] -= sign * tail
                                 h_slope[c, qe + 1] -= sign
                 i += 1
-        flush_draw(partial, slope, events, days, day_totals, counts, d)
+        flush_draw(partial, slope, events, days, day_totals, days_by_quarter, counts, d)
         if n_horizon > 0:
             flush_horizon(h_partial, h_slope, horizon_days, horizon_by_quarter, d)
 
@@ -318,6 +319,7 @@ def empty_outputs(n_draws: int, n_cohorts: int, n_quarters: int, n_blocks: int =
     calendar, by_cohort = n_horizon
     return dict(
         days=np.empty((n_days, *cube)), day_totals=np.empty((n_days, n_draws, n_cohorts)),
+        days_by_quarter=np.empty((FIRST_BLOCK, n_draws, n_quarters)),
         counts=np.empty((FIRST_ONCE + 2 * n_once + 4 * n_points, *cube)),
         horizon_days=np.empty((n_draws, n_cohorts, by_cohort)), horizon_by_quarter=np.empty((n_draws, calendar)),
         starts=np.zeros((n_draws, n_cohorts)), completions=np.zeros((n_draws, n_cohorts)),

@@ -63,8 +63,8 @@ def simulate_care(
         float(population.age_limit_years), in_care,
         *(np.asarray(values, dtype=np.float64) for values in
           (needs.milestone_blocks, needs.milestone_once, needs.point_days, needs.offset_days)),
-        out["days"], out["day_totals"], out["counts"], out["horizon_days"], out["horizon_by_quarter"],
-        out["starts"], out["completions"],
+        out["days"], out["day_totals"], out["days_by_quarter"], out["counts"], out["horizon_days"],
+        out["horizon_by_quarter"], out["starts"], out["completions"],
     )
     return _unstack(out, needs)
 
@@ -82,6 +82,7 @@ def _unstack(out: dict[str, np.ndarray], needs: Needs) -> CohortQuarterly:
         return {n: source[first + j] for j, n in enumerate(keys)}
 
     horizon = needs.horizon
+    by_quarter = out["days_by_quarter"]
     return CohortQuarterly(
         child_days=days[kernels.CHILD],
         care_days_treated=days[kernels.CARE_TREATED],
@@ -93,6 +94,8 @@ def _unstack(out: dict[str, np.ndarray], needs: Needs) -> CohortQuarterly:
         completed=out["completions"],
         days_by_cohort={"child_days": totals[kernels.CHILD], "care_days_treated": totals[kernels.CARE_TREATED],
                         "care_days_counterfactual": totals[kernels.CARE_COUNTERFACTUAL]},
+        days_by_quarter={"child_days": by_quarter[kernels.CHILD], "care_days_treated": by_quarter[kernels.CARE_TREATED],
+                         "care_days_counterfactual": by_quarter[kernels.CARE_COUNTERFACTUAL]},
         milestone_block_days_counterfactual=rows(kernels.FIRST_BLOCK + n_blocks, needs.milestone_blocks, days),
         milestone_people_counterfactual=rows(kernels.FIRST_ONCE + n_once, needs.milestone_once, counts),
         out_of_state_at=rows(first_point, needs.point_days, counts),

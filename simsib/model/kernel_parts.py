@@ -38,9 +38,11 @@ def interval_terms(begin, end, horizon):
 
 
 @njit(cache=True)
-def flush_draw(partial, slope, events, days, day_totals, counts, d):
+def flush_draw(partial, slope, events, days, day_totals, days_by_quarter, counts, d):
     """Write one draw's rows into ``days[:, d]``, ``day_totals[:, d]`` and ``counts[:, d]``,
-    and clear them.
+    and clear them; the first rows of ``days`` summed over start cohorts into
+    ``days_by_quarter[:, d]``, added in cohort order (as ``np.einsum("dcq,dc->dq", ...)`` and
+    numpy's sum over that axis add them: the same numbers to the last bit).
 
     Months in quarter q = partial[q] + 3 × Σ_{q' ≤ q} slope[q'], converted to days.  The two
     spare quarters take the steps of intervals that end at the horizon; they are only cleared.
@@ -59,6 +61,12 @@ def flush_draw(partial, slope, events, days, day_totals, counts, d):
             for q in range(partial.shape[2]):  # a loop, not a slice: a slice is a counted reference
                 partial[k, c, q] = 0.0
                 slope[k, c, q] = 0.0
+    for k in range(days_by_quarter.shape[0]):
+        for q in range(n_quarters):
+            days_by_quarter[k, d, q] = 0.0
+        for c in range(partial.shape[1]):
+            for q in range(n_quarters):  # no chain of dependent additions: vectorised
+                days_by_quarter[k, d, q] += days[k, d, c, q]
     for k in range(events.shape[0]):
         for c in range(events.shape[1]):
             for q in range(n_quarters):

@@ -93,9 +93,11 @@ class CohortQuarterly:
     milestone_people: dict[int, np.ndarray]  # N -> people whose first N days are out of care
     starts: np.ndarray
     completed: np.ndarray
-    # Cube name -> its totals over quarters (n_draws, n_cohorts), where the simulation summed
-    # them on the way (the compiled kernel does, at no cost); see by_cohort.
+    # Cube name -> its totals over quarters (n_draws, n_cohorts), and over start cohorts
+    # (n_draws, n_quarters), where the simulation summed them on the way (the compiled kernel
+    # does, at almost no cost); see by_cohort and by_quarter.
     days_by_cohort: dict[str, np.ndarray] = field(default_factory=dict)
+    days_by_quarter: dict[str, np.ndarray] = field(default_factory=dict)
     # The same milestones on the counterfactual paths (what would have been paid anyway).
     milestone_block_days_counterfactual: dict[int, np.ndarray] = field(default_factory=dict)
     milestone_people_counterfactual: dict[int, np.ndarray] = field(default_factory=dict)
@@ -123,6 +125,32 @@ class CohortQuarterly:
         """Totals over quarters of the cube ``name``, shape (n_draws, n_cohorts)."""
         total = self.days_by_cohort.get(name)
         return getattr(self, name).sum(axis=2) if total is None else total
+
+    def by_quarter(self, name: str, served: np.ndarray | None = None) -> np.ndarray:
+        """The cube ``name`` summed over the ``served`` start cohorts ((n_draws, n_cohorts) bool or
+        0/1 weights; None: all), shape (n_draws, n_quarters).
+
+        Added in cohort order, as ``np.einsum("dcq,dc->dq", cube, served)`` adds them; draws
+        with every cohort served take the simulation's own sums (``days_by_quarter``), the same
+        numbers to the last bit, where it made them.
+        """
+        cube = getattr(self, name)
+        total = self.days_by_quarter.get(name)
+        if total is None:
+            weights = np.ones(cube.shape[:2]) if served is None else np.asarray(served, dtype=float)
+            return np.einsum("dcq,dc->dq", cube, weights)
+        if served is None:
+            return total
+        rows = np.flatnonzero((np.asarray(served) != 1).any(axis=1))
+        if rows.size == 0:
+            return total
+        total = total.copy()
+        total[rows] = np.einsum("dcq,dc->dq", cube[rows], np.asarray(served[rows], dtype=float))
+        return total
+
+    def summed_name(self, cube: np.ndarray) -> str | None:
+        """The name of the field ``cube`` is, when the simulation summed it over start cohorts."""
+        return next((name for name in self.days_by_quarter if getattr(self, name) is cube), None)
 
     def avoided_to_horizon(self, served: np.ndarray | None = None) -> np.ndarray:
         """Days in the state avoided to each person's age limit by the ``served`` start cohorts
@@ -168,10 +196,11 @@ class CohortQuarterly:
             "person_attained": self.person_attained_counterfactual,
             "groups": {n: g.without_effect() for n, g in self.groups.items()},
         }
-        totals = dict(self.days_by_cohort)
-        if "care_days_counterfactual" in totals:
-            totals["care_days_treated"] = totals["care_days_counterfactual"]
-        return replace(self, days_by_cohort=totals, **swapped)
+        totals, by_quarter = dict(self.days_by_cohort), dict(self.days_by_quarter)
+        for sums in (totals, by_quarter):
+            if "care_days_counterfactual" in sums:
+                sums["care_days_treated"] = sums["care_days_counterfactual"]
+        return replace(self, days_by_cohort=totals, days_by_quarter=by_quarter, **swapped)
 
 
 def _zeros_like(value: np.ndarray | None) -> np.ndarray | None:
@@ -268,8 +297,9 @@ def cut_to_served(outcomes: CohortQuarterly, cohort_active: np.ndarray, measured
     (n_draws, n_quarters) for each draw's own measured quarters.  Horizon sums are cut to
     served cohorts only (they run past the measurement end by design); the comparison group is
     the contract's, whoever is served; per-person records of unserved people are blanked (never
-    reached; start cohort -1).  Totals summed on the way (``days_by_cohort``) are dropped; the
-    horizon's sums over cohorts are summed again over the served ones.
+    reached; start cohort -1).  Totals summed on the way (``days_by_cohort``,
+    ``days_by_quarter``) are dropped; the horizon's sums over cohorts are summed again over the
+    served ones.
     """
     n_quarters = outcomes.child_days.shape[2]
     by_quarter = measured[None, None, :] if measured.ndim == 1 else measured[:, None, :n_quarters]
@@ -298,7 +328,7 @@ def cut_to_served(outcomes: CohortQuarterly, cohort_active: np.ndarray, measured
         return np.where(keep, value, 0.0)
 
     values = {f.name: cut(f.name, getattr(outcomes, f.name))
-              for f in fields(CohortQuarterly) if f.name not in ("groups", "days_by_cohort")}
+              for f in fields(CohortQuarterly) if f.name not in ("groups", "days_by_cohort", "days_by_quarter")}
     groups = {n: cut_to_served(g, cohort_active, measured) for n, g in outcomes.groups.items()}
     return CohortQuarterly(**values, groups=groups)
 
