@@ -178,3 +178,22 @@ def test_sums_over_cohorts_made_on_the_way_are_numpys_to_the_bit():
         np.testing.assert_array_equal(total, cube.sum(axis=1), err_msg=name)
         np.testing.assert_array_equal(out.by_quarter(name, served), np.einsum("dcq,dc->dq", cube, served.astype(float)))
         assert out.summed_name(cube) == name
+
+
+def test_completions_due_are_counted_only_when_asked_for():
+    """Without a completion-paying mechanism the kernel writes no event cube; the other measures
+    are the same either way."""
+    scenario = load_scenario(bundled_scenario_path("essex"))
+    cohort = resolve_cohorts(scenario)[0]
+    chunk = chunk_seed(6, 0)
+    inputs = sample_inputs(scenario, chunk, 80)
+    _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
+    asked = Needs(milestone_once=(91,), point_days=(98,), completions=True)
+    counted = simulate_care(scenario, cohort, inputs, starts, stream(chunk, "people"), asked)
+    left_out = simulate_care(scenario, cohort, inputs, starts, stream(chunk, "people"),
+                             Needs(milestone_once=(91,), point_days=(98,), completions=False))
+    assert left_out.completions_due is None and counted.completions_due.sum() > 0
+    for field in ("care_days_treated", "milestone_people", "out_of_state_at", "in_state_at_counterfactual"):
+        a, b = getattr(counted, field), getattr(left_out, field)
+        for key in (a if isinstance(a, dict) else [None]):
+            np.testing.assert_array_equal(a[key] if key else a, b[key] if key else b, err_msg=field)

@@ -82,6 +82,7 @@ def model_needs(scenario: Scenario, horizon: bool = False) -> Needs:
         point_days=days(PointInTime, "at_day"),
         offset_days=days(DaysOutOfCare, "from_day", lambda m: m.from_day > 0),
         horizon=horizon,
+        completions=any(isinstance(m, Engagement) and m.on == "completion" for m in mechanisms),
     )
 
 

@@ -73,7 +73,7 @@ def aggregate(
     care1, care0 = care_days(paths["treated"]), care_days(paths["counterfactual"])
     completion_time = s + inputs["referrals.months_per_case"][people.draw]
     in_measurement = completion_time < scenario.contract.measurement_end_month
-    completions_due = binner.events(completion_time, people.completed & in_measurement)
+    completions_due = binner.events(completion_time, people.completed & in_measurement) if needs.completions else None
 
     blocks = {"treated": {}, "counterfactual": {}}
     once = {"treated": {}, "counterfactual": {}}

@@ -44,7 +44,8 @@ from simsib.model.kernel_parts import (
 # Rows of the stacked outputs of accumulate_paths.  ``days``: child-days, treated and
 # counterfactual care days, then per block length the treated and then the counterfactual
 # whole-block days, then per offset day (child-days, care treated, care counterfactual) from it.
-# ``counts``: completions due, then per once-only milestone the treated and then the
+# ``counts``: completions due (only when ``counts`` has a row for them: it has two per once-only
+# milestone and four per point day more), then per once-only milestone the treated and then the
 # counterfactual people, then per point day the treated and the counterfactual people out of
 # care, then the treated and the counterfactual people in care (both only if still tracked).  With no milestones, offsets or points only the first rows exist (Essex).
 CHILD, CARE_TREATED, CARE_COUNTERFACTUAL, FIRST_BLOCK = 0, 1, 2, 3
@@ -90,7 +91,8 @@ def accumulate_paths(
     n_kinds, _, n_cohorts, n_quarters = days.shape
     n_blocks, n_once, n_points, n_offsets = block_days.shape[0], once_days.shape[0], point_days.shape[0], offset_days.shape[0]
     first_offset = FIRST_BLOCK + 2 * n_blocks
-    first_point = FIRST_ONCE + 2 * n_once
+    first_once = counts.shape[0] - 2 * n_once - 4 * n_points  # FIRST_ONCE, or 0: no completions row
+    first_point = first_once + 2 * n_once
     horizon = n_quarters * MONTHS_PER_QUARTER
     n_horizon = horizon_by_quarter.shape[1]
     horizon_end = n_horizon * MONTHS_PER_QUARTER
@@ -128,7 +130,7 @@ def accumulate_paths(
                     completions[d, c] += 1.0
                     finish = s + case_months
                     q = quarter(finish)
-                    if finish < measurement_end and 0 <= q < n_quarters:
+                    if first_once > 0 and finish < measurement_end and 0 <= q < n_quarters:
                         events[COMPLETIONS_DUE, c, q] += 1.0
 
                 # Entry to care (or, in_state, exit from it): the same Exp(1) variate under both
@@ -229,7 +231,7 @@ def accumulate_paths(
                     q = quarter(s + reach)
                     first = a1 if j < n_once else a1c
                     if first >= reach - 1e-9 and 0 <= q < n_quarters:  # the first spell lasts N days
-                        events[FIRST_ONCE + j, c, q] += 1.0
+                        events[first_once + j, c, q] += 1.0
                 # Point in time: out of (or in) care N days after start, if still tracked then.
                 for j in range(2 * n_points):
                     at = point_days[j % n_points] / DAYS_PER_MONTH
@@ -306,11 +308,13 @@ def per_draw_hazards(scale, shape, log_hr, non_completer_share, effect_months):
 
 
 def empty_outputs(n_draws: int, n_cohorts: int, n_quarters: int, n_blocks: int = 0, n_once: int = 0,
-                  n_points: int = 0, n_offsets: int = 0, n_horizon: tuple[int, int] = (0, 0)):
+                  n_points: int = 0, n_offsets: int = 0, n_horizon: tuple[int, int] = (0, 0),
+                  completions: bool = True):
     """Output arrays for :func:`accumulate_paths` (see its rows above :data:`CHILD`).
 
     ``n_horizon``: (H, J), the horizon's calendar quarters and each start cohort's
-    (:func:`simsib.model.outcomes.horizon_quarters`).  Every array but ``starts`` and
+    (:func:`simsib.model.outcomes.horizon_quarters`); ``completions``: a row of ``counts`` for the
+    completions due (without it, Essex's kernel writes no event cube at all).  Every array but ``starts`` and
     ``completions`` (which are summed) is written whole, draw by draw, so needs no zeroing
     (zeroing fresh pages was a tenth of the kernel's time).
     """
@@ -320,7 +324,7 @@ def empty_outputs(n_draws: int, n_cohorts: int, n_quarters: int, n_blocks: int =
     return dict(
         days=np.empty((n_days, *cube)), day_totals=np.empty((n_days, n_draws, n_cohorts)),
         days_by_quarter=np.empty((FIRST_BLOCK, n_draws, n_quarters)),
-        counts=np.empty((FIRST_ONCE + 2 * n_once + 4 * n_points, *cube)),
+        counts=np.empty((FIRST_ONCE * completions + 2 * n_once + 4 * n_points, *cube)),
         horizon_days=np.empty((n_draws, n_cohorts, by_cohort)), horizon_by_quarter=np.empty((n_draws, calendar)),
         starts=np.zeros((n_draws, n_cohorts)), completions=np.zeros((n_draws, n_cohorts)),
     )

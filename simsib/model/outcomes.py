@@ -32,7 +32,10 @@ class Needs:
     ``milestone_blocks``/``milestone_once``: block lengths N of repeating and once-only
     milestones; ``point_days``: days at which a person's state is read (point-in-time payments);
     ``offset_days``: days from which days out of care count; ``horizon``: also sum days in the
-    state to each person's age limit (for the council's accounting beyond the window).
+    state to each person's age limit (for the council's accounting beyond the window);
+    ``completions``: count the completions due by quarter (``completions_due``; measured unless
+    the caller says no mechanism pays on them: :func:`simsib.contract.mechanisms.model_needs`
+    does, which spares the care kernel a cube).
     """
 
     milestone_blocks: tuple[int, ...] = ()
@@ -40,11 +43,13 @@ class Needs:
     point_days: tuple[int, ...] = ()
     offset_days: tuple[int, ...] = ()
     horizon: bool = False
+    completions: bool = True
 
     def covers(self, other: "Needs") -> bool:
         """True when outcomes measured for these needs also serve ``other``'s."""
-        return all(set(getattr(other, f.name)) <= set(getattr(self, f.name))
-                   for f in fields(self) if f.name != "horizon") and (self.horizon or not other.horizon)
+        flags = ("horizon", "completions")
+        return (all(set(getattr(other, f.name)) <= set(getattr(self, f.name)) for f in fields(self) if f.name not in flags)
+                and all(getattr(self, flag) or not getattr(other, flag) for flag in flags))
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ class CohortQuarterly:
     child_days: np.ndarray
     care_days_treated: np.ndarray
     care_days_counterfactual: np.ndarray
-    completions_due: np.ndarray  # completions counted in the quarter the therapy ends
+    completions_due: np.ndarray | None  # completions counted in the quarter the therapy ends (None: not measured)
     milestone_block_days: dict[int, np.ndarray]  # block length N -> accrued whole-block days
     milestone_people: dict[int, np.ndarray]  # N -> people whose first N days are out of care
     starts: np.ndarray
