@@ -101,6 +101,7 @@ def accumulate_paths(
     partial = np.zeros((n_kinds, n_cohorts, n_quarters + 2))
     slope = np.zeros((n_kinds, n_cohorts, n_quarters + 2))
     events = np.zeros((counts.shape[0], n_cohorts, n_quarters))  # the same for event counts
+    summed = np.zeros((days_by_quarter.shape[0], n_quarters))  # the draw's sums over cohorts
     # The same for the horizon sums: the counterfactual path's intervals added, the treated
     # path's taken away.
     h_partial = np.zeros((n_cohorts, n_horizon + 2))
@@ -281,7 +282,7 @@ def accumulate_paths(
                                 h_partial[c, qe] -= sign * tail
                                 h_slope[c, qe + 1] -= sign
                 i += 1
-        flush_draw(partial, slope, events, days, day_totals, days_by_quarter, counts, d)
+        flush_draw(partial, slope, events, days, day_totals, days_by_quarter, counts, d, summed)
         if n_horizon > 0:
             flush_horizon(h_partial, h_slope, horizon_days, horizon_by_quarter, d)
 

@@ -38,7 +38,7 @@ def interval_terms(begin, end, horizon):
 
 
 @njit(cache=True)
-def flush_draw(partial, slope, events, days, day_totals, days_by_quarter, counts, d):
+def flush_draw(partial, slope, events, days, day_totals, days_by_quarter, counts, d, summed):
     """Write one draw's rows into ``days[:, d]``, ``day_totals[:, d]`` and ``counts[:, d]``,
     and clear them; the first rows of ``days`` summed over start cohorts into
     ``days_by_quarter[:, d]``, added in cohort order (as ``np.einsum("dcq,dc->dq", ...)`` and
@@ -46,27 +46,35 @@ def flush_draw(partial, slope, events, days, day_totals, days_by_quarter, counts
 
     Months in quarter q = partial[q] + 3 × Σ_{q' ≤ q} slope[q'], converted to days.  The two
     spare quarters take the steps of intervals that end at the horizon; they are only cleared.
+    ``summed`` (rows of ``days_by_quarter``, Q) is zeroed scratch for those sums.
     """
     n_quarters = days.shape[3]
+    n_summed = days_by_quarter.shape[0]
     for k in range(partial.shape[0]):
         for c in range(partial.shape[1]):
             running = 0.0
             total = 0.0
-            for q in range(n_quarters):
-                running += slope[k, c, q]
-                value = (partial[k, c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
-                days[k, d, c, q] = value
-                total += value
+            if k < n_summed:
+                for q in range(n_quarters):
+                    running += slope[k, c, q]
+                    value = (partial[k, c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
+                    days[k, d, c, q] = value
+                    total += value
+                    summed[k, q] += value
+            else:
+                for q in range(n_quarters):
+                    running += slope[k, c, q]
+                    value = (partial[k, c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
+                    days[k, d, c, q] = value
+                    total += value
             day_totals[k, d, c] = total
             for q in range(partial.shape[2]):  # a loop, not a slice: a slice is a counted reference
                 partial[k, c, q] = 0.0
                 slope[k, c, q] = 0.0
-    for k in range(days_by_quarter.shape[0]):
+    for k in range(n_summed):
         for q in range(n_quarters):
-            days_by_quarter[k, d, q] = 0.0
-        for c in range(partial.shape[1]):
-            for q in range(n_quarters):  # no chain of dependent additions: vectorised
-                days_by_quarter[k, d, q] += days[k, d, c, q]
+            days_by_quarter[k, d, q] = summed[k, q]
+            summed[k, q] = 0.0
     for k in range(events.shape[0]):
         for c in range(events.shape[1]):
             for q in range(n_quarters):
