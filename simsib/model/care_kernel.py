@@ -138,24 +138,28 @@ def accumulate_paths(
                 # hazards (carepaths.treated_entry).
                 entry0 = entry_counterfactual[i]
                 hr = hr_c if done else hr_n
+                speed = speed_c if done else speed_n
                 e = exp_draw[i]
+                # The treated entry comes no earlier than entry0 · HR^(−1/k) (the hazard is at
+                # most HR times the counterfactual's), and no earlier than entry0 with HR <= 1.
+                earliest1 = entry0 * speed if hr > 1.0 else entry0
                 # Days in care avoided to the age limit, beyond the window, need the exact treated
                 # time (the window's shortcuts below only hold inside it).  None are avoided when
-                # the two paths are the same (HR = 1), or when neither has any care (HR <= 1 and
-                # no counterfactual entry before the limit).
-                to_limit = n_horizon > 0 and hr != 1.0 and (in_state or entry0 < to18 or hr > 1.0)
+                # the two paths are the same (HR = 1), or when neither can enter care before the
+                # limit.
+                to_limit = n_horizon > 0 and hr != 1.0 and (in_state or earliest1 < to18)
                 exact1 = entry0
                 if to_limit:
                     if e <= hr * h_eff:
-                        exact1 = entry0 * (speed_c if done else speed_n)
+                        exact1 = entry0 * speed
                     else:
                         exact1 = lam * (e + (1.0 - hr) * h_eff) ** inv_k
-                if hr == 1.0 or (hr < 1.0 and entry0 >= window):
-                    # Same path, or the treated entry is later still (HR < 1) and neither is in the window.
+                if hr == 1.0 or earliest1 >= window:
+                    # Same path, or neither enters in the window (whatever the exact treated time).
                     entry1 = entry0
                 else:
                     if e <= hr * h_eff:  # entry while the effect lasts: the whole clock runs at HR
-                        entry1 = entry0 * (speed_c if done else speed_n)
+                        entry1 = entry0 * speed
                     elif effect_end >= window:
                         # Entry after the effect ends, so after the window: the path has no
                         # care in it (in_state: care throughout it), whatever the exact time
