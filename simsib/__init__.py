@@ -19,9 +19,13 @@ _PUBLIC = {
     "load_scenario": "simsib.scenario.loader",
     "simulate": "simsib.run.api",
     "SimulationResult": "simsib.run.api",
+    "update": "simsib.analysis.update",
+    "UpdateResult": "simsib.analysis.update",
+    "read_observations": "simsib.analysis.observations",
 }
 
-__all__ = ["ScenarioError", "SimulationResult", "__version__", "load_scenario", "simulate"]
+__all__ = ["ScenarioError", "SimulationResult", "UpdateResult", "__version__", "load_scenario", "read_observations",
+           "simulate", "update"]
 
 
 def __getattr__(name: str):

@@ -74,7 +74,7 @@ from simsib.model.outcomes import Needs, sum_from_cohort_quarters  # noqa: E402
 from simsib.scenario.format import resolve_cohorts  # noqa: E402
 
 EVERYTHING = Needs(milestone_blocks=(7, 30), milestone_once=(91, 364), point_days=(98, 400),
-                   offset_days=(98, 700), horizon=True)
+                   offset_days=(98, 700), horizon=True, horizon_counterfactual=True)
 COHORT_CASES = [
     ("norfolk", 0, []),  # edge of care, with a reunification cohort beside it
     ("norfolk", 1, []),  # starting in care
@@ -101,7 +101,8 @@ def test_kernel_matches_reference_for_every_measure(name, index, overrides):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-7, err_msg=what)
 
     for field in ("child_days", "care_days_treated", "care_days_counterfactual", "completions_due",
-                  "starts", "completed", "state_days_avoided_to_horizon", "state_days_avoided_to_horizon_by_cohort"):
+                  "starts", "completed", "state_days_avoided_to_horizon", "state_days_avoided_to_horizon_by_cohort",
+                  "counterfactual_state_days_to_horizon", "counterfactual_state_days_to_horizon_by_cohort"):
         same(getattr(fast, field), getattr(reference, field), field)
     for field in ("milestone_block_days", "milestone_block_days_counterfactual", "milestone_people",
                   "milestone_people_counterfactual", "out_of_state_at", "out_of_state_at_counterfactual",
@@ -133,9 +134,11 @@ def test_days_avoided_to_the_age_limit_extend_the_window(name):
     n = 200
     inputs = sample_inputs(scenario, chunk, n)
     _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
-    out = simulate_care(scenario, cohort, inputs, starts, stream(chunk, "people"), Needs(horizon=True))
+    out = simulate_care(scenario, cohort, inputs, starts, stream(chunk, "people"),
+                        Needs(horizon=True, horizon_counterfactual=True))
     people = simulate_people(scenario, inputs, starts, stream(chunk, "people"), cohort)
-    avoided = _days_in(people.care_counterfactual_to_limit) - _days_in(people.care_treated_to_limit)
+    counterfactual = _days_in(people.care_counterfactual_to_limit)
+    avoided = counterfactual - _days_in(people.care_treated_to_limit)
     by_cohort, by_quarter = out.state_days_avoided_to_horizon_by_cohort, out.state_days_avoided_to_horizon
     assert by_cohort.shape[:2] == out.care_days_treated.shape[:2]
     assert by_cohort.shape[2] < by_quarter.shape[1]  # a cohort spans fewer quarters than the horizon
@@ -157,6 +160,13 @@ def test_days_avoided_to_the_age_limit_extend_the_window(name):
     np.testing.assert_allclose(out.avoided_to_horizon(served).sum(axis=1),
                                np.bincount(people.draw, expected, minlength=n), rtol=0, atol=1e-9 * scale)
     np.testing.assert_array_equal(out.avoided_to_horizon(np.ones_like(served)), by_quarter)
+    # The counterfactual path's own days, as asked for, the same way.
+    expected = np.where(served[people.draw, people.cohort], counterfactual, 0.0)
+    np.testing.assert_allclose(out.counterfactual_to_horizon(served).sum(axis=1),
+                               np.bincount(people.draw, expected, minlength=n), rtol=0, atol=1e-9 * counterfactual.sum())
+    only_avoided = simulate_care(scenario, cohort, inputs, starts, stream(chunk, "people"), Needs(horizon=True))
+    assert only_avoided.counterfactual_to_horizon() is None
+    np.testing.assert_array_equal(only_avoided.state_days_avoided_to_horizon, by_quarter)
 
 
 def test_sums_over_cohorts_made_on_the_way_are_numpys_to_the_bit():

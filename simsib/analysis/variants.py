@@ -54,6 +54,7 @@ MONEY_ONLY = (
     "care.residential_share",
     "care.ifa_share_of_fostering",
     "care.cost_inflation",
+    "commissioning",  # read by simsib commission's alternatives only, never by the model
 )
 def _strip(node: Any, prefix: str = "") -> Any:
     if isinstance(node, dict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from simsib.cli import analysis, backtest, report, run  # noqa: F401  (each registers its commands)
+from simsib.cli import analysis, app_cmd, backtest, commission, report, run, update  # noqa: F401  (each registers its commands)
 from simsib.cli.app import app
 
 

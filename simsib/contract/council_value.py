@@ -62,13 +62,14 @@ def care_price_index(inputs: DrawInputs, n_quarters: int, care: str = "care") ->
 
 def care_value(
     scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None,
-    measured_by_draw: np.ndarray | None = None,
+    measured_by_draw: np.ndarray | None = None, *, counterfactual: bool = False,
 ) -> CareValue | None:
     """The value of the care avoided, by quarter (module docstring); None when a cohort is not care.
 
     cohort_served : (n_draws, n_cohorts) bool, default all; measured_by_draw : (n_draws,
     n_quarters) bool, the quarters each draw measures (default all: the cubes hold nothing after
-    the measurement end).
+    the measurement end).  ``counterfactual=True`` values the care the served young people would
+    have had without the service instead (what doing nothing costs), on the same terms.
     """
     cohorts = resolve_cohorts(scenario)
     if any(c.process != "care" for c in cohorts):
@@ -81,8 +82,9 @@ def care_value(
         group = outcomes.group(cohort.name)
         prefix = cohort.prefix["care"]
         day = daily_care_cost(inputs, prefix)[:, None]
-        saved = (group.by_quarter("care_days_counterfactual", cohort_served)
-                 - group.by_quarter("care_days_treated", cohort_served))
+        saved = group.by_quarter("care_days_counterfactual", cohort_served)
+        if not counterfactual:
+            saved = saved - group.by_quarter("care_days_treated", cohort_served)
         if measured_by_draw is not None:
             saved = saved * measured_by_draw[:, :n_quarters]
         prices = care_price_index(inputs, n_quarters, prefix)
@@ -90,9 +92,9 @@ def care_value(
         child = group.by_quarter("child_days", cohort_served)
         tracked += child.sum(axis=1)
         tracked_at_prices += (child * prices).sum(axis=1)
-        if group.state_days_avoided_to_horizon is None:
+        horizon = (group.counterfactual_to_horizon if counterfactual else group.avoided_to_horizon)(cohort_served)
+        if horizon is None:  # not measured
             continue
-        horizon = group.avoided_to_horizon(cohort_served)
         value = horizon * care_price_index(inputs, horizon.shape[1], prefix) * day
         to_limit = value if to_limit is None else _added(to_limit, value)
         days_to_limit = horizon.sum(axis=1) if days_to_limit is None else days_to_limit + horizon.sum(axis=1)

@@ -103,19 +103,22 @@ def aggregate(
         days_from[n_days] = (binner.overlap(s + start_at, s + people.window),
                              care_days(paths["treated"], start_at), care_days(paths["counterfactual"], start_at))
 
-    avoided = avoided_by_cohort = None
+    horizon = {}
     if needs.horizon:
         n_horizon, n_cohort_horizon = horizon_quarters(scenario)
         to_limit = QuarterBinner(people.draw, people.cohort, n_draws, n_cohorts, n_horizon)
         treated, counterfactual = (
             to_limit.overlap(s[:, None] + care[:, :, 0], s[:, None] + care[:, :, 1])
             for care in (people.care_treated_to_limit, people.care_counterfactual_to_limit))
-        calendar = counterfactual - treated
-        avoided = calendar.sum(axis=1)
         # By start cohort, quarters counted from the cohort's own: [c, j] is calendar quarter c + j.
         cohort_quarter = np.arange(n_cohorts)[:, None] + np.arange(n_cohort_horizon)[None, :]
-        own = np.take_along_axis(calendar, np.minimum(cohort_quarter, n_horizon - 1)[None], axis=2)
-        avoided_by_cohort = np.where((cohort_quarter < n_horizon)[None], own, 0.0)
+        measured = {"state_days_avoided_to_horizon": counterfactual - treated}
+        if needs.horizon_counterfactual:
+            measured["counterfactual_state_days_to_horizon"] = counterfactual
+        for name, calendar in measured.items():
+            own = np.take_along_axis(calendar, np.minimum(cohort_quarter, n_horizon - 1)[None], axis=2)
+            horizon[name] = calendar.sum(axis=1)
+            horizon[f"{name}_by_cohort"] = np.where((cohort_quarter < n_horizon)[None], own, 0.0)
 
     cohort_index = people.draw * n_cohorts + people.cohort
     starts = np.bincount(cohort_index, minlength=n_draws * n_cohorts).reshape(n_draws, n_cohorts)
@@ -136,6 +139,5 @@ def aggregate(
         in_state_at=points_in["treated"],
         in_state_at_counterfactual=points_in["counterfactual"],
         days_from=days_from,
-        state_days_avoided_to_horizon=avoided,
-        state_days_avoided_to_horizon_by_cohort=avoided_by_cohort,
+        **horizon,
     )

@@ -80,11 +80,12 @@ def accumulate_paths(
     Outputs, overwritten: ``days`` (kind, n, C, Q) and their totals over quarters
     ``day_totals`` (kind, n, C), and ``counts`` (kind, n, C, Q), in the rows described above
     :data:`CHILD`; the first rows of ``days`` (child-days and care days of both paths) summed
-    over start cohorts, ``days_by_quarter`` (3, n, Q); the days in care avoided (counterfactual less treated) from start to the age
-    limit, by start cohort in ``horizon_days`` (n, C, J), by quarter counted from the cohort's
-    own (``[:, c, j]`` is calendar quarter ``c + j``; J covers the longest path,
-    :func:`simsib.model.outcomes.horizon_quarters`), and summed over start cohorts by calendar
-    quarter in ``horizon_by_quarter`` (n, H); H = 0: not computed.  Added to: ``starts`` and
+    over start cohorts, ``days_by_quarter`` (3, n, Q); the days in care avoided (counterfactual
+    less treated; in a second row if there is one, the counterfactual path's own) from start to
+    the age limit, by start cohort in ``horizon_days`` (1 or 2, n, C, J), by quarter counted
+    from the cohort's own (``[:, :, c, j]`` is calendar quarter ``c + j``; J covers the longest
+    path, :func:`simsib.model.outcomes.horizon_quarters`), and summed over start cohorts by
+    calendar quarter in ``horizon_by_quarter`` (1 or 2, n, H); H = 0: not computed.  Added to: ``starts`` and
     ``completions`` (n, C).
     """
     n_draws, n_months = monthly_starts.shape
@@ -94,7 +95,8 @@ def accumulate_paths(
     first_once = counts.shape[0] - 2 * n_once - 4 * n_points  # FIRST_ONCE, or 0: no completions row
     first_point = first_once + 2 * n_once
     horizon = n_quarters * MONTHS_PER_QUARTER
-    n_horizon = horizon_by_quarter.shape[1]
+    n_horizon = horizon_by_quarter.shape[2]
+    with_counterfactual = horizon_by_quarter.shape[0] > 1
     horizon_end = n_horizon * MONTHS_PER_QUARTER
     # One draw's intervals, as difference rows (kind, cohort, quarter + 2 spare), written into
     # `days` once the draw is done: small enough to stay in the L1 cache.
@@ -103,9 +105,9 @@ def accumulate_paths(
     events = np.zeros((counts.shape[0], n_cohorts, n_quarters))  # the same for event counts
     summed = np.zeros((days_by_quarter.shape[0], n_quarters))  # the draw's sums over cohorts
     # The same for the horizon sums: the counterfactual path's intervals added, the treated
-    # path's taken away.
-    h_partial = np.zeros((n_cohorts, n_horizon + 2))
-    h_slope = np.zeros((n_cohorts, n_horizon + 2))
+    # path's taken away (and the counterfactual's alone in a second row, if asked for).
+    h_partial = np.zeros((horizon_by_quarter.shape[0], n_cohorts, n_horizon + 2))
+    h_slope = np.zeros((horizon_by_quarter.shape[0], n_cohorts, n_horizon + 2))
     i = 0
     for d in range(n_draws):
         # The draw's parameters as locals: stores into the outputs cannot alias them, so the
@@ -281,10 +283,15 @@ def accumulate_paths(
                             begin, end = (x1, y1) if episode == 0 else (x2, y2)
                             if end > begin:
                                 qb, head, qe, tail = interval_terms(s + begin, s + end, horizon_end)
-                                h_partial[c, qb] += sign * head
-                                h_slope[c, qb + 1] += sign
-                                h_partial[c, qe] -= sign * tail
-                                h_slope[c, qe + 1] -= sign
+                                h_partial[0, c, qb] += sign * head
+                                h_slope[0, c, qb + 1] += sign
+                                h_partial[0, c, qe] -= sign * tail
+                                h_slope[0, c, qe + 1] -= sign
+                                if with_counterfactual and path == 1:
+                                    h_partial[1, c, qb] += head
+                                    h_slope[1, c, qb + 1] += 1.0
+                                    h_partial[1, c, qe] -= tail
+                                    h_slope[1, c, qe + 1] -= 1.0
                 i += 1
         flush_draw(partial, slope, events, days, day_totals, days_by_quarter, counts, d, summed)
         if n_horizon > 0:
@@ -314,11 +321,12 @@ def per_draw_hazards(scale, shape, log_hr, non_completer_share, effect_months):
 
 def empty_outputs(n_draws: int, n_cohorts: int, n_quarters: int, n_blocks: int = 0, n_once: int = 0,
                   n_points: int = 0, n_offsets: int = 0, n_horizon: tuple[int, int] = (0, 0),
-                  completions: bool = True):
+                  completions: bool = True, horizon_counterfactual: bool = False):
     """Output arrays for :func:`accumulate_paths` (see its rows above :data:`CHILD`).
 
     ``n_horizon``: (H, J), the horizon's calendar quarters and each start cohort's
-    (:func:`simsib.model.outcomes.horizon_quarters`); ``completions``: a row of ``counts`` for the
+    (:func:`simsib.model.outcomes.horizon_quarters`), with a second row for the counterfactual
+    path's own days if ``horizon_counterfactual``; ``completions``: a row of ``counts`` for the
     completions due (without it, Essex's kernel writes no event cube at all).  Every array but ``starts`` and
     ``completions`` (which are summed) is written whole, draw by draw, so needs no zeroing
     (zeroing fresh pages was a tenth of the kernel's time).
@@ -330,6 +338,7 @@ def empty_outputs(n_draws: int, n_cohorts: int, n_quarters: int, n_blocks: int =
         days=np.empty((n_days, *cube)), day_totals=np.empty((n_days, n_draws, n_cohorts)),
         days_by_quarter=np.empty((FIRST_BLOCK, n_draws, n_quarters)),
         counts=np.empty((FIRST_ONCE * completions + 2 * n_once + 4 * n_points, *cube)),
-        horizon_days=np.empty((n_draws, n_cohorts, by_cohort)), horizon_by_quarter=np.empty((n_draws, calendar)),
+        horizon_days=np.empty((1 + horizon_counterfactual, n_draws, n_cohorts, by_cohort)),
+        horizon_by_quarter=np.empty((1 + horizon_counterfactual, n_draws, calendar)),
         starts=np.zeros((n_draws, n_cohorts)), completions=np.zeros((n_draws, n_cohorts)),
     )

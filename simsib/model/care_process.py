@@ -41,7 +41,7 @@ def simulate_care(
     n_horizon = horizon_quarters(scenario) if needs.horizon else (0, 0)
     out = kernels.empty_outputs(n_draws, scenario.n_cohorts, scenario.n_quarters, len(needs.milestone_blocks),
                                 len(needs.milestone_once), len(needs.point_days), len(needs.offset_days), n_horizon,
-                                needs.completions)
+                                needs.completions, needs.horizon and needs.horizon_counterfactual)
     shape = per("population", "weibull_shape")
     scale = weibull_scale(per("population", "p30_exit" if in_care else "p30_entry"), shape)
     # Counterfactual entry times as in simulate_people, vectorised: numpy's SIMD power takes
@@ -84,6 +84,7 @@ def _unstack(out: dict[str, np.ndarray], needs: Needs) -> CohortQuarterly:
         return {n: source[first + j] for j, n in enumerate(keys)}
 
     horizon = needs.horizon
+    counterfactual = horizon and needs.horizon_counterfactual
     by_quarter = out["days_by_quarter"]
     return CohortQuarterly(
         child_days=days[kernels.CHILD],
@@ -106,6 +107,8 @@ def _unstack(out: dict[str, np.ndarray], needs: Needs) -> CohortQuarterly:
         in_state_at_counterfactual=rows(first_point + 3 * n_points, needs.point_days, counts),
         days_from={n: (days[first_offset + 3 * j], days[first_offset + 3 * j + 1], days[first_offset + 3 * j + 2])
                    for j, n in enumerate(needs.offset_days)},
-        state_days_avoided_to_horizon=out["horizon_by_quarter"] if horizon else None,
-        state_days_avoided_to_horizon_by_cohort=out["horizon_days"] if horizon else None,
+        state_days_avoided_to_horizon=out["horizon_by_quarter"][0] if horizon else None,
+        state_days_avoided_to_horizon_by_cohort=out["horizon_days"][0] if horizon else None,
+        counterfactual_state_days_to_horizon=out["horizon_by_quarter"][1] if counterfactual else None,
+        counterfactual_state_days_to_horizon_by_cohort=out["horizon_days"][1] if counterfactual else None,
     )

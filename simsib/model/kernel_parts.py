@@ -116,29 +116,30 @@ def episodes(entry, d1, d2, reenters, gap, to18, window):
 
 @njit(cache=True)
 def flush_horizon(partial, slope, by_cohort, by_quarter, d):
-    """Write one draw's horizon row (start cohort, calendar quarter + 2 spare) into
-    ``by_cohort[d]``, by quarter counted from the cohort's own (``[d, c, j]`` is calendar quarter
-    ``c + j``), and its sums over start cohorts, added in cohort order, into ``by_quarter[d]``;
-    clear it (as :func:`flush_draw`).
+    """Write one draw's horizon rows (kind, start cohort, calendar quarter + 2 spare) into
+    ``by_cohort[:, d]``, by quarter counted from the cohort's own (``[k, d, c, j]`` is calendar
+    quarter ``c + j``), and their sums over start cohorts, added in cohort order, into
+    ``by_quarter[:, d]``; clear them (as :func:`flush_draw`).
 
-    A start cohort's paths span its J quarters only (J = ``by_cohort.shape[2]``): before them
+    A start cohort's paths span its J quarters only (J = ``by_cohort.shape[3]``): before them
     and after them its row holds exact zeros (the terms of an empty interval cancel), so only
     those are integrated, and written.
     """
-    n_quarters = by_quarter.shape[1]
-    n_span = by_cohort.shape[2]
-    for q in range(n_quarters):
-        by_quarter[d, q] = 0.0
-    for c in range(partial.shape[0]):
-        last = min(c + n_span, n_quarters)
-        running = 0.0
-        for q in range(c, last):
-            running += slope[c, q]
-            value = (partial[c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
-            by_cohort[d, c, q - c] = value
-            by_quarter[d, q] += value
-        for j in range(max(last - c, 0), n_span):  # past the horizon
-            by_cohort[d, c, j] = 0.0
-        for q in range(c, min(last + 2, partial.shape[1])):
-            partial[c, q] = 0.0
-            slope[c, q] = 0.0
+    n_quarters = by_quarter.shape[2]
+    n_span = by_cohort.shape[3]
+    for k in range(partial.shape[0]):
+        for q in range(n_quarters):
+            by_quarter[k, d, q] = 0.0
+        for c in range(partial.shape[1]):
+            last = min(c + n_span, n_quarters)
+            running = 0.0
+            for q in range(c, last):
+                running += slope[k, c, q]
+                value = (partial[k, c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
+                by_cohort[k, d, c, q - c] = value
+                by_quarter[k, d, q] += value
+            for j in range(max(last - c, 0), n_span):  # past the horizon
+                by_cohort[k, d, c, j] = 0.0
+            for q in range(c, min(last + 2, partial.shape[2])):
+                partial[k, c, q] = 0.0
+                slope[k, c, q] = 0.0

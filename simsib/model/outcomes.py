@@ -33,6 +33,8 @@ class Needs:
     milestones; ``point_days``: days at which a person's state is read (point-in-time payments);
     ``offset_days``: days from which days out of care count; ``horizon``: also sum days in the
     state to each person's age limit (for the council's accounting beyond the window);
+    ``horizon_counterfactual``: with ``horizon``, also the counterfactual path's own days to the
+    age limit (what doing nothing costs: the commissioning analysis);
     ``completions``: count the completions due by quarter (``completions_due``; measured unless
     the caller says no mechanism pays on them: :func:`simsib.contract.mechanisms.model_needs`
     does, which spares the care kernel a cube).
@@ -43,11 +45,12 @@ class Needs:
     point_days: tuple[int, ...] = ()
     offset_days: tuple[int, ...] = ()
     horizon: bool = False
+    horizon_counterfactual: bool = False
     completions: bool = True
 
     def covers(self, other: "Needs") -> bool:
         """True when outcomes measured for these needs also serve ``other``'s."""
-        flags = ("horizon", "completions")
+        flags = ("horizon", "horizon_counterfactual", "completions")
         return (all(set(getattr(other, f.name)) <= set(getattr(self, f.name)) for f in fields(self) if f.name not in flags)
                 and all(getattr(self, flag) or not getattr(other, flag) for flag in flags))
 
@@ -76,8 +79,11 @@ class CohortQuarterly:
       ``state_days_avoided_to_horizon_by_cohort`` the same by start cohort, (n_draws,
       n_cohorts, n_cohort_horizon_quarters), by quarter counted from the cohort's own:
       ``[:, c, j]`` is calendar quarter ``c + j`` (a start cohort's paths span far fewer
-      quarters than the whole horizon; :func:`horizon_quarters` gives both lengths).
-      :meth:`CohortQuarterly.avoided_to_horizon` sums over the served start cohorts only.
+      quarters than the whole horizon; :func:`horizon_quarters` gives both lengths);
+      ``counterfactual_state_days_to_horizon`` and ``_by_cohort`` the same for the counterfactual
+      path's own days in the state (what doing nothing costs), when asked for
+      (``Needs.horizon_counterfactual``).  :meth:`CohortQuarterly.avoided_to_horizon` and
+      :meth:`CohortQuarterly.counterfactual_to_horizon` sum over the served start cohorts only.
 
     Recurrent events fill ``event_days`` (person-days tracked for events), ``events_treated``,
     ``events_counterfactual`` (events by the quarter they happen in), and the comparison group
@@ -113,6 +119,8 @@ class CohortQuarterly:
     days_from: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     state_days_avoided_to_horizon: np.ndarray | None = None
     state_days_avoided_to_horizon_by_cohort: np.ndarray | None = None
+    counterfactual_state_days_to_horizon: np.ndarray | None = None
+    counterfactual_state_days_to_horizon_by_cohort: np.ndarray | None = None
     event_days: np.ndarray | None = None
     events_treated: np.ndarray | None = None
     events_counterfactual: np.ndarray | None = None
@@ -157,21 +165,21 @@ class CohortQuarterly:
         """The name of the field ``cube`` is, when the simulation summed it over start cohorts."""
         return next((name for name in self.days_by_quarter if getattr(self, name) is cube), None)
 
-    def avoided_to_horizon(self, served: np.ndarray | None = None) -> np.ndarray:
+    def avoided_to_horizon(self, served: np.ndarray | None = None) -> np.ndarray | None:
         """Days in the state avoided to each person's age limit by the ``served`` start cohorts
-        ((n_draws, n_cohorts) bool; None: all), by calendar quarter, (n_draws, n_horizon_quarters).
+        ((n_draws, n_cohorts) bool; None: all), by calendar quarter, (n_draws, n_horizon_quarters);
+        None when not measured.
 
         Draws with every cohort served take the sums over all of them; the others are summed
         again from the cohorts' own, in cohort order.
         """
-        total = self.state_days_avoided_to_horizon
-        rows = np.flatnonzero(~served.all(axis=1)) if served is not None else np.empty(0, dtype=np.int64)
-        if rows.size == 0:
-            return total
-        total = total.copy()
-        total[rows] = sum_from_cohort_quarters(self.state_days_avoided_to_horizon_by_cohort[rows], total.shape[1],
-                                               served[rows])
-        return total
+        return _served_to_horizon(self.state_days_avoided_to_horizon, self.state_days_avoided_to_horizon_by_cohort,
+                                  served)
+
+    def counterfactual_to_horizon(self, served: np.ndarray | None = None) -> np.ndarray | None:
+        """As :meth:`avoided_to_horizon`, for the counterfactual path's days in the state."""
+        return _served_to_horizon(self.counterfactual_state_days_to_horizon,
+                                  self.counterfactual_state_days_to_horizon_by_cohort, served)
 
     def group(self, name: str) -> "CohortQuarterly":
         """The outcomes of one named cohort (the whole, for the implicit single cohort)."""
@@ -206,6 +214,16 @@ class CohortQuarterly:
             if "care_days_counterfactual" in sums:
                 sums["care_days_treated"] = sums["care_days_counterfactual"]
         return replace(self, days_by_cohort=totals, days_by_quarter=by_quarter, **swapped)
+
+
+def _served_to_horizon(total: np.ndarray | None, by_cohort: np.ndarray | None,
+                       served: np.ndarray | None) -> np.ndarray | None:
+    rows = np.flatnonzero(~served.all(axis=1)) if served is not None else np.empty(0, dtype=np.int64)
+    if total is None or rows.size == 0:
+        return total
+    total = total.copy()
+    total[rows] = sum_from_cohort_quarters(by_cohort[rows], total.shape[1], served[rows])
+    return total
 
 
 def _zeros_like(value: np.ndarray | None) -> np.ndarray | None:
@@ -317,10 +335,12 @@ def cut_to_served(outcomes: CohortQuarterly, cohort_active: np.ndarray, measured
             return {k: cut(name, v) for k, v in value.items()}
         if isinstance(value, tuple):
             return tuple(cut(name, v) for v in value)
-        if name == "state_days_avoided_to_horizon_by_cohort":
+        if name.endswith("to_horizon_by_cohort"):
             return np.where(cohort_active[:, :, None], value, 0.0)
         if name == "state_days_avoided_to_horizon":
             return outcomes.avoided_to_horizon(cohort_active)
+        if name == "counterfactual_state_days_to_horizon":
+            return outcomes.counterfactual_to_horizon(cohort_active)
         if name in ("starts", "completed"):
             return np.where(cohort_active, value, 0.0)
         if name in ("comparison_events", "comparison_days"):

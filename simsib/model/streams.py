@@ -14,7 +14,8 @@ import zlib
 import numpy as np
 
 # Append only: the position of a name is part of every past result's identity.
-STREAM_NAMES = ("inputs", "correlation", "referrals", "people", "cohorts", "comparison", "waiting")
+STREAM_NAMES = ("inputs", "correlation", "referrals", "people", "cohorts", "comparison", "waiting", "observations",
+                "update")
 
 
 def chunk_seed(entropy: int, chunk_index: int) -> np.random.SeedSequence:
@@ -36,6 +37,15 @@ def input_stream(chunk: np.random.SeedSequence, dotted_key: str) -> np.random.Ge
     input leaves every other input's draws untouched: common random numbers across variants.
     """
     return stream(chunk, "inputs", zlib.crc32(dotted_key.encode()))
+
+
+def update_seed(entropy: int, chunk_index: int, *subkeys: int) -> np.random.SeedSequence:
+    """Seed of the re-forecast's own randomness for chunk ``chunk_index`` (resampling, re-simulated
+    futures), keyed further by ``subkeys``: a child of the chunk's ``update`` stream, so it never
+    meets the streams of a run's chunks.  A re-simulated future passes it to :func:`stream`
+    like a chunk's seed.
+    """
+    return np.random.SeedSequence(entropy, spawn_key=(chunk_index, STREAM_NAMES.index("update"), *subkeys))
 
 
 def new_entropy() -> int:

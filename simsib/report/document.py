@@ -1,8 +1,8 @@
 """Reports from a run folder: a self-contained HTML page, Markdown, figure files and a workbook.
 
 :func:`write_report` reads a complete run folder (``summary.json``, ``draws.parquet``,
-``quarterly.csv``, ``manifest.json``, ``scenario.toml``, and ``sensitivity.csv`` when another
-command has added one) and writes, into the run folder or ``out_dir``:
+``quarterly.csv``, ``manifest.json``, ``scenario.toml``, and ``sensitivity.csv`` or the
+commissioning comparison's files when another command has added them) and writes, into the run folder or ``out_dir``:
 
 - ``index.html``: one file, figures embedded as base64 SVG, no network needed, printable;
 - ``report.md``: the same tables, linking the figure files;
@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from simsib.report import capital, figures
+from simsib.report import capital, commission_section, figures
 from simsib.report.headlines import HEADLINES
 from simsib.report.tables import (  # noqa: F401  (re-exported: the report's public surface)
     FORMATTERS,
@@ -54,8 +54,8 @@ MARKDOWN_FILE = "report.md"
 FIGURES_DIR = "figures"
 XLSX_FILE = "results.xlsx"
 SCATTER_DRAWS = 5_000
-SECTIONS = ("headlines", "investors", "council", "referrals", "outcomes", "sensitivity", "assumptions",
-            "provenance")
+SECTIONS = ("headlines", "update", "investors", "council", "referrals", "outcomes", "sensitivity", "commission",
+            "assumptions", "provenance")
 
 
 # --- figures -------------------------------------------------------------------------------
@@ -148,7 +148,21 @@ def figure_specs(run: RunFolder) -> list[Figure]:
             "Each class of investors on the same draws; where a curve crosses 1.0× is its chance of a loss. "
             "A tranche's multiple counts its minimum coupons and guarantee payouts.",
             lambda ax: capital.moic_by_tranche({n: run.column(f"moic_{n}") for n in names}, ax=ax)))
-    return specs + tornado_specs(run)
+    # The commissioning comparison, when `simsib commission` has been run into the folder.
+    return (update_figure_specs(run) + specs + tornado_specs(run)
+            + [Figure(**part) for part in commission_section.figure_parts(run.path)])
+
+
+def update_figure_specs(run: RunFolder) -> list[Figure]:
+    """A re-forecast's figures (observed points on the bands, the forecast at each review)."""
+    from simsib.report.update import STAGES_FILE, fan_specs, read_update, stage_specs
+
+    content = read_update(run.path)
+    if content is None:
+        return []
+    stages = pd.read_csv(run.path / STAGES_FILE)
+    return [Figure(name, "update", title, caption, draw) for name, title, caption, draw in
+            stage_specs(content[0], stages) + fan_specs(content[0], run.quarterly)]
 
 
 def tornado_specs(run: RunFolder) -> list[Figure]:
@@ -216,8 +230,13 @@ def report_context(run: RunFolder, rendered: list[tuple[Figure, str]]) -> dict[s
         sensitivity = {"columns": list(table.columns),
                        "numeric": [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns],
                        "rows": [[_cell(v) for v in row] for row in table.itertuples(index=False)]}
+    from simsib.report.update import read_update, update_tables
+
+    update = read_update(run.path)
     return {
-        "title": f"simsib report: {s.get('scenario')}",
+        "update": None if update is None else {"warnings": update[0]["warnings"],
+                                               "tables": update_tables(*update)},
+        "title": f"simsib report: {s.get('scenario')}" + (" (re-forecast)" if update else ""),
         "scenario": run.scenario.meta,
         "draws": s.get("draws"),
         "seed": s.get("seed") if s.get("seed") is not None else s.get("seed_entropy"),
@@ -225,6 +244,7 @@ def report_context(run: RunFolder, rendered: list[tuple[Figure, str]]) -> dict[s
         "payments": payment_rows(s),
         "figures": sections,
         "sensitivity": sensitivity,
+        "commission": commission_section.section_context(run.path),
         "tranches": capital.tranche_table(s),
         "assumptions": assumption_rows(run.scenario, run.raw_scenario),
         "provenance": provenance_rows(run),
@@ -264,19 +284,25 @@ def render_markdown(context: dict[str, Any]) -> str:
            _md_table(["figure", "mean", "± se", "p05", "median", "p95"],
                      [[r["label"], *(r["text"][k] for k in ("mean", "se", "p05", "p50", "p95"))]
                       for r in context["headlines"]]), ""]
-    titles = {"investors": "Investors", "council": "Council", "referrals": "Referrals", "outcomes": "Outcomes",
-              "sensitivity": "Sensitivity"}
+    titles = {"update": "Re-forecast", "investors": "Investors", "council": "Council", "referrals": "Referrals",
+              "outcomes": "Outcomes", "sensitivity": "Sensitivity", "commission": "Commissioning: SIB or not"}
     for section, title in titles.items():
         items = context["figures"][section]
-        if not items:
+        if not items and not (section == "commission" and context["commission"]):
             continue
         out += [f"## {title}", ""]
+        if section == "update" and context.get("update"):
+            out += [f"- **warning:** {w}" for w in context["update"]["warnings"]] + [""]
+            for table in context["update"]["tables"]:
+                out += [f"### {table['title']}", "", table["lead"], "", _md_table(table["header"], table["rows"]), ""]
         if section == "council" and context["payments"]:
             out += ["Payments by mechanism and payer, and what the contract would have paid had the service "
                     "had no effect:", "",
                     _md_table(["payments", "mean", "± se", "p05", "median", "p95"],
                               [[r["label"], *(r["text"][k] for k in ("mean", "se", "p05", "p50", "p95"))]
                                for r in context["payments"]]), ""]
+        if section == "commission" and context["commission"]:
+            out += commission_section.markdown_lines(context["commission"])
         for item in items:
             out += [f"![{item['title']}]({item['file']})", "", f"*{item['caption']}*", ""]
         if section == "investors" and context.get("tranches"):
@@ -285,6 +311,7 @@ def render_markdown(context: dict[str, Any]) -> str:
                     _md_table(["figure", *tranches["names"]], tranches["rows"]), ""]
         if section == "sensitivity" and context["sensitivity"]:
             out += [_md_table(context["sensitivity"]["columns"], context["sensitivity"]["rows"]), ""]
+
     out += ["## Assumptions", "",
             _md_table(["input", "value or distribution", "kind", "source", "evidence"],
                       [[r["key"], r["value"], r["kind"], r["source"], r["evidence"]] for r in context["assumptions"]]),
@@ -330,7 +357,8 @@ def write_xlsx(run_dir: Path, path: Path) -> Path:
     """Write the run's tables as an Excel workbook at ``path`` (replaced whole); return ``path``.
 
     Sheets: ``headlines`` (formatted), ``summary`` (every statistic), ``quarterly`` (percentile
-    bands by quarter), ``assumptions`` (inputs with sources) and ``provenance``.
+    bands by quarter), ``assumptions`` (inputs with sources), ``provenance``, and ``commissioning``
+    when ``simsib commission`` has been run into the folder.
     """
     run = read_run(Path(run_dir))
     path = Path(path)
@@ -344,6 +372,9 @@ def write_xlsx(run_dir: Path, path: Path) -> Path:
         "assumptions": pd.DataFrame(assumption_rows(run.scenario, run.raw_scenario)),
         "provenance": pd.DataFrame(provenance_rows(run), columns=["item", "value"]),
     }
+    commissioning = commission_section.workbook_sheet(run.path)
+    if commissioning is not None:
+        sheets["commissioning"] = commissioning
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.xlsx")
     try:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:

@@ -89,7 +89,7 @@ def run_to_folder(
                                          column_names(staging / DRAWS_FILE), plan.scenario)}
         write_json(staging / SUMMARY_FILE, summary)
         write_quarterly_csv(staging / QUARTERLY_FILE, quarterly_bands(quarterly_sample(partial, plan.quarterly_sample)))
-        _write_scenario(staging / SCENARIO_FILE, raw_scenario)
+        write_scenario(staging / SCENARIO_FILE, raw_scenario)
         manifest = {
             **header,
             "command": list(command),
@@ -114,7 +114,7 @@ def run_to_folder(
     return RunInfo(out_dir, summary, manifest)
 
 
-def _write_scenario(path: Path, raw: dict[str, Any]) -> None:
+def write_scenario(path: Path, raw: dict[str, Any]) -> None:
     import tomli_w
 
     path.write_text(

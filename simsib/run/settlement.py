@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from simsib.contract.capital import grid_measures
-from simsib.contract.costs import cost_schedule
+from simsib.contract.costs import CostSchedule, cost_schedule
 from simsib.contract.measures import observe
 from simsib.contract.metrics import OutcomeTotals
 from simsib.contract.payments import CAP_TOLERANCE, Payments, measured_quarters, outcome_payments, served_outcomes
@@ -142,17 +142,12 @@ def _forfeit(payments: Payments, timeline: Timeline, cap: np.ndarray | None) -> 
     return replace(payments, paid=paid, cap_reached=cap_reached, cap_quarter=cap_quarter)
 
 
-def _settle_from(
+def _payments_and_costs(
     scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, stop: np.ndarray, measured: np.ndarray,
     timeline: Timeline | None, close_month: np.ndarray,
-) -> tuple[Payments, Waterfall, np.ndarray]:
-    """Settled (payments, waterfall, stops) of draws whose stops are ``stop`` or earlier.
-
-    ``scenario`` is the envelope the outcomes were simulated on.  One round for every draw
-    given, then the same again for the draws whose stop moved only: a draw's money depends on its
-    own inputs, outcomes, dates and stop alone.  Stops only move earlier, so this ends within
-    ``n_quarters + 1`` rounds.
-    """
+) -> tuple[Payments, CostSchedule, np.ndarray]:
+    """What the contract pays and the service costs when new starts stop at cohort ``stop`` (n,):
+    (payments, costs owed, (n, n_cohorts) bool cohorts served).  ``scenario`` is the envelope."""
     cohorts = np.arange(outcomes.child_days.shape[1])
     if timeline is None:
         served = cohorts[None, :] < stop[:, None]
@@ -165,6 +160,21 @@ def _settle_from(
         payments = _forfeit(payments, timeline, inputs.get("contract.cap") if scenario.contract.cap is not None else None)
     costs = cost_schedule(scenario, inputs, np.where(served, outcomes.starts, 0.0), stop, timeline,
                           close_month=close_month)
+    return payments, costs, served
+
+
+def _settle_from(
+    scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, stop: np.ndarray, measured: np.ndarray,
+    timeline: Timeline | None, close_month: np.ndarray,
+) -> tuple[Payments, Waterfall, np.ndarray]:
+    """Settled (payments, waterfall, stops) of draws whose stops are ``stop`` or earlier.
+
+    ``scenario`` is the envelope the outcomes were simulated on.  One round for every draw
+    given, then the same again for the draws whose stop moved only: a draw's money depends on its
+    own inputs, outcomes, dates and stop alone.  Stops only move earlier, so this ends within
+    ``n_quarters + 1`` rounds.
+    """
+    payments, costs, served = _payments_and_costs(scenario, inputs, outcomes, stop, measured, timeline, close_month)
     measures = None
     if grid_measures(scenario):
         ends = timeline.measure_end_quarter if timeline is not None else np.full(len(stop), payments.paid.shape[1])
@@ -227,3 +237,41 @@ def settle(scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, mo
         payments, waterfall, stop = (_spliced(whole, rows, new) for whole, new in zip((payments, waterfall, stop), part))
     unfunded = (waterfall.costs_owed - waterfall.costs_paid).sum(axis=1)
     return Settlement(outcomes, measured, payments, waterfall, stop, unfunded, timeline)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The settled draws' service with nothing stopping it for lack of cash: every cohort served up
+    to each draw's own service end, on the same dates (reviews and terminations included).
+
+    payments : what the contract's outcome terms pay for that service
+    costs : its costs owed per quarter (``costs.service``: teams and young people; ``fees``: the
+        SPV's, which only a SIB incurs)
+    cohort_served : (n_draws, n_cohorts) bool
+    """
+
+    payments: Payments
+    costs: CostSchedule
+    cohort_served: np.ndarray
+
+
+def delivery_without_spv(scenario: Scenario, inputs: DrawInputs, settlement: Settlement, monthly: np.ndarray) -> Delivery:
+    """The service of ``settlement``'s draws as the council would commission it without investors
+    (directly, or paying the provider by results): where the SIB's SPV ran out of cash and stopped
+    taking young people, this service goes on.  Where it did not, payments and service costs are
+    exactly the settlement's."""
+    envelope = scenario.envelope()
+    n, _, n_quarters = settlement.simulated.child_days.shape
+    never = np.full(n, n_quarters, dtype=np.int64)
+    payments, costs, served = _payments_and_costs(envelope, inputs, settlement.simulated, never, settlement.measured,
+                                                   settlement.timeline, service_close_month(envelope, monthly))
+    return Delivery(payments, costs, served)
+
+
+def settled_costs(scenario: Scenario, inputs: DrawInputs, settlement: Settlement, monthly: np.ndarray) -> CostSchedule:
+    """The costs owed in ``settlement``'s draws, by kind (teams, young people, the SPV's fees), as
+    its waterfall was given them (before any provider risk share defers part of them)."""
+    envelope = scenario.envelope()
+    starts = np.where(settlement.cohort_served, settlement.simulated.starts, 0.0)
+    return cost_schedule(envelope, inputs, starts, settlement.stop_quarter, settlement.timeline,
+                         close_month=service_close_month(envelope, monthly))

@@ -226,7 +226,7 @@ def term_sheet_sections(read: ColumnReader, columns: Sequence[str], out: dict) -
             out.setdefault(section, {})[column] = distribution(read(column))
 
 
-SECTIONS = ("investor", "council", "outcomes", "contract", "provider", "guarantors")
+SECTIONS = ("investor", "council", "outcomes", "contract", "provider", "guarantors", "review")  # review: re-forecasts
 
 
 def flatten(summary: dict) -> list[dict]:

@@ -119,16 +119,18 @@ def _labels() -> dict[str, Any]:
         return tomllib.load(handle)
 
 
-def label(key: str, *, short: bool = False) -> str:
+def label(key: str, *, short: bool = False, mechanism_type: str | None = None) -> str:
     """Plain label of a scenario key (``population.p30_entry``) or metric column (``moic_committed``).
 
     Fields of list entries are found under ``*`` (``contract.mechanisms.*.price_per_day``), a
     tranche's or guarantor's columns under their pattern (``moic_*``, with its name in the label);
-    an unknown key is returned as it is.
+    an unknown key is returned as it is.  A mechanism's field whose meaning depends on the
+    mechanism has a label for each ``mechanism_type`` (``days_saved_vs_baseline``).
     """
     entry = _label_entry(key)
     if entry is None:
         return key
+    entry = {**entry, **entry.get("by_type", {}).get(mechanism_type, {})}
     text = entry.get("short" if short else "label", key)
     named = _named_metric(key)
     return text.replace("{name}", named[1]) if named else text
@@ -147,6 +149,8 @@ def _label_entry(key: str) -> dict[str, Any] | None:
         return labels[key]
     if key in metrics:
         return metrics[key]
+    if key in labels.get("series", {}):  # quarterly series, as in quarterly.csv and observations files
+        return labels["series"][key]
     named = _named_metric(key)
     if named:
         return metrics[named[0]]

@@ -211,6 +211,9 @@ share = 0.5''',
     "spv.provider_risk": '''[spv.provider_risk]
 share = { value = 0.1, source = "judgement: a tenth of the provider's fee at risk" }
 paid = "after_capital"''',
+    "commissioning": '''[commissioning]
+provider_financing_rate = { value = 0.07, source = "E10, E55: at-risk capital for outcomes contracts, 4-8% a year" }
+direct_management_cost_per_quarter = { value = 5_000, source = "judgement: a block contract needs no outcome measurement (E18)" }''',
     "correlations": '''[[correlations]]
 between = ["referrals.ramp_months", "effect.completion_rate"]
 rank = -0.3

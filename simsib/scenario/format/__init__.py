@@ -10,6 +10,7 @@ validates the merged table into :class:`Scenario`.  This module only declares th
 """
 
 from simsib.scenario.format.cohorts import AttainmentCohort, AttainmentOutcome, CareCohort, Cohort, RecurrentCohort  # noqa: F401
+from simsib.scenario.format.commissioning import Commissioning  # noqa: F401
 from simsib.scenario.format.consistency import (  # noqa: F401
     IMPLICIT_COHORT,
     ResolvedCohort,

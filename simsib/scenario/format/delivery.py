@@ -3,9 +3,10 @@ simulated, and how young people reach the service (EVIDENCE C)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from simsib.scenario.format.fields import (
     Count,
@@ -17,6 +18,8 @@ from simsib.scenario.format.fields import (
     bounded,
     structural_int,
 )
+
+_CALENDAR_MONTH = re.compile(r"[12][0-9]{3}-(0[1-9]|1[0-2])")
 
 
 class Meta(Section):
@@ -34,6 +37,18 @@ class Meta(Section):
         default=None, ge=0, le=100,
         description="A published money multiple on committed capital to mark in reports (Essex: 1.45).",
     )
+    contract_start: str | None = Field(
+        default=None,
+        description="Calendar month of contract month 0, as YYYY-MM (Essex: 2013-04), so that payments can be "
+        "shown by financial year (April to March); none: by contract year.",
+    )
+
+    @field_validator("contract_start")
+    @classmethod
+    def _calendar_month(cls, value: str | None) -> str | None:
+        if value is not None and not _CALENDAR_MONTH.fullmatch(value):
+            raise ValueError(f"expected a calendar month as YYYY-MM, e.g. 2013-04; got {value!r}")
+        return value
 
 
 class Simulation(Section):

@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simsib.scenario.format.cohorts import Cohort
+from simsib.scenario.format.commissioning import Commissioning
 from simsib.scenario.format.consistency import consistency_problems
 from simsib.scenario.format.contract import Contract
 from simsib.scenario.format.delivery import Meta, Referrals, Simulation
@@ -68,6 +69,10 @@ class Scenario(Section):
     )
     contract: Contract
     spv: SPV
+    commissioning: Commissioning = Field(
+        default_factory=Commissioning,
+        description="The council's alternatives to the SIB, for `simsib commission` (defaults: see the table).",
+    )
     correlations: list[Correlation] = Field(
         default_factory=list, description="Rank correlations between per-draw inputs, one [[correlations]] table each."
     )

@@ -1,0 +1,123 @@
+"""Which uncertain input drives a result: a cheap rank correlation of each input with a metric.
+
+The full sensitivity analysis (tornado, Sobol indices) is :mod:`simsib.analysis.sensitivity`'s
+job and costs extra simulations.  A one-line answer for an executive summary or a live view needs
+less: over the draws a run already has, Spearman's rank correlation of each uncertain input (the
+dotted-key columns of the draws) with the metric -- the same ρ the sensitivity analysis reports,
+computed here with numpy alone, in about a millisecond per input for 10,000 draws.
+
+Its standard error uses the Bonett–Wright (2000) approximation for Spearman's ρ,
+``var(atanh ρ) ≈ (1 + ρ²/2) / (n − 3)``, carried back through ``tanh``:
+``se(ρ) ≈ (1 − ρ²) · √((1 + ρ²/2) / (n − 3))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from simsib.scenario.evidence import label
+
+DEFAULT_METRIC = "moic_committed"
+
+
+@dataclass(frozen=True)
+class Driver:
+    """One input's rank correlation with the metric.
+
+    key : the input's dotted scenario key (``population.p30_entry``)
+    rho : Spearman's rank correlation with the metric, in [−1, 1]
+    se : its approximate standard error
+    """
+
+    key: str
+    label: str
+    rho: float
+    se: float
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1…n of ``values`` (n,), ties given the mean of the ranks they span (as
+    ``scipy.stats.rankdata``).  A money multiple has many ties: every total loss is 0×."""
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    # Start of each run of equal values in sorted order, and each run's mean rank.
+    new_run = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    run_index = np.cumsum(new_run) - 1
+    starts = np.flatnonzero(new_run)
+    ends = np.append(starts[1:], values.size)
+    mean_rank = (starts + ends + 1) / 2.0
+    ranks = np.empty(values.size)
+    ranks[order] = mean_rank[run_index]
+    return ranks
+
+
+def spearman(x_ranks: np.ndarray, y_ranks: np.ndarray) -> float:
+    """Pearson correlation of two rank vectors (n,): Spearman's ρ; NaN if either is constant."""
+    x = x_ranks - x_ranks.mean()
+    y = y_ranks - y_ranks.mean()
+    denominator = np.sqrt(np.dot(x, x) * np.dot(y, y))
+    return float(np.dot(x, y) / denominator) if denominator > 0 else float("nan")
+
+
+def spearman_se(rho: float, n: int) -> float:
+    """Approximate standard error of Spearman's ρ over ``n`` draws (Bonett & Wright, 2000)."""
+    if n <= 3 or not np.isfinite(rho):
+        return float("nan")
+    return float((1.0 - rho * rho) * np.sqrt((1.0 + rho * rho / 2.0) / (n - 3)))
+
+
+def uncertain_inputs(draws: Mapping[str, np.ndarray]) -> list[str]:
+    """The uncertain inputs among a run's per-draw columns: dotted scenario keys that vary."""
+    out = []
+    for key in draws:
+        if "." not in key:
+            continue
+        values = np.asarray(draws[key], dtype=float)
+        if values.size > 1 and np.nanmax(values) > np.nanmin(values):
+            out.append(key)
+    return out
+
+
+RankCache = Callable[[str, np.ndarray], np.ndarray]
+
+
+def drivers(
+    draws: Mapping[str, np.ndarray],
+    inputs: Sequence[str] | None = None,
+    metric: str = DEFAULT_METRIC,
+    *,
+    ranks_of: RankCache | None = None,
+) -> list[Driver]:
+    """Each input's rank correlation with ``metric`` over the draws, strongest first.
+
+    Parameters
+    ----------
+    draws : column -> (n,) per-draw values (a run's draws table, or its columns)
+    inputs : the input columns to rank (default: :func:`uncertain_inputs`)
+    metric : the per-draw metric column (default: the money multiple on committed capital)
+    ranks_of : ``(key, values) -> ranks`` to reuse ranks already computed (the live view keeps the
+        ranks of inputs a money change does not touch); default :func:`average_ranks`
+
+    Draws where the metric is undefined (NaN) are left out.  Inputs whose ρ is undefined (constant
+    over those draws) are dropped.
+    """
+    y = np.asarray(draws[metric], dtype=float)
+    defined = ~np.isnan(y)
+    everywhere = bool(defined.all())
+    y_ranks = average_ranks(y[defined])
+    n = int(defined.sum())
+    found = []
+    for key in inputs if inputs is not None else uncertain_inputs(draws):
+        x = np.asarray(draws[key], dtype=float)
+        if everywhere and ranks_of is not None:
+            x_ranks = ranks_of(key, x)
+        else:
+            x_ranks = average_ranks(x[defined])
+        rho = spearman(x_ranks, y_ranks)
+        if np.isfinite(rho):
+            found.append(Driver(key, label(key), rho, spearman_se(rho, n)))
+    return sorted(found, key=lambda d: -abs(d.rho))
