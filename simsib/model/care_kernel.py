@@ -154,6 +154,9 @@ def accumulate_paths(
                 if to_limit:
                     if e <= hr * h_eff:
                         exact1 = entry0 * speed
+                    elif effect_end >= to18:
+                        # Entry after the effect ends, so after the age limit: none before it.
+                        exact1 = math.inf
                     else:
                         exact1 = lam * (e + (1.0 - hr) * h_eff) ** inv_k
                 if hr == 1.0 or earliest1 >= window:
