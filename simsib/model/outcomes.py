@@ -23,6 +23,10 @@ from simsib.scenario.format import Scenario, resolve_cohorts
 
 DAYS_PER_MONTH = 365.25 / 12
 MONTHS_PER_QUARTER = 3
+# Sums over start cohorts by calendar quarter -> the per-cohort arrays they are the sums of (any
+# code that cuts or splices cohorts sums these again: their axis 1 is not the cohort).
+HORIZON_SUMS = {"state_days_avoided_to_horizon": "state_days_avoided_to_horizon_by_cohort",
+                "counterfactual_state_days_to_horizon": "counterfactual_state_days_to_horizon_by_cohort"}
 
 
 @dataclass(frozen=True)
@@ -335,12 +339,10 @@ def cut_to_served(outcomes: CohortQuarterly, cohort_active: np.ndarray, measured
             return {k: cut(name, v) for k, v in value.items()}
         if isinstance(value, tuple):
             return tuple(cut(name, v) for v in value)
-        if name.endswith("to_horizon_by_cohort"):
+        if name in HORIZON_SUMS.values():
             return np.where(cohort_active[:, :, None], value, 0.0)
-        if name == "state_days_avoided_to_horizon":
-            return outcomes.avoided_to_horizon(cohort_active)
-        if name == "counterfactual_state_days_to_horizon":
-            return outcomes.counterfactual_to_horizon(cohort_active)
+        if name in HORIZON_SUMS:
+            return _served_to_horizon(value, getattr(outcomes, HORIZON_SUMS[name]), cohort_active)
         if name in ("starts", "completed"):
             return np.where(cohort_active, value, 0.0)
         if name in ("comparison_events", "comparison_days"):
