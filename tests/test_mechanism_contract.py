@@ -36,6 +36,9 @@ MECHANISMS = {
                                   'repeat = false }'], "contract.mechanisms.0.price", None),
     "engagement": ("essex", ['contract.mechanisms.0={ type = "engagement", price_per_person = 9000 }'],
                    "contract.mechanisms.0.price_per_person", None),
+    # Completions are counted only when a mechanism pays on them (model_needs).
+    "engagement, on completion": ("essex", ['contract.mechanisms.0={ type = "engagement", price_per_person = 9000, '
+                                            'on = "completion" }'], "contract.mechanisms.0.price_per_person", None),
     "point_in_time": ("suffolk", [], "contract.mechanisms.0.price_per_person", None),
     "days_out_of_care from day 98": ("suffolk", [], "contract.mechanisms.1.price_per_day", None),
     "events_avoided": ("peterborough", [], "contract.mechanisms.0.price_per_event", None),
@@ -184,10 +187,11 @@ def test_no_effect_pays_exactly_what_would_be_paid_without_one(mechanism):
     no_effect = [*overrides, *_no_effect(scenario)]
     _, _, settlement, columns = run(name, no_effect)
     np.testing.assert_array_equal(columns["outcome_payments"], columns["payments_without_effect"])
-    # With an effect the two differ -- except for engagement, which pays for starts, not outcomes.
+    # With an effect the two differ -- except for engagement, which pays for starts and completions,
+    # not outcomes.
     with_effect = run(name, overrides)[3]
     differ = not np.array_equal(with_effect["outcome_payments"], with_effect["payments_without_effect"])
-    assert differ == (mechanism != "engagement")
+    assert differ == (not mechanism.startswith("engagement"))
 
 
 def _no_effect(scenario) -> list[str]:

@@ -372,8 +372,8 @@ def test_savings_to_the_18th_birthday_by_hand():
         child_days=child, care_days_treated=np.array([[[20.0, 0.0]]]), care_days_counterfactual=np.array([[[30.0, 0.0]]]),
         completions_due=np.zeros_like(child), milestone_block_days={}, milestone_people={},
         starts=np.ones((1, 1)), completed=np.ones((1, 1)),
-        state_days_to_horizon_treated=np.array([[[10.0, 10.0, 20.0, 10.0]]]),
-        state_days_to_horizon_counterfactual=np.array([[[30.0, 30.0, 20.0, 10.0]]]))
+        state_days_avoided_to_horizon=np.array([[20.0, 20.0, 0.0, 0.0]]),
+        state_days_avoided_to_horizon_by_cohort=np.array([[[20.0, 20.0, 0.0, 0.0]]]))
     payments = Payments(paid=np.zeros((1, 6)), counted_days=np.array([45.0]), by_mechanism={},
                         cap_reached=np.zeros(1, dtype=bool), cap_quarter=np.full(1, np.nan))
     m = council_metrics(scenario, inputs, outcomes, payments, care=care_value(scenario, inputs, outcomes))
@@ -393,6 +393,6 @@ def test_no_effect_saves_nothing_to_the_18th_birthday():
     inputs = sample_inputs(scenario, chunk, 200)
     outcomes, monthly = simulate_outcomes(scenario, inputs, chunk)
     columns = draw_columns(scenario, inputs, settle(scenario, inputs, outcomes, monthly), monthly)
-    assert outcomes.state_days_to_horizon_treated is not None  # the run measures it
+    assert outcomes.state_days_avoided_to_horizon is not None  # the run measures it
     np.testing.assert_array_equal(columns["care_days_saved_to_18"], 0.0)
     np.testing.assert_array_equal(columns["true_savings_to_18"], 0.0)

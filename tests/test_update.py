@@ -38,6 +38,7 @@ from simsib.analysis.weights import (
 )
 from simsib.cli.main import app
 from simsib.model.inputs import sample_inputs
+from simsib.model.outcomes import sum_from_cohort_quarters
 from simsib.model.referrals import expected_referrals, monthly_capacity
 from simsib.model.streams import chunk_seed, update_seed
 from simsib.run.observables import continue_history, observable_series, simulate_history
@@ -104,6 +105,22 @@ def test_a_continued_history_keeps_the_past_and_redraws_the_future():
     # The model's own rules still hold: never more starts than places in a month.
     places = monthly_capacity(ESSEX, inputs)
     assert (moved.monthly_starts <= places).all()
+
+
+def test_a_continued_history_sums_its_spliced_cohorts_again():
+    """Sums over start cohorts made on the way (by quarter, and to the age limit) are not spliced
+    along their quarter axis: they are the spliced cohorts' own sums."""
+    chunk = chunk_seed(3, 0)
+    inputs = sample_inputs(ESSEX, chunk, 200)
+    past = simulate_history(ESSEX, inputs, chunk)
+    moved = continue_history(ESSEX, inputs, past, 8, update_seed(3, 0, 1, 0)).outcomes
+    assert moved.days_by_quarter == {}
+    for name in ("child_days", "care_days_treated", "care_days_counterfactual"):
+        np.testing.assert_array_equal(moved.by_quarter(name), getattr(moved, name).sum(axis=1), err_msg=name)
+    by_cohort = moved.state_days_avoided_to_horizon_by_cohort
+    np.testing.assert_array_equal(moved.state_days_avoided_to_horizon,
+                                  sum_from_cohort_quarters(by_cohort, moved.state_days_avoided_to_horizon.shape[1]))
+    assert not np.array_equal(by_cohort, past.outcomes.state_days_avoided_to_horizon_by_cohort)
 
 
 # --- the observation model and the weights ---------------------------------------------------

@@ -171,7 +171,7 @@ def commission_chunk(scenario: Scenario, entropy: int, index: int, n_draws: int)
     of each option's cumulative cash position ``option.horizon``)."""
     chunk = chunk_seed(entropy, index)
     inputs = sample_inputs(scenario, chunk, n_draws)
-    outcomes, monthly = simulate_outcomes(scenario, inputs, chunk)
+    outcomes, monthly = simulate_outcomes(scenario, inputs, chunk, counterfactual_to_18=True)
     settlement = settle(scenario, inputs, outcomes, monthly)
     run = draw_columns(scenario, inputs, settlement, monthly)
     delivery = delivery_without_spv(scenario, inputs, settlement, monthly)

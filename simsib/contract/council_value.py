@@ -8,7 +8,7 @@ For every care cohort (the implicit one, or each named ``[[cohorts]]`` table wit
   measures;
 * **to each young person's 18th birthday** (what the council really avoids): the same from
   each person's start to their age limit, cut neither by the window nor by the measurement end
-  (:attr:`simsib.model.outcomes.CohortQuarterly.state_days_to_horizon_treated`, measured when the
+  (:attr:`simsib.model.outcomes.CohortQuarterly.state_days_avoided_to_horizon`, measured when the
   model is asked for it);
 
 each valued at the cohort's cost of a care day (:func:`simsib.contract.metrics.daily_care_cost`,
@@ -60,11 +60,6 @@ def care_price_index(inputs: DrawInputs, n_quarters: int, care: str = "care") ->
     return (1.0 + inputs[f"{care}.cost_inflation"][:, None]) ** middle_years[None, :]
 
 
-def _by_quarter(cube: np.ndarray, served: np.ndarray) -> np.ndarray:
-    """(n, C, Q) summed over the served cohorts ``served`` (n, C) float: (n, Q)."""
-    return np.einsum("dcq,dc->dq", cube, served)
-
-
 def care_value(
     scenario: Scenario, inputs: DrawInputs, outcomes: CohortQuarterly, cohort_served: np.ndarray | None = None,
     measured_by_draw: np.ndarray | None = None, *, counterfactual: bool = False,
@@ -80,7 +75,6 @@ def care_value(
     if any(c.process != "care" for c in cohorts):
         return None
     n, n_cohorts, n_quarters = outcomes.child_days.shape
-    served = np.ones((n, n_cohorts)) if cohort_served is None else cohort_served.astype(float)
     window = np.zeros((n, n_quarters))
     tracked, tracked_at_prices = np.zeros(n), np.zeros(n)
     to_limit = days_to_limit = None
@@ -88,21 +82,19 @@ def care_value(
         group = outcomes.group(cohort.name)
         prefix = cohort.prefix["care"]
         day = daily_care_cost(inputs, prefix)[:, None]
-        saved = _by_quarter(group.care_days_counterfactual, served)
+        saved = group.by_quarter("care_days_counterfactual", cohort_served)
         if not counterfactual:
-            saved = saved - _by_quarter(group.care_days_treated, served)
+            saved = saved - group.by_quarter("care_days_treated", cohort_served)
         if measured_by_draw is not None:
             saved = saved * measured_by_draw[:, :n_quarters]
         prices = care_price_index(inputs, n_quarters, prefix)
         window += saved * prices * day
-        child = _by_quarter(group.child_days, served)
+        child = group.by_quarter("child_days", cohort_served)
         tracked += child.sum(axis=1)
         tracked_at_prices += (child * prices).sum(axis=1)
-        if group.state_days_to_horizon_treated is None:
+        horizon = (group.counterfactual_to_horizon if counterfactual else group.avoided_to_horizon)(cohort_served)
+        if horizon is None:  # not measured
             continue
-        horizon = _by_quarter(group.state_days_to_horizon_counterfactual, served)
-        if not counterfactual:
-            horizon = horizon - _by_quarter(group.state_days_to_horizon_treated, served)
         value = horizon * care_price_index(inputs, horizon.shape[1], prefix) * day
         to_limit = value if to_limit is None else _added(to_limit, value)
         days_to_limit = horizon.sum(axis=1) if days_to_limit is None else days_to_limit + horizon.sum(axis=1)

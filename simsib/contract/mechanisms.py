@@ -68,9 +68,12 @@ def milestone_needs(scenario: Scenario) -> tuple[tuple[int, ...], tuple[int, ...
     return needs.milestone_blocks, needs.milestone_once
 
 
-def model_needs(scenario: Scenario, horizon: bool = False) -> Needs:
+def model_needs(scenario: Scenario, horizon: bool = False, horizon_counterfactual: bool = False,
+                completions: bool = False) -> Needs:
     """What the scenario's mechanisms need the outcome processes to measure (``horizon``: also
-    the days in care to each person's age limit)."""
+    the days in care avoided to each person's age limit; ``horizon_counterfactual``: and the
+    counterfactual path's own; ``completions``: the completions due by quarter, which are counted
+    anyway when a mechanism pays on them)."""
     mechanisms = scenario.contract.mechanisms
 
     def days(kind: type, attribute: str, keep=lambda m: True) -> tuple[int, ...]:
@@ -82,6 +85,8 @@ def model_needs(scenario: Scenario, horizon: bool = False) -> Needs:
         point_days=days(PointInTime, "at_day"),
         offset_days=days(DaysOutOfCare, "from_day", lambda m: m.from_day > 0),
         horizon=horizon,
+        horizon_counterfactual=horizon_counterfactual,
+        completions=completions or any(isinstance(m, Engagement) and m.on == "completion" for m in mechanisms),
     )
 
 

@@ -16,7 +16,9 @@ What is measured, per person (months since start; ``L`` the tracking window):
 * point in time: whether a person still tracked N days after start (``N < L``) is out of care
   then, or in it, for both paths, counted in the quarter of that day;
 * from an offset N: child-days and both paths' care days in ``[N, L)``;
-* to the age limit: both paths' care days, cut at the age limit only, by calendar quarter.
+* to the age limit: care days avoided (counterfactual less treated), cut at the age limit only,
+  by calendar quarter summed over start cohorts, and by start cohort in quarters counted from
+  its own.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def aggregate(
     care1, care0 = care_days(paths["treated"]), care_days(paths["counterfactual"])
     completion_time = s + inputs["referrals.months_per_case"][people.draw]
     in_measurement = completion_time < scenario.contract.measurement_end_month
-    completions_due = binner.events(completion_time, people.completed & in_measurement)
+    completions_due = binner.events(completion_time, people.completed & in_measurement) if needs.completions else None
 
     blocks = {"treated": {}, "counterfactual": {}}
     once = {"treated": {}, "counterfactual": {}}
@@ -101,13 +103,22 @@ def aggregate(
         days_from[n_days] = (binner.overlap(s + start_at, s + people.window),
                              care_days(paths["treated"], start_at), care_days(paths["counterfactual"], start_at))
 
-    horizon_treated = horizon_counterfactual = None
+    horizon = {}
     if needs.horizon:
-        n_horizon = horizon_quarters(scenario)
+        n_horizon, n_cohort_horizon = horizon_quarters(scenario)
         to_limit = QuarterBinner(people.draw, people.cohort, n_draws, n_cohorts, n_horizon)
-        horizon_treated, horizon_counterfactual = (
+        treated, counterfactual = (
             to_limit.overlap(s[:, None] + care[:, :, 0], s[:, None] + care[:, :, 1])
             for care in (people.care_treated_to_limit, people.care_counterfactual_to_limit))
+        # By start cohort, quarters counted from the cohort's own: [c, j] is calendar quarter c + j.
+        cohort_quarter = np.arange(n_cohorts)[:, None] + np.arange(n_cohort_horizon)[None, :]
+        measured = {"state_days_avoided_to_horizon": counterfactual - treated}
+        if needs.horizon_counterfactual:
+            measured["counterfactual_state_days_to_horizon"] = counterfactual
+        for name, calendar in measured.items():
+            own = np.take_along_axis(calendar, np.minimum(cohort_quarter, n_horizon - 1)[None], axis=2)
+            horizon[name] = calendar.sum(axis=1)
+            horizon[f"{name}_by_cohort"] = np.where((cohort_quarter < n_horizon)[None], own, 0.0)
 
     cohort_index = people.draw * n_cohorts + people.cohort
     starts = np.bincount(cohort_index, minlength=n_draws * n_cohorts).reshape(n_draws, n_cohorts)
@@ -128,6 +139,5 @@ def aggregate(
         in_state_at=points_in["treated"],
         in_state_at_counterfactual=points_in["counterfactual"],
         days_from=days_from,
-        state_days_to_horizon_treated=horizon_treated,
-        state_days_to_horizon_counterfactual=horizon_counterfactual,
+        **horizon,
     )

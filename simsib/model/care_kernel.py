@@ -44,7 +44,8 @@ from simsib.model.kernel_parts import (
 # Rows of the stacked outputs of accumulate_paths.  ``days``: child-days, treated and
 # counterfactual care days, then per block length the treated and then the counterfactual
 # whole-block days, then per offset day (child-days, care treated, care counterfactual) from it.
-# ``counts``: completions due, then per once-only milestone the treated and then the
+# ``counts``: completions due (only when ``counts`` has a row for them: it has two per once-only
+# milestone and four per point day more), then per once-only milestone the treated and then the
 # counterfactual people, then per point day the treated and the counterfactual people out of
 # care, then the treated and the counterfactual people in care (both only if still tracked).  With no milestones, offsets or points only the first rows exist (Essex).
 CHILD, CARE_TREATED, CARE_COUNTERFACTUAL, FIRST_BLOCK = 0, 1, 2, 3
@@ -59,7 +60,7 @@ def accumulate_paths(
     speedup_not_completed, short_share, short_median, short_sigma, long_median, long_sigma,
     reentry_probability, reentry_gap_mean, months_per_case,
     tracking_months, measurement_end, age_limit, in_state, block_days, once_days, point_days, offset_days,
-    days, day_totals, counts, horizon_days, starts, completions,
+    days, day_totals, days_by_quarter, counts, horizon_days, horizon_by_quarter, starts, completions,
 ):
     """Simulate both care paths of every person and sum them by draw, cohort and quarter.
 
@@ -78,25 +79,35 @@ def accumulate_paths(
 
     Outputs, overwritten: ``days`` (kind, n, C, Q) and their totals over quarters
     ``day_totals`` (kind, n, C), and ``counts`` (kind, n, C, Q), in the rows described above
-    :data:`CHILD`; ``horizon_days`` (2, n, C, H): treated and counterfactual days in care from
-    start to the age limit, by calendar quarter (H = 0: not computed).  Added to: ``starts``
-    and ``completions`` (n, C).
+    :data:`CHILD`; the first rows of ``days`` (child-days and care days of both paths) summed
+    over start cohorts, ``days_by_quarter`` (3, n, Q); the days in care avoided (counterfactual
+    less treated; in a second row if there is one, the counterfactual path's own) from start to
+    the age limit, by start cohort in ``horizon_days`` (1 or 2, n, C, J), by quarter counted
+    from the cohort's own (``[:, :, c, j]`` is calendar quarter ``c + j``; J covers the longest
+    path, :func:`simsib.model.outcomes.horizon_quarters`), and summed over start cohorts by
+    calendar quarter in ``horizon_by_quarter`` (1 or 2, n, H); H = 0: not computed.  Added to: ``starts`` and
+    ``completions`` (n, C).
     """
     n_draws, n_months = monthly_starts.shape
     n_kinds, _, n_cohorts, n_quarters = days.shape
     n_blocks, n_once, n_points, n_offsets = block_days.shape[0], once_days.shape[0], point_days.shape[0], offset_days.shape[0]
     first_offset = FIRST_BLOCK + 2 * n_blocks
-    first_point = FIRST_ONCE + 2 * n_once
+    first_once = counts.shape[0] - 2 * n_once - 4 * n_points  # FIRST_ONCE, or 0: no completions row
+    first_point = first_once + 2 * n_once
     horizon = n_quarters * MONTHS_PER_QUARTER
-    n_horizon = horizon_days.shape[3]
+    n_horizon = horizon_by_quarter.shape[2]
+    with_counterfactual = horizon_by_quarter.shape[0] > 1
     horizon_end = n_horizon * MONTHS_PER_QUARTER
     # One draw's intervals, as difference rows (kind, cohort, quarter + 2 spare), written into
     # `days` once the draw is done: small enough to stay in the L1 cache.
     partial = np.zeros((n_kinds, n_cohorts, n_quarters + 2))
     slope = np.zeros((n_kinds, n_cohorts, n_quarters + 2))
     events = np.zeros((counts.shape[0], n_cohorts, n_quarters))  # the same for event counts
-    h_partial = np.zeros((2, n_cohorts, n_horizon + 2))  # the same for the horizon sums
-    h_slope = np.zeros((2, n_cohorts, n_horizon + 2))
+    summed = np.zeros((days_by_quarter.shape[0], n_quarters))  # the draw's sums over cohorts
+    # The same for the horizon sums: the counterfactual path's intervals added, the treated
+    # path's taken away (and the counterfactual's alone in a second row, if asked for).
+    h_partial = np.zeros((horizon_by_quarter.shape[0], n_cohorts, n_horizon + 2))
+    h_slope = np.zeros((horizon_by_quarter.shape[0], n_cohorts, n_horizon + 2))
     i = 0
     for d in range(n_draws):
         # The draw's parameters as locals: stores into the outputs cannot alias them, so the
@@ -122,25 +133,45 @@ def accumulate_paths(
                     completions[d, c] += 1.0
                     finish = s + case_months
                     q = quarter(finish)
-                    if finish < measurement_end and 0 <= q < n_quarters:
+                    if first_once > 0 and finish < measurement_end and 0 <= q < n_quarters:
                         events[COMPLETIONS_DUE, c, q] += 1.0
 
                 # Entry to care (or, in_state, exit from it): the same Exp(1) variate under both
                 # hazards (carepaths.treated_entry).
                 entry0 = entry_counterfactual[i]
                 hr = hr_c if done else hr_n
+                speed = speed_c if done else speed_n
                 e = exp_draw[i]
-                if hr == 1.0 or (hr < 1.0 and entry0 >= window):
-                    # Same path, or the treated entry is later still (HR < 1) and neither is in the window.
+                # The treated entry comes no earlier than entry0 · HR^(−1/k) (the hazard is at
+                # most HR times the counterfactual's), and no earlier than entry0 with HR <= 1.
+                earliest1 = entry0 * speed if hr > 1.0 else entry0
+                # Days in care avoided to the age limit, beyond the window, need the exact treated
+                # time (the window's shortcuts below only hold inside it).  None are avoided when
+                # the two paths are the same (HR = 1), or when neither can enter care before the
+                # limit.
+                to_limit = n_horizon > 0 and hr != 1.0 and (in_state or earliest1 < to18)
+                exact1 = entry0
+                if to_limit:
+                    if e <= hr * h_eff:
+                        exact1 = entry0 * speed
+                    elif effect_end >= to18:
+                        # Entry after the effect ends, so after the age limit: none before it.
+                        exact1 = math.inf
+                    else:
+                        exact1 = lam * (e + (1.0 - hr) * h_eff) ** inv_k
+                if hr == 1.0 or earliest1 >= window:
+                    # Same path, or neither enters in the window (whatever the exact treated time).
                     entry1 = entry0
                 else:
                     if e <= hr * h_eff:  # entry while the effect lasts: the whole clock runs at HR
-                        entry1 = entry0 * (speed_c if done else speed_n)
+                        entry1 = entry0 * speed
                     elif effect_end >= window:
                         # Entry after the effect ends, so after the window: the path has no
                         # care in it (in_state: care throughout it), whatever the exact time
                         # (and no pow to pay for it).
                         entry1 = math.inf
+                    elif to_limit:  # the same value, computed once
+                        entry1 = exact1
                     else:
                         entry1 = lam * (e + (1.0 - hr) * h_eff) ** inv_k
 
@@ -182,11 +213,12 @@ def accumulate_paths(
                             begin, end = a1, b1
                         else:
                             begin, end = a2, b2
-                        qb, head, qe, tail = interval_terms(s + begin, s + end, horizon)
-                        partial[kind, c, qb] += head
-                        slope[kind, c, qb + 1] += 1.0
-                        partial[kind, c, qe] -= tail
-                        slope[kind, c, qe + 1] -= 1.0
+                        if end > begin:  # (an empty episode's terms would cancel)
+                            qb, head, qe, tail = interval_terms(s + begin, s + end, horizon)
+                            partial[kind, c, qb] += head
+                            slope[kind, c, qb + 1] += 1.0
+                            partial[kind, c, qe] -= tail
+                            slope[kind, c, qe + 1] -= 1.0
 
                 # Milestones, treated then counterfactual.  A path's out-of-care spells in the
                 # window are [0, a1), [b1, a2) and [b2, window) (carepaths.out_of_care_spells).
@@ -209,7 +241,7 @@ def accumulate_paths(
                     q = quarter(s + reach)
                     first = a1 if j < n_once else a1c
                     if first >= reach - 1e-9 and 0 <= q < n_quarters:  # the first spell lasts N days
-                        events[FIRST_ONCE + j, c, q] += 1.0
+                        events[first_once + j, c, q] += 1.0
                 # Point in time: out of (or in) care N days after start, if still tracked then.
                 for j in range(2 * n_points):
                     at = point_days[j % n_points] / DAYS_PER_MONTH
@@ -236,40 +268,37 @@ def accumulate_paths(
                         partial[row, c, qe] -= tail
                         slope[row, c, qe + 1] -= 1.0
 
-                if n_horizon > 0:
-                    # Days in care to the age limit, beyond the window: the exact treated time
-                    # (the shortcuts above only hold inside the window).  With HR <= 1 and no
-                    # counterfactual entry before the limit, neither path has any care.
-                    if in_state or entry0 < to18 or hr > 1.0:
-                        if hr == 1.0:
-                            exact1 = entry0
-                        elif e <= hr * h_eff:
-                            exact1 = entry0 * (speed_c if done else speed_n)
+                if to_limit:
+                    if not have_stays:
+                        dur1 = stay(short1[i], z1[i], p_short, short_med, short_sig, long_med, long_sig)
+                        reenters = reentry_u[i] < p_reentry
+                        if reenters:
+                            dur2 = stay(short2[i], z2[i], p_short, short_med, short_sig, long_med, long_sig)
+                        gap = gap_exp[i] * gap_mean
+                    for path in range(2):
+                        entry = exact1 if path == 0 else entry0
+                        sign = -1.0 if path == 0 else 1.0
+                        if in_state:
+                            x1, y1, x2, y2 = episodes(0.0, entry, dur2, reenters, gap, to18, to18)
                         else:
-                            exact1 = lam * (e + (1.0 - hr) * h_eff) ** inv_k
-                        if not have_stays:
-                            dur1 = stay(short1[i], z1[i], p_short, short_med, short_sig, long_med, long_sig)
-                            reenters = reentry_u[i] < p_reentry
-                            if reenters:
-                                dur2 = stay(short2[i], z2[i], p_short, short_med, short_sig, long_med, long_sig)
-                            gap = gap_exp[i] * gap_mean
-                        for path in range(2):
-                            entry = exact1 if path == 0 else entry0
-                            if in_state:
-                                x1, y1, x2, y2 = episodes(0.0, entry, dur2, reenters, gap, to18, to18)
-                            else:
-                                x1, y1, x2, y2 = episodes(entry, dur1, dur2, reenters, gap, to18, to18)
-                            for episode in range(2):
-                                begin, end = (x1, y1) if episode == 0 else (x2, y2)
+                            x1, y1, x2, y2 = episodes(entry, dur1, dur2, reenters, gap, to18, to18)
+                        for episode in range(2):
+                            begin, end = (x1, y1) if episode == 0 else (x2, y2)
+                            if end > begin:
                                 qb, head, qe, tail = interval_terms(s + begin, s + end, horizon_end)
-                                h_partial[path, c, qb] += head
-                                h_slope[path, c, qb + 1] += 1.0
-                                h_partial[path, c, qe] -= tail
-                                h_slope[path, c, qe + 1] -= 1.0
+                                h_partial[0, c, qb] += sign * head
+                                h_slope[0, c, qb + 1] += sign
+                                h_partial[0, c, qe] -= sign * tail
+                                h_slope[0, c, qe + 1] -= sign
+                                if with_counterfactual and path == 1:
+                                    h_partial[1, c, qb] += head
+                                    h_slope[1, c, qb + 1] += 1.0
+                                    h_partial[1, c, qe] -= tail
+                                    h_slope[1, c, qe + 1] -= 1.0
                 i += 1
-        flush_draw(partial, slope, events, days, day_totals, counts, d)
+        flush_draw(partial, slope, events, days, day_totals, days_by_quarter, counts, d, summed)
         if n_horizon > 0:
-            flush_horizon(h_partial, h_slope, horizon_days, d)
+            flush_horizon(h_partial, h_slope, horizon_days, horizon_by_quarter, d)
 
 
 @njit(cache=True)
@@ -294,18 +323,25 @@ def per_draw_hazards(scale, shape, log_hr, non_completer_share, effect_months):
 
 
 def empty_outputs(n_draws: int, n_cohorts: int, n_quarters: int, n_blocks: int = 0, n_once: int = 0,
-                  n_points: int = 0, n_offsets: int = 0, n_horizon: int = 0):
+                  n_points: int = 0, n_offsets: int = 0, n_horizon: tuple[int, int] = (0, 0),
+                  completions: bool = True, horizon_counterfactual: bool = False):
     """Output arrays for :func:`accumulate_paths` (see its rows above :data:`CHILD`).
 
-    ``days``, ``day_totals``, ``counts`` and ``horizon_days`` are written whole, draw by draw, so
-    they need no zeroing (zeroing fresh pages was a tenth of the kernel's time); ``starts`` and
-    ``completions`` are summed.
+    ``n_horizon``: (H, J), the horizon's calendar quarters and each start cohort's
+    (:func:`simsib.model.outcomes.horizon_quarters`), with a second row for the counterfactual
+    path's own days if ``horizon_counterfactual``; ``completions``: a row of ``counts`` for the
+    completions due (without it, Essex's kernel writes no event cube at all).  Every array but ``starts`` and
+    ``completions`` (which are summed) is written whole, draw by draw, so needs no zeroing
+    (zeroing fresh pages was a tenth of the kernel's time).
     """
     cube = (n_draws, n_cohorts, n_quarters)
     n_days = FIRST_BLOCK + 2 * n_blocks + 3 * n_offsets
+    calendar, by_cohort = n_horizon
     return dict(
         days=np.empty((n_days, *cube)), day_totals=np.empty((n_days, n_draws, n_cohorts)),
-        counts=np.empty((FIRST_ONCE + 2 * n_once + 4 * n_points, *cube)),
-        horizon_days=np.empty((2, n_draws, n_cohorts, n_horizon)),
+        days_by_quarter=np.empty((FIRST_BLOCK, n_draws, n_quarters)),
+        counts=np.empty((FIRST_ONCE * completions + 2 * n_once + 4 * n_points, *cube)),
+        horizon_days=np.empty((1 + horizon_counterfactual, n_draws, n_cohorts, by_cohort)),
+        horizon_by_quarter=np.empty((1 + horizon_counterfactual, n_draws, calendar)),
         starts=np.zeros((n_draws, n_cohorts)), completions=np.zeros((n_draws, n_cohorts)),
     )

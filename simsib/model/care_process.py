@@ -38,9 +38,10 @@ def simulate_care(
     in_care = cohort.starts_in_care
     n_draws = starts.shape[0]
     v = draw_person_variates(scenario, starts, rng, population.age_at_start)
-    n_horizon = horizon_quarters(scenario) if needs.horizon else 0
+    n_horizon = horizon_quarters(scenario) if needs.horizon else (0, 0)
     out = kernels.empty_outputs(n_draws, scenario.n_cohorts, scenario.n_quarters, len(needs.milestone_blocks),
-                                len(needs.milestone_once), len(needs.point_days), len(needs.offset_days), n_horizon)
+                                len(needs.milestone_once), len(needs.point_days), len(needs.offset_days), n_horizon,
+                                needs.completions, needs.horizon and needs.horizon_counterfactual)
     shape = per("population", "weibull_shape")
     scale = weibull_scale(per("population", "p30_exit" if in_care else "p30_entry"), shape)
     # Counterfactual entry times as in simulate_people, vectorised: numpy's SIMD power takes
@@ -63,7 +64,8 @@ def simulate_care(
         float(population.age_limit_years), in_care,
         *(np.asarray(values, dtype=np.float64) for values in
           (needs.milestone_blocks, needs.milestone_once, needs.point_days, needs.offset_days)),
-        out["days"], out["day_totals"], out["counts"], out["horizon_days"], out["starts"], out["completions"],
+        out["days"], out["day_totals"], out["days_by_quarter"], out["counts"], out["horizon_days"],
+        out["horizon_by_quarter"], out["starts"], out["completions"],
     )
     return _unstack(out, needs)
 
@@ -75,31 +77,38 @@ def _unstack(out: dict[str, np.ndarray], needs: Needs) -> CohortQuarterly:
     days, totals, counts = out["days"], out["day_totals"], out["counts"]
     n_blocks, n_once, n_points = len(needs.milestone_blocks), len(needs.milestone_once), len(needs.point_days)
     first_offset = kernels.FIRST_BLOCK + 2 * n_blocks
-    first_point = kernels.FIRST_ONCE + 2 * n_once
+    first_once = kernels.FIRST_ONCE if needs.completions else 0  # no row for completions otherwise
+    first_point = first_once + 2 * n_once
 
     def rows(first: int, keys: tuple[int, ...], source: np.ndarray) -> dict[int, np.ndarray]:
         return {n: source[first + j] for j, n in enumerate(keys)}
 
-    horizon = out["horizon_days"] if needs.horizon else None
+    horizon = needs.horizon
+    counterfactual = horizon and needs.horizon_counterfactual
+    by_quarter = out["days_by_quarter"]
     return CohortQuarterly(
         child_days=days[kernels.CHILD],
         care_days_treated=days[kernels.CARE_TREATED],
         care_days_counterfactual=days[kernels.CARE_COUNTERFACTUAL],
-        completions_due=counts[kernels.COMPLETIONS_DUE],
+        completions_due=counts[kernels.COMPLETIONS_DUE] if needs.completions else None,
         milestone_block_days=rows(kernels.FIRST_BLOCK, needs.milestone_blocks, days),
-        milestone_people=rows(kernels.FIRST_ONCE, needs.milestone_once, counts),
+        milestone_people=rows(first_once, needs.milestone_once, counts),
         starts=out["starts"],
         completed=out["completions"],
         days_by_cohort={"child_days": totals[kernels.CHILD], "care_days_treated": totals[kernels.CARE_TREATED],
                         "care_days_counterfactual": totals[kernels.CARE_COUNTERFACTUAL]},
+        days_by_quarter={"child_days": by_quarter[kernels.CHILD], "care_days_treated": by_quarter[kernels.CARE_TREATED],
+                         "care_days_counterfactual": by_quarter[kernels.CARE_COUNTERFACTUAL]},
         milestone_block_days_counterfactual=rows(kernels.FIRST_BLOCK + n_blocks, needs.milestone_blocks, days),
-        milestone_people_counterfactual=rows(kernels.FIRST_ONCE + n_once, needs.milestone_once, counts),
+        milestone_people_counterfactual=rows(first_once + n_once, needs.milestone_once, counts),
         out_of_state_at=rows(first_point, needs.point_days, counts),
         out_of_state_at_counterfactual=rows(first_point + n_points, needs.point_days, counts),
         in_state_at=rows(first_point + 2 * n_points, needs.point_days, counts),
         in_state_at_counterfactual=rows(first_point + 3 * n_points, needs.point_days, counts),
         days_from={n: (days[first_offset + 3 * j], days[first_offset + 3 * j + 1], days[first_offset + 3 * j + 2])
                    for j, n in enumerate(needs.offset_days)},
-        state_days_to_horizon_treated=None if horizon is None else horizon[0],
-        state_days_to_horizon_counterfactual=None if horizon is None else horizon[1],
+        state_days_avoided_to_horizon=out["horizon_by_quarter"][0] if horizon else None,
+        state_days_avoided_to_horizon_by_cohort=out["horizon_days"][0] if horizon else None,
+        counterfactual_state_days_to_horizon=out["horizon_by_quarter"][1] if counterfactual else None,
+        counterfactual_state_days_to_horizon_by_cohort=out["horizon_days"][1] if counterfactual else None,
     )

@@ -38,27 +38,43 @@ def interval_terms(begin, end, horizon):
 
 
 @njit(cache=True)
-def flush_draw(partial, slope, events, days, day_totals, counts, d):
+def flush_draw(partial, slope, events, days, day_totals, days_by_quarter, counts, d, summed):
     """Write one draw's rows into ``days[:, d]``, ``day_totals[:, d]`` and ``counts[:, d]``,
-    and clear them.
+    and clear them; the first rows of ``days`` summed over start cohorts into
+    ``days_by_quarter[:, d]``, added in cohort order (as ``np.einsum("dcq,dc->dq", ...)`` and
+    numpy's sum over that axis add them: the same numbers to the last bit).
 
     Months in quarter q = partial[q] + 3 × Σ_{q' ≤ q} slope[q'], converted to days.  The two
     spare quarters take the steps of intervals that end at the horizon; they are only cleared.
+    ``summed`` (rows of ``days_by_quarter``, Q) is zeroed scratch for those sums.
     """
     n_quarters = days.shape[3]
+    n_summed = days_by_quarter.shape[0]
     for k in range(partial.shape[0]):
         for c in range(partial.shape[1]):
             running = 0.0
             total = 0.0
-            for q in range(n_quarters):
-                running += slope[k, c, q]
-                value = (partial[k, c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
-                days[k, d, c, q] = value
-                total += value
+            if k < n_summed:
+                for q in range(n_quarters):
+                    running += slope[k, c, q]
+                    value = (partial[k, c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
+                    days[k, d, c, q] = value
+                    total += value
+                    summed[k, q] += value
+            else:
+                for q in range(n_quarters):
+                    running += slope[k, c, q]
+                    value = (partial[k, c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
+                    days[k, d, c, q] = value
+                    total += value
             day_totals[k, d, c] = total
             for q in range(partial.shape[2]):  # a loop, not a slice: a slice is a counted reference
                 partial[k, c, q] = 0.0
                 slope[k, c, q] = 0.0
+    for k in range(n_summed):
+        for q in range(n_quarters):
+            days_by_quarter[k, d, q] = summed[k, q]
+            summed[k, q] = 0.0
     for k in range(events.shape[0]):
         for c in range(events.shape[1]):
             for q in range(n_quarters):
@@ -99,15 +115,31 @@ def episodes(entry, d1, d2, reenters, gap, to18, window):
 
 
 @njit(cache=True)
-def flush_horizon(partial, slope, horizon_days, d):
-    """Write one draw's horizon rows into ``horizon_days[:, d]`` and clear them (as :func:`flush_draw`)."""
-    n_quarters = horizon_days.shape[3]
+def flush_horizon(partial, slope, by_cohort, by_quarter, d):
+    """Write one draw's horizon rows (kind, start cohort, calendar quarter + 2 spare) into
+    ``by_cohort[:, d]``, by quarter counted from the cohort's own (``[k, d, c, j]`` is calendar
+    quarter ``c + j``), and their sums over start cohorts, added in cohort order, into
+    ``by_quarter[:, d]``; clear them (as :func:`flush_draw`).
+
+    A start cohort's paths span its J quarters only (J = ``by_cohort.shape[3]``): before them
+    and after them its row holds exact zeros (the terms of an empty interval cancel), so only
+    those are integrated, and written.
+    """
+    n_quarters = by_quarter.shape[2]
+    n_span = by_cohort.shape[3]
     for k in range(partial.shape[0]):
+        for q in range(n_quarters):
+            by_quarter[k, d, q] = 0.0
         for c in range(partial.shape[1]):
+            last = min(c + n_span, n_quarters)
             running = 0.0
-            for q in range(n_quarters):
+            for q in range(c, last):
                 running += slope[k, c, q]
-                horizon_days[k, d, c, q] = (partial[k, c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
-            for q in range(partial.shape[2]):
+                value = (partial[k, c, q] + MONTHS_PER_QUARTER * running) * DAYS_PER_MONTH
+                by_cohort[k, d, c, q - c] = value
+                by_quarter[k, d, q] += value
+            for j in range(max(last - c, 0), n_span):  # past the horizon
+                by_cohort[k, d, c, j] = 0.0
+            for q in range(c, min(last + 2, partial.shape[2])):
                 partial[k, c, q] = 0.0
                 slope[k, c, q] = 0.0

@@ -99,10 +99,9 @@ def _binomial_quantile(u, n, p):
     return k
 
 
-# The same function as a compiled ufunc (arrays broadcast) for the numpy reference, and as a
-# compiled scalar for the kernel.
+# The same function as a compiled ufunc (arrays broadcast) for the numpy reference; the compiled
+# queue has it inline (:func:`_queue`).
 binomial_quantile = vectorize(["int64(float64, int64, float64)"], cache=True)(_binomial_quantile)
-_binomial_quantile_scalar = njit(cache=True)(_binomial_quantile)
 
 
 def run_waiting_list(
@@ -195,10 +194,20 @@ def _queue(converted, places, max_wait, dropout, uniforms, target, ceiling,
     outputs; ``target`` −1 means none.  ``waiting[a]`` is group ``a``, oldest first."""
     n, n_months = converted.shape
     waiting = np.zeros(max(max_wait, 1), dtype=np.int64)
+    # log k for whole k up to the largest group (no group outgrows the month it converted in),
+    # with the drop-out rate's logs below: _binomial_quantile's own values, each computed once.
+    log_whole = np.zeros(max(converted.max() if converted.size else 0, 0) + 2)
+    for k in range(1, log_whole.size):
+        log_whole[k] = math.log(k)
     for d in range(n):
         waiting[:] = 0
         started = 0
         is_open = True
+        p = dropout[d]
+        log_stay, log_odds = 0.0, 0.0
+        if 0.0 < p < 1.0:
+            log_stay = math.log1p(-p)
+            log_odds = math.log(p) - math.log1p(-p)
         for m in range(n_months):
             arrivals = converted[d, m] if is_open else 0
             accepted[d, m] = arrivals
@@ -221,7 +230,20 @@ def _queue(converted, places, max_wait, dropout, uniforms, target, ceiling,
                     waiting[a] = waiting[a + 1]
                 waiting[max_wait - 1] = arrivals
                 for a in range(max_wait):
-                    leaving = _binomial_quantile_scalar(uniforms[d, m, a], waiting[a], dropout[d])
+                    # _binomial_quantile(uniforms[d, m, a], waiting[a], p), inline.
+                    group = waiting[a]
+                    if group <= 0 or p <= 0.0:
+                        continue
+                    leaving = group
+                    if p < 1.0:
+                        u = uniforms[d, m, a]
+                        log_pmf = group * log_stay
+                        cdf = math.exp(log_pmf)
+                        leaving = 0
+                        while cdf < u and leaving < group:
+                            log_pmf += log_whole[group - leaving] - log_whole[leaving + 1] + log_odds
+                            leaving += 1
+                            cdf += math.exp(log_pmf)
                     dropped[d] += leaving
                     waiting[a] -= leaving
             else:

@@ -38,7 +38,7 @@ import numpy as np
 
 from simsib.contract.mechanisms import model_needs
 from simsib.model.inputs import DrawInputs
-from simsib.model.outcomes import MONTHS_PER_QUARTER, CohortQuarterly
+from simsib.model.outcomes import HORIZON_SUMS, MONTHS_PER_QUARTER, CohortQuarterly, sum_from_cohort_quarters
 from simsib.model.processes import simulate_cohorts
 from simsib.model.referrals import expected_referrals, intake, monthly_capacity, service_close_month
 from simsib.model.streams import stream
@@ -106,7 +106,7 @@ def simulate_history(scenario: Scenario, inputs: DrawInputs, chunk: np.random.Se
     (on the scenario's envelope), plus all referrals (from the chunk's ``observations`` stream)."""
     envelope = scenario.envelope()
     taken = intake(envelope, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
-    outcomes = simulate_cohorts(envelope, inputs, taken.starts, chunk, model_needs(envelope, horizon=True))
+    outcomes = simulate_cohorts(envelope, inputs, taken.starts, chunk, model_needs(envelope, horizon=True, completions=True))
     referrals = total_referrals(envelope, inputs, taken.converted, stream(chunk, "observations"))
     return History(taken.starts, referrals, taken.converted,
                    _waiting_uniforms(envelope, len(taken.starts), chunk), outcomes)
@@ -140,7 +140,7 @@ def continue_history(
                          target=r.target_young_people, ceiling=r.target_rule == "ceiling")
     referrals = past.referrals.copy()
     referrals[:, first_new:] = total_referrals(envelope, inputs, fresh.converted, stream(seed, "observations"))[:, first_new:]
-    outcomes = simulate_cohorts(envelope, inputs, taken.starts, seed, model_needs(envelope, horizon=True))
+    outcomes = simulate_cohorts(envelope, inputs, taken.starts, seed, model_needs(envelope, horizon=True, completions=True))
     return History(taken.starts, referrals, converted, uniforms, splice_cohorts(past.outcomes, outcomes, review_quarter))
 
 
@@ -150,19 +150,25 @@ def splice_cohorts(kept: CohortQuarterly, fresh: CohortQuarterly, first_fresh: i
     Cubes and per-cohort counts (the cohort on axis 1) are spliced along it; per-person records
     are laid side by side (``kept``'s people of earlier cohorts, ``fresh``'s of later ones, the
     rest blanked); per-draw figures without a cohort (a comparison group's events) are ``kept``'s;
-    named cohorts are spliced one by one.  Totals summed on the way are dropped (recomputed).
+    named cohorts are spliced one by one.  Totals summed on the way are dropped (recomputed), and
+    the horizon's sums over start cohorts summed again from the spliced cohorts' own.
     """
     values = {}
     for f in fields(CohortQuarterly):
         old, new = getattr(kept, f.name), getattr(fresh, f.name)
         if f.name == "groups":
             values[f.name] = {name: splice_cohorts(group, new[name], first_fresh) for name, group in old.items()}
-        elif f.name == "days_by_cohort":
+        elif f.name in ("days_by_cohort", "days_by_quarter"):
             values[f.name] = {}
+        elif f.name in HORIZON_SUMS:
+            continue  # below, from the spliced cohorts
         elif f.name in PERSON_FIELDS:
             values[f.name] = _people_side_by_side(f.name, old, new, kept.person_cohort, fresh.person_cohort, first_fresh)
         else:
             values[f.name] = _splice(old, new, first_fresh)
+    for total, by_cohort in HORIZON_SUMS.items():
+        spliced, kept_total = values[by_cohort], getattr(kept, total)
+        values[total] = None if spliced is None else sum_from_cohort_quarters(spliced, kept_total.shape[1])
     return CohortQuarterly(**values)
 
 

@@ -67,7 +67,7 @@ class ChunkResult:
 
 
 def simulate_outcomes(
-    scenario: Scenario, inputs: DrawInputs, chunk: np.random.SeedSequence
+    scenario: Scenario, inputs: DrawInputs, chunk: np.random.SeedSequence, *, counterfactual_to_18: bool = False
 ) -> tuple[CohortQuarterly, np.ndarray]:
     """Referrals and every cohort's outcomes for a chunk: (outcomes by cohort and quarter, monthly starts).
 
@@ -75,8 +75,10 @@ def simulate_outcomes(
     when nothing can extend it): the money stages cut each draw to its own dates."""
     scenario = scenario.envelope()
     _, starts = monthly_starts(scenario, inputs, stream(chunk, "referrals"), stream(chunk, "waiting"))
-    # The days in care to each person's 18th birthday too: the council's savings beyond the window.
-    return simulate_cohorts(scenario, inputs, starts, chunk, model_needs(scenario, horizon=True)), starts
+    # The days in care avoided to each person's 18th birthday too: the council's savings beyond the
+    # window (``counterfactual_to_18``: and the counterfactual care to then, what doing nothing costs).
+    needs = model_needs(scenario, horizon=True, horizon_counterfactual=counterfactual_to_18)
+    return simulate_cohorts(scenario, inputs, starts, chunk, needs), starts
 
 
 def quarterly_series(monthly: np.ndarray, stop: np.ndarray, waterfall: Waterfall) -> dict[str, np.ndarray]:
