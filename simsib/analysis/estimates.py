@@ -47,8 +47,9 @@ def _event_metric(name: str, label: str, columns: tuple[str, ...], event: Callab
 
 
 def _lost(c: Mapping[str, np.ndarray], below: float) -> np.ndarray:
-    # As in simsib.run.summary, an undefined MOIC (nothing drawn) counts as 0, so figures agree.
-    return np.nan_to_num(c["moic_drawn"], nan=0.0) < below
+    # As in simsib.run.summary: MOIC on drawn capital is undefined (NaN) only where nothing was
+    # drawn; the investor put nothing at risk, so that draw is not a loss (NaN < 1 is False).
+    return c["moic_drawn"] < below
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
