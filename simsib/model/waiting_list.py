@@ -99,9 +99,19 @@ def _binomial_quantile(u, n, p):
     return k
 
 
-# The same function as a compiled ufunc (arrays broadcast) for the numpy reference; the compiled
-# queue has it inline (:func:`_queue`).
-binomial_quantile = vectorize(["int64(float64, int64, float64)"], cache=True)(_binomial_quantile)
+_BINOMIAL_QUANTILE_UFUNC = []
+
+
+def binomial_quantile(u, n, p):
+    """:func:`_binomial_quantile` as a compiled ufunc (arrays broadcast), for the numpy reference
+    and the tests; the compiled queue has it inline (:func:`_queue`).
+
+    Built on first use: an eagerly typed ``vectorize`` compiles (or loads its cache) at import,
+    which every ``simsib run`` would pay at start-up for a function only the reference calls.
+    """
+    if not _BINOMIAL_QUANTILE_UFUNC:
+        _BINOMIAL_QUANTILE_UFUNC.append(vectorize(["int64(float64, int64, float64)"], cache=True)(_binomial_quantile))
+    return _BINOMIAL_QUANTILE_UFUNC[0](u, n, p)
 
 
 def run_waiting_list(
