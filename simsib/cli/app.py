@@ -32,9 +32,23 @@ app = typer.Typer(
     help="Monte Carlo investment-risk simulator for social impact bonds.",
     pretty_exceptions_enable=False,
 )
-# Piped output (CI, files) gets a fixed width wide enough for the tables instead of rich's 80.
-out_console = Console(width=None if sys.stdout.isatty() else 132)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
+# Piped output (CI, files) gets a fixed width wide enough for `--wide` tables instead of rich's 80;
+# COLUMNS, when set, wins (see fit_consoles).  The tables themselves fit 80 columns.
+PIPED_WIDTH = 132
+out_console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
+
+
+def fit_consoles() -> None:
+    """Size the consoles when a command starts, not when this module was imported: ``COLUMNS``
+    if set (``COLUMNS=80 simsib stress``; tests set it per invocation), else the terminal's
+    width, else :data:`PIPED_WIDTH` when piped."""
+    columns = os.environ.get("COLUMNS", "")
+    for console, stream in ((out_console, sys.stdout), (err_console, sys.stderr)):
+        if columns.isdigit() and int(columns) > 0:
+            console.width = int(columns)
+        else:
+            console.width = None if stream.isatty() else PIPED_WIDTH
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
@@ -114,6 +128,7 @@ def guarded(command: Callable) -> Callable:
         from simsib.run.settings import ExecutionError
         from simsib.scenario.errors import ScenarioError
 
+        fit_consoles()
         handled = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _terminate) if handled else None
         try:

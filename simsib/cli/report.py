@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from simsib.cli.app import (
     DrawsOpt,
@@ -30,6 +28,8 @@ from simsib.cli.app import (
     precision_plan,
     sampling_override,
 )
+from simsib.cli.terminal import figure_label, show
+from simsib.scenario.errors import ScenarioError
 
 
 @app.command()
@@ -45,6 +45,11 @@ def report(
 
     from simsib.report.document import XLSX_FILE, write_report
 
+    if not run_dir.is_dir():
+        raise ScenarioError.single("RUN_DIR", "expected a run folder written by `simsib run` (with summary.json); "
+                                   "there is no such folder" if not run_dir.exists() else
+                                   "expected a run folder written by `simsib run`, but this is a file",
+                                   value=str(run_dir))
     target = out_folder(out, run_dir)
     html = write_report(run_dir, target, xlsx=xlsx, force=force, command=["simsib", *sys.argv[1:]])
     out_console.print(f"report: {html}", highlight=False)
@@ -82,6 +87,10 @@ def compare_cmd(
     from simsib.report.document import staged
     from simsib.run.settings import default_workers
 
+    if scenario_b is None and not set_:
+        raise ScenarioError.single("SCENARIO_B", "compare needs two scenarios, or one and at least one --set "
+                                   "key=value that changes it into B (else B is A and every difference is zero)",
+                                   value=None)
     if out is not None:
         out_folder(out, Path())
     _, _, a = load(scenario_a, sampling_override([], sampling))
@@ -101,12 +110,12 @@ def compare_cmd(
     if json_:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
-    table = Table(title=escape(f"A: {result.label_a} · B: {result.label_b} · {result.draws:,} draws · "
-                               f"seed {result.seed_entropy} · common random numbers"))
-    for column in ("metric", "A", "B", "B − A ± se", "P(B better) ± se", "better when"):
-        table.add_column(column, justify="left" if column in ("metric", "better when") else "right")
-    for row in formatted_rows(result):
-        table.add_row(*(escape(cell) for cell in row))
-    out_console.print(table)
+    rows = formatted_rows(result)
+    for row, column in zip(rows, result.table["column"]):
+        row[0] = figure_label({"loss": "prob_loss"}.get(column, column))
+    show(out_console, f"A: {result.label_a} · B: {result.label_b} · {result.draws:,} draws · seed "
+                      f"{result.seed_entropy} · common random numbers; B − A ± paired standard error "
+                      "(pp: percentage points)",
+         ["figure", "A", "B", "B − A ± se", "P(B better) ± se", "better when"], rows, left=(0, 5))
     if out is not None:
         out_console.print(f"outputs in {out}/", highlight=False)
