@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from simsib import __version__
 from simsib.cli.app import ForceOpt, JsonOpt, QuietOpt, app, guarded, out_console
+from simsib.cli.terminal import note, show
 
 ROLE_STYLE = {"predicted": "bold", "out_of_sample": "bold", "reference_class": "bold", "fitted": "dim", "derived": "dim"}
 
@@ -57,29 +57,24 @@ def backtest(
     if json_:
         typer.echo(json.dumps(result.json_rows(), indent=2))
         return
-    view = Table(title=f"simsib backtest · {draws:,} draws per scenario · seed {seed}")
-    for column in ("figure", "evidence", "role", "published", "model mean", "median", "90% interval", "percentile",
-                   "inside", "scenario"):
-        view.add_column(column, justify="right" if column in ("published", "model mean", "median", "percentile") else "left")
-    for row in result.rows.to_dict(orient="records"):
-        cells = [c.replace("**no**", "[red]no[/]").replace("`", "") for c in row_cells(row)]
-        view.add_row(*cells, style=ROLE_STYLE[row["role"]])
-    out_console.print(view)
+    rows = result.rows.to_dict(orient="records")
+    # Bold: the rows that test the model (predicted, out of sample, reference class); dim: the
+    # fitted and derived rows, which check the tuning.
+    show(out_console, f"simsib backtest · {draws:,} draws per scenario · seed {seed}",
+         ["figure", "evidence", "role", "published", "model mean", "median", "90% interval", "percentile",
+          "inside", "scenario"],
+         [[c.replace("**no**", "no").replace("`", "") for c in row_cells(row)] for row in rows],
+         styles=[ROLE_STYLE[row["role"]] for row in rows], left=(0, 1, 2, 6, 8, 9))
     inside, of = tally(result.rows)
-    out_console.print(f"{inside} of {of} predicted and out-of-sample rows inside their 90% interval "
-                      "(fitted and derived rows, dimmed, check the tuning, not the model)", highlight=False)
+    note(out_console, f"{inside} of {of} predicted and out-of-sample rows inside their 90% interval "
+                      "(fitted and derived rows, dimmed, check the tuning, not the model)")
     if result.identification is not None:
-        ident = Table(title="What Essex's 10.8% cannot tell apart: pairs that all reproduce it (essex-realised)")
-        for column in IDENTIFICATION_HEAD:
-            ident.add_column(column, justify="right")
-        for row in result.identification.to_dict(orient="records"):
-            ident.add_row(*identification_cells(row))
-        out_console.print(ident)
+        out_console.print()
+        show(out_console, "What Essex's 10.8% cannot tell apart: pairs that all reproduce it (essex-realised)",
+             list(IDENTIFICATION_HEAD), [identification_cells(row) for row in result.identification.to_dict(orient="records")])
     if result.judgements is not None:
-        judged = Table(title="Judgement sensitivity: each judgement over a plausible range (common random numbers)")
-        for column in JUDGEMENT_HEAD:
-            judged.add_column(column)
-        for row in result.judgements.to_dict(orient="records"):
-            judged.add_row(*[c.replace("`", "") for c in judgement_cells(row)])
-        out_console.print(judged)
-    out_console.print(f"outputs in {out}/")
+        out_console.print()
+        show(out_console, "Judgement sensitivity: each judgement over a plausible range (common random numbers)",
+             list(JUDGEMENT_HEAD), [[c.replace("`", "") for c in judgement_cells(row)]
+                                    for row in result.judgements.to_dict(orient="records")], left=(0, 1, 2))
+    out_console.print(f"outputs in {out}/", highlight=False)

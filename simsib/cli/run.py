@@ -6,11 +6,10 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import List, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from simsib.cli.app import (
     EXIT_BAD_INPUT,
@@ -34,63 +33,9 @@ from simsib.cli.app import (
     progress_reporter,
     sampling_override,
 )
-from simsib.report.formatting import money, multiple, number, percent, standard_error
-from simsib.report.headlines import headlines, shown, tranche_rows
+from simsib.cli.run_view import median_irr, print_summary
 from simsib.run.settings import Executor, default_workers
 from simsib.scenario.errors import ScenarioError
-
-
-def headline_table(summary: dict[str, Any]) -> Table:
-    """Rich table of the headline figures: mean ± se, and the 90% interval."""
-    table = Table(title=f"simsib · {summary['scenario']} · {summary['draws']:,} draws · seed {summary['seed_entropy']}")
-    table.add_column("figure")
-    table.add_column("mean", justify="right")
-    table.add_column("± se", justify="right")
-    table.add_column("p05", justify="right")
-    table.add_column("median", justify="right")
-    table.add_column("p95", justify="right")
-    notes = []
-    for label, section, key, kind in headlines(summary):
-        stats = shown(summary, section, key)
-        if stats is None:
-            continue
-        f = FORMATS[kind]
-        se = standard_error(stats["se"], kind)
-        if "value" in stats:
-            table.add_row(label, f(stats["value"]), se, "", "", "")
-        else:
-            table.add_row(label, f(stats["mean"]), se, f(stats["p05"]), f(stats["p50"]), f(stats["p95"]))
-        if stats.get("value", stats.get("mean")) is None and stats.get("reason"):
-            notes.append(f"{label}: – {stats['reason']}")
-    if notes:
-        table.caption, table.caption_justify = "\n".join(notes), "left"
-    return table
-
-
-FORMATS = {"multiple": multiple, "percent": percent, "money": money, "number": number, "prob": percent}
-
-
-def tranche_table(summary: dict[str, Any]) -> Table | None:
-    """Rich table of each tranche side by side: mean (or probability) ± se, and the median."""
-    names, rows = tranche_rows(summary)
-    if not names:
-        return None
-    table = Table(title="by tranche: mean ± se (median)")
-    table.add_column("figure")
-    for name in names:
-        table.add_column(name, justify="right")
-    for label, kind, stats in rows:
-        f = FORMATS[kind]
-        cells = []
-        for s in stats:
-            if s is None or s.get("value", s.get("mean")) is None:
-                cells.append("")
-            elif "value" in s:
-                cells.append(f"{f(s['value'])} ± {standard_error(s['se'], kind)}")
-            else:
-                cells.append(f"{f(s['mean'])} ± {standard_error(s['se'], kind)} ({f(s['p50'])})")
-        table.add_row(label, *cells)
-    return table
 
 
 @app.command()
@@ -162,11 +107,8 @@ def run(
     if json_:
         typer.echo(json.dumps(info.summary, indent=2))
     else:
-        out_console.print(headline_table(info.summary))
-        tranches = tranche_table(info.summary)
-        if tranches is not None:
-            out_console.print(tranches)
-        out_console.print(f"outputs in {out_dir}/")
+        print_summary(out_console, info.summary, median_irr(out_dir / "draws.parquet"))
+        out_console.print(f"outputs in {out_dir}/", highlight=False)
 
 
 

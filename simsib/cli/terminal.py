@@ -118,9 +118,20 @@ def _widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
     return widths
 
 
-def pages(widths: Sequence[int], width: int) -> list[list[int]] | None:
+def pages(widths: list[int], width: int, label_range: tuple[int, int] = (0, 0)) -> list[list[int]] | None:
     """The other columns (1, 2, ...) grouped into pages that fit ``width`` beside column 0;
-    None when one of them does not fit even alone."""
+    None when one of them does not fit even alone.
+
+    When every column fits on one page with the label column at the shortest of ``label_range``
+    (its longest word, its natural width), the label column takes the room left over, up to its
+    natural width (``widths`` is updated): a table does not split over pages just to keep its
+    labels on one line.
+    """
+    shortest, natural = label_range
+    others = sum(widths[1:]) + GAP * (len(widths) - 1)
+    if shortest and shortest + others <= width:
+        widths[0] = min(width - others, natural)
+        return [list(range(1, len(widths)))]
     if any(widths[0] + GAP + w > width for w in widths[1:]):
         return None
     grouped: list[list[int]] = [[]]
@@ -161,7 +172,8 @@ def show(console: Console, title: str | None, header: Sequence[str], rows: Seque
     if title:
         note(console, title, width=width)
     widths = _widths(header, rows)
-    grouped = pages(widths, width)
+    labels = [header[0], *(row[0] for row in rows)]
+    grouped = pages(widths, width, (max(map(_longest_word, labels)), max(map(cell_len, labels))))
     if grouped is None:
         _stacked(console, header, rows, width)
         return

@@ -17,7 +17,6 @@ from typing import List, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from simsib.cli.app import (
     DrawsOpt,
@@ -32,16 +31,8 @@ from simsib.cli.app import (
     load,
     out_console,
 )
+from simsib.cli.terminal import show
 from simsib.scenario.errors import ScenarioError
-
-
-def _table(title: str, header: list[str], rows: list[list[str]]) -> Table:
-    table = Table(title=escape(title), title_justify="left")
-    for i, column in enumerate(header):
-        table.add_column(escape(column), justify="left" if i == 0 else "right", overflow="fold")
-    for row in rows:
-        table.add_row(*(escape(str(cell)) for cell in row))
-    return table
 
 
 @app.command("update")
@@ -88,14 +79,14 @@ def update_cmd(
     if json_:
         typer.echo(json.dumps(content, indent=2))
     else:
-        from simsib.cli.run import headline_table
+        from simsib.cli.run_view import print_summary
 
-        out_console.print(headline_table(results[-1].summary_dict))
+        print_summary(out_console, results[-1].summary_dict)
         for table in update_tables(content, results[-1].summary_dict):
             # The long tables (every input, every figure's fit) are in update.md.
             if quiet or table["title"].startswith(("What the data say", "The observed", "What the data cannot")):
                 continue
-            out_console.print(_table(table["title"], table["header"], table["rows"]))
+            show(out_console, table["title"], table["header"], table["rows"])
         out_console.print(f"outputs in {out_dir}/ (update.md: every figure's fit and every input)")
     for warning in content["warnings"]:
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
