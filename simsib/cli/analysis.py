@@ -29,6 +29,7 @@ from simsib.cli.app import (
     QuietOpt,
     Sampling,
     SamplingOpt,
+    ScenarioArg,
     SeedOpt,
     SetOpt,
     app,
@@ -43,8 +44,8 @@ from simsib.cli.terminal import FORMATS, change, estimate, figure_label, note, s
 from simsib.report.formatting import money, number
 from simsib.run.settings import default_workers
 
-OutOpt = typer.Option(None, "--out", "-o", help="Output folder [default: reports/<scenario>-<analysis>]; a run folder gets the files added.")
-WorkersOpt = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores].")
+OutOpt = typer.Option(None, "--out", "-o", help="Output folder; a run folder gets the files added.", show_default="reports/<scenario>-<analysis>")
+WorkersOpt = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes.", show_default="all cores")
 
 
 def _is_run_folder(folder: Path) -> bool:
@@ -132,9 +133,9 @@ def grid_values_named(texts: List[str]):
 @app.command("sweep")
 @guarded
 def sweep_cmd(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
+    scenario: Optional[str] = ScenarioArg,
     grid: List[str] = typer.Option(..., "--grid", "-g", help="KEY=V1,V2,... or KEY=START:STOP:N (repeat for a product)."),
-    metric: List[str] = typer.Option([], "--metric", "-m", help="Metric to report (repeatable) [default: outcome_payments, prob_cap_reached, prob_loss, median_irr]."),
+    metric: List[str] = typer.Option([], "--metric", "-m", help="Metric to report (repeatable).", show_default="outcome_payments, prob_cap_reached, prob_loss, median_irr"),
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
     set_: List[str] = SetOpt,
@@ -183,7 +184,7 @@ def sweep_cmd(
 @app.command("sensitivity")
 @guarded
 def sensitivity_cmd(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
+    scenario: Optional[str] = ScenarioArg,
     metric: str = typer.Option("moic_committed", "--metric", "-m", help="Metric to explain, e.g. moic_committed or net_benefit."),
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
@@ -200,6 +201,13 @@ def sensitivity_cmd(
     from simsib.report.sensitivity import format_index, write_sensitivity
     from simsib.scenario.evidence import label
 
+    if sobol_n & (sobol_n - 1):
+        from simsib.scenario.errors import ScenarioError
+
+        below = 1 << (sobol_n.bit_length() - 1)
+        raise ScenarioError.single("--sobol-n", f"expected a power of two, e.g. {below:,} or {2 * below:,} (Sobol' "
+                                   "points are balanced only in powers of two), or 0 to skip the Sobol indices",
+                                   value=sobol_n)
     _, _, validated = load(scenario, set_)
     n_draws = draws or validated.simulation.draws
     with _output(out, validated.meta.name, "sensitivity", force, into_run=True) as folder:
@@ -229,8 +237,8 @@ def sensitivity_cmd(
 @app.command("stress")
 @guarded
 def stress_cmd(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
-    case: List[str] = typer.Option([], "--case", "-c", help="Run only this stress case (repeatable) [default: all]."),
+    scenario: Optional[str] = ScenarioArg,
+    case: List[str] = typer.Option([], "--case", "-c", help="Run only this stress case (repeatable).", show_default="all"),
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
     set_: List[str] = SetOpt,
@@ -279,7 +287,7 @@ def stress_cmd(
 @app.command("compare-mechanisms")
 @guarded
 def compare_mechanisms_cmd(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
+    scenario: Optional[str] = ScenarioArg,
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
     set_: List[str] = SetOpt,

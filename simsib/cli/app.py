@@ -193,7 +193,18 @@ def load(scenario: Optional[str], overrides: List[str]):
 
 
 # Shared options ---------------------------------------------------------------------------
-DrawsOpt = typer.Option(None, "--draws", "-n", min=1, max=100_000_000, help="Monte Carlo draws [default: the scenario's, 10,000].")
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"  # as simsib.scenario.loader's, read at once
+
+
+def bundled_names() -> list[str]:
+    """The bundled scenarios' names, for ``--help`` (a directory listing: nothing is imported)."""
+    return sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
+
+
+SCENARIO_HELP = ("Scenario file, or the name of a bundled scenario: " + ", ".join(bundled_names())
+                 + " (simsib scenarios describes them).")
+ScenarioArg = typer.Argument(None, help=SCENARIO_HELP, show_default="essex")
+DrawsOpt = typer.Option(None, "--draws", "-n", min=1, max=100_000_000, help="Monte Carlo draws.", show_default="the scenario's, 10,000")
 SeedOpt = typer.Option(None, "--seed", "-s", min=0, help="Seed; an unseeded run records the entropy it used.")
 SetOpt = typer.Option([], "--set", help="Override a scenario value: dotted.key=value (repeatable).")
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
@@ -201,9 +212,9 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 PrecisionOpt = typer.Option([], "--precision", "-p", help="Run until a figure's standard error is at most TARGET: "
                             "FIGURE=TARGET, e.g. investor.prob_loss=0.005 (repeatable; replaces --draws).")
 MaxDrawsOpt = typer.Option(None, "--max-draws", min=1, max=100_000_000,
-                           help="The most draws a run to a --precision may use [default: the scenario's, 1,000,000].")
-SamplingOpt = typer.Option(None, "--sampling", help="Sampling of the uncertain inputs: random, sobol or lhs "
-                           "[default: the scenario's simulation.sampling, random].")
+                           help="The most draws a run to a --precision may use.", show_default="the scenario's, 1,000,000")
+SamplingOpt = typer.Option(None, "--sampling", help="Sampling of the uncertain inputs: random, sobol or lhs.",
+                           show_default="the scenario's simulation.sampling, random")
 ForceOpt = typer.Option(False, "--force", help="Write into an output folder that holds files simsib did not write: "
                         "simsib's files are replaced, nothing else is touched.")
 

@@ -20,7 +20,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from simsib.cli.analysis import OutOpt, WorkersOpt, _output, _publish, _with_progress
-from simsib.cli.app import DrawsOpt, ForceOpt, JsonOpt, QuietOpt, SeedOpt, SetOpt, app, guarded, load, out_console
+from simsib.cli.app import (
+    DrawsOpt,
+    ForceOpt,
+    JsonOpt,
+    QuietOpt,
+    ScenarioArg,
+    SeedOpt,
+    SetOpt,
+    app,
+    guarded,
+    load,
+    out_console,
+)
 
 WIDTH = 80  # the terminal table and notes fit an 80-column terminal
 
@@ -33,7 +45,7 @@ class Horizon(str, Enum):
 @app.command("commission")
 @guarded
 def commission_cmd(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
+    scenario: Optional[str] = ScenarioArg,
     horizon: Horizon = typer.Option(Horizon.to_18, "--horizon", help="Count care avoided to each young person's "
                                     "18th birthday (to-18) or inside the contract's tracking windows (window)."),
     draws: Optional[int] = DrawsOpt,

@@ -12,6 +12,7 @@ from typing import List, Optional
 import typer
 
 from simsib.cli.app import (
+    SCENARIO_HELP,
     DrawsOpt,
     ForceOpt,
     JsonOpt,
@@ -36,7 +37,7 @@ from simsib.scenario.errors import ScenarioError
 @guarded
 def report(
     run_dir: Path = typer.Argument(..., help="A run folder written by `simsib run`."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the report here [default: RUN_DIR]."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the report here.", show_default="RUN_DIR"),
     xlsx: bool = typer.Option(False, "--xlsx", help="Also write the tables as an Excel workbook."),
     force: bool = ForceOpt,
 ) -> None:
@@ -60,8 +61,8 @@ def report(
 @app.command("compare")
 @guarded
 def compare_cmd(
-    scenario_a: str = typer.Argument(..., help="Scenario A: a file or bundled name."),
-    scenario_b: Optional[str] = typer.Argument(None, help="Scenario B [default: A, changed by --set]."),
+    scenario_a: str = typer.Argument(..., help="Scenario A: " + SCENARIO_HELP[0].lower() + SCENARIO_HELP[1:]),
+    scenario_b: Optional[str] = typer.Argument(None, help="Scenario B.", show_default="A, changed by --set"),
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
     set_: List[str] = typer.Option([], "--set", help="Override a value in scenario B only: dotted.key=value (repeatable)."),
@@ -69,7 +70,7 @@ def compare_cmd(
     max_draws: Optional[int] = MaxDrawsOpt,
     sampling: Optional[Sampling] = SamplingOpt,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write comparison.{json,csv,md,png,svg} here."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores]."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes.", show_default="all cores"),
     force: bool = ForceOpt,
     json_: bool = JsonOpt,
 ) -> None:

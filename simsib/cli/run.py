@@ -21,6 +21,7 @@ from simsib.cli.app import (
     QuietOpt,
     Sampling,
     SamplingOpt,
+    ScenarioArg,
     SeedOpt,
     SetOpt,
     app,
@@ -41,15 +42,15 @@ from simsib.scenario.errors import ScenarioError
 @app.command()
 @guarded
 def run(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
+    scenario: Optional[str] = ScenarioArg,
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder [default: reports/<scenario name>]."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder.", show_default="reports/<scenario name>"),
     set_: List[str] = SetOpt,
     precision: List[str] = PrecisionOpt,
     max_draws: Optional[int] = MaxDrawsOpt,
     sampling: Optional[Sampling] = SamplingOpt,
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores]."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes.", show_default="all cores"),
     executor: Executor = typer.Option(Executor.local, "--executor", help="local processes, or a Dask cluster."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (same scenario, seed, draws)."),
@@ -177,3 +178,25 @@ def schema(out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write t
         typer.echo(text)
 
 
+
+
+@app.command("scenarios")
+@guarded
+def scenarios_cmd(json_: bool = JsonOpt) -> None:
+    """List the bundled scenarios: the names any SCENARIO argument accepts, and what each represents."""
+    import tomllib
+
+    from simsib.cli.app import SCENARIO_DIR, bundled_names
+    from simsib.cli.terminal import note
+
+    listing = []
+    for name in bundled_names():
+        with open(SCENARIO_DIR / f"{name}.toml", "rb") as handle:
+            meta = tomllib.load(handle).get("meta", {})
+        listing.append({"name": name, "description": " ".join(str(meta.get("description", "")).split())})
+    if json_:
+        typer.echo(json.dumps(listing, indent=2))
+        return
+    for entry in listing:
+        out_console.print(entry["name"], style="bold", highlight=False)
+        note(out_console, entry["description"], indent="  ")
