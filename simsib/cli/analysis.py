@@ -32,6 +32,7 @@ from simsib.cli.app import (
     ScenarioArg,
     SeedOpt,
     SetOpt,
+    WorkersOpt,
     app,
     guarded,
     load,
@@ -45,7 +46,6 @@ from simsib.report.formatting import money, number
 from simsib.run.settings import default_workers
 
 OutOpt = typer.Option(None, "--out", "-o", help="Output folder; a run folder gets the files added.", show_default="reports/<scenario>-<analysis>")
-WorkersOpt = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes.", show_default="all cores")
 
 
 def _is_run_folder(folder: Path) -> bool:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from simsib import __version__
-from simsib.cli.app import ForceOpt, JsonOpt, QuietOpt, app, guarded, out_console
+from simsib.cli.app import ForceOpt, JsonOpt, QuietOpt, WorkersOpt, app, guarded, out_console
 from simsib.cli.terminal import note, show
 
 ROLE_STYLE = {"predicted": "bold", "out_of_sample": "bold", "reference_class": "bold", "fitted": "dim", "derived": "dim"}
@@ -26,6 +27,7 @@ def backtest(
                              help="Folder for backtest.csv/.md/.json, identification.csv and judgements.csv."),
     tables: bool = typer.Option(True, "--tables/--no-tables",
                                 help="Also compute the identification and judgement tables (a minute at 4,000 draws)."),
+    workers: Optional[int] = WorkersOpt,
     force: bool = ForceOpt,
     json_: bool = JsonOpt,
     quiet: bool = QuietOpt,
@@ -44,6 +46,7 @@ def backtest(
         write_backtest,
     )
     from simsib.run.ownership import OutputFolder
+    from simsib.run.settings import default_workers
 
     def progress(name: str) -> None:
         if not (quiet or json_):
@@ -51,7 +54,8 @@ def backtest(
 
     # The folder is checked and locked before the minute of work, and published after it.
     with OutputFolder(out, kind="backtest", force=force) as folder:
-        result = run_backtest(draws=draws, seed=seed, identification=tables, judgements=tables, progress=progress)
+        result = run_backtest(draws=draws, seed=seed, identification=tables, judgements=tables, progress=progress,
+                              workers=workers or default_workers())
         result.header["simsib_version"] = __version__
         _publish(folder, lambda staging: write_backtest(result, staging))
     if json_:

@@ -19,7 +19,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from simsib.cli.analysis import OutOpt, WorkersOpt, _output, _publish, _with_progress
+from simsib.cli.analysis import OutOpt, _output, _publish, _with_progress
 from simsib.cli.app import (
     DrawsOpt,
     ForceOpt,
@@ -28,6 +28,7 @@ from simsib.cli.app import (
     ScenarioArg,
     SeedOpt,
     SetOpt,
+    WorkersOpt,
     app,
     guarded,
     load,
