@@ -119,6 +119,18 @@ def main(
     """Monte Carlo investment-risk simulator for social impact bonds."""
 
 
+def unwrap_help(typer_app: typer.Typer) -> None:
+    """Join the lines of each paragraph of every command's docstring: rich help keeps a
+    docstring's line breaks, so a paragraph wrapped at 100 columns in the source was printed with
+    ragged breaks ("each row labelled / fitted, derived, ...") at any terminal width."""
+    import inspect
+
+    for info in typer_app.registered_commands:
+        doc = info.help if info.help is not None else inspect.getdoc(info.callback)
+        if doc:
+            info.help = "\n\n".join(" ".join(paragraph.split()) for paragraph in doc.split("\n\n"))
+
+
 def guarded(command: Callable) -> Callable:
     """Turn simsib's errors into exit codes and one clear message."""
 
