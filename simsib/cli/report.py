@@ -18,9 +18,11 @@ from simsib.cli.app import (
     JsonOpt,
     MaxDrawsOpt,
     PrecisionOpt,
+    QuietOpt,
     Sampling,
     SamplingOpt,
     SeedOpt,
+    WorkersOpt,
     app,
     guarded,
     load,
@@ -70,9 +72,10 @@ def compare_cmd(
     max_draws: Optional[int] = MaxDrawsOpt,
     sampling: Optional[Sampling] = SamplingOpt,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write comparison.{json,csv,md,png,svg} here."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes.", show_default="all cores"),
+    workers: Optional[int] = WorkersOpt,
     force: bool = ForceOpt,
     json_: bool = JsonOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """Compare two scenarios on common random numbers: B − A per headline metric, P(B better).
 
@@ -84,6 +87,7 @@ def compare_cmd(
     import sys
 
     from simsib.analysis.compare import compare
+    from simsib.cli.analysis import _with_progress
     from simsib.report.compare import formatted_rows, save_comparison
     from simsib.report.document import staged
     from simsib.run.settings import default_workers
@@ -104,8 +108,10 @@ def compare_cmd(
     writing = staged(out, kind="comparison", add=False, force=force, command=["simsib", *sys.argv[1:]]) \
         if out is not None else contextlib.nullcontext(None)
     with writing as staging:
-        result = compare(a, b, draws=draws, seed=seed, workers=workers or default_workers(), label_b=label_b,
-                         precision=until)
+        n_draws = until.max_draws if until else (draws or a.simulation.draws)
+        result = _with_progress(n_draws, quiet or json_, lambda advance: compare(
+            a, b, draws=draws, seed=seed, workers=workers or default_workers(), label_b=label_b, precision=until,
+            progress=advance))
         if staging is not None:
             save_comparison(result, staging)
     if json_:
