@@ -94,8 +94,8 @@ def test_run_shows_the_council_and_the_investors_headline(outputs):
     text = outputs["run"]
     flat = " ".join(text.split())
     assert re.search(r"median IRR −?\d+\.\d% ± [\d.]+% a year \(mean −?\d+\.\d% ± [\d.]+%; total loss in", flat)
-    for label in ("Savings as the contract counts", "True savings (care avoided)", "Unfunded costs",
-                  "P(service stops early)", "Cap on payments reached in"):
+    for label in (figure_label("contract_savings"), figure_label("true_savings"), figure_label("unfunded_costs"),
+                  figure_label("prob_service_stopped_early"), "Cap on payments reached in"):
         assert label in flat, label
     row = next(line for line in text.splitlines() if line.startswith("Young people started"))
     assert re.fullmatch(r"Young people started +\d+ ± [\d.]+ +\d+ +\d+ +\d+", row.rstrip()), row

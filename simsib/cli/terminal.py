@@ -31,16 +31,11 @@ LABEL_WIDTH = 32  # the label column wraps its words beyond this
 CELL_WIDTH = 20  # other columns wrap their words beyond this (numbers are shorter)
 MIN_WIDTH = 40  # narrower consoles get stacked rows
 
-# Figures the headline table does not hold, labelled once for every command.
+# Figures that neither the headline table nor the register of labels names; every other figure
+# takes its label from one of them.
 EXTRA_LABELS = {
     "median_irr": "Median IRR",
-    "mean_irr": "Mean IRR (where defined)",
-    "prob_pays_more_than_saved": "P(council pays more than it saves)",
-    "prob_service_stopped_early": "P(service stops early)",
-    "unfunded_costs": "Unfunded costs",
-    "contract_savings": "Savings as the contract counts",
     "payment_sd": "Payment standard deviation",
-    "npv": "NPV to investors",
 }
 _HEADLINE_LABELS = {key: label for label, _, key, _ in HEADLINES}
 
