@@ -49,10 +49,9 @@ def report(
     from simsib.report.document import XLSX_FILE, write_report
 
     if not run_dir.is_dir():
-        raise ScenarioError.single("RUN_DIR", "expected a run folder written by `simsib run` (with summary.json); "
-                                   "there is no such folder" if not run_dir.exists() else
-                                   "expected a run folder written by `simsib run`, but this is a file",
-                                   value=str(run_dir))
+        what = "there is no such folder" if not run_dir.exists() else "this is a file, not a folder"
+        raise ScenarioError.single("RUN_DIR", f"not a complete simsib run folder: {what} (make one with "
+                                   "`simsib run --out DIR`)", value=str(run_dir))
     target = out_folder(out, run_dir)
     html = write_report(run_dir, target, xlsx=xlsx, force=force, command=["simsib", *sys.argv[1:]])
     out_console.print(f"report: {html}", highlight=False)

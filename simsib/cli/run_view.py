@@ -174,4 +174,4 @@ def print_summary(console: Console, summary: dict[str, Any], median: tuple[float
                                    estimate(s.get("value", s.get("mean")), s.get("se"), kind)
                                    + ("" if "value" in s else f" ({FORMATS[kind](s['p50'])})")
                                    for s in stats)])
-        show(console, "By tranche: mean ± se (median)", ["figure", *names], cells)
+        show(console, "Investors by tranche: mean ± se (median)", ["figure", *names], cells)
