@@ -129,6 +129,12 @@ def test_payments_by_financial_year_when_summarised():
     assert "financial year" not in _printed(_summary(by_year=False))
 
 
+def test_the_summarised_median_irr_is_the_headline_where_summary_json_has_it():
+    summary = _summary(by_year=False)
+    summary["investor"]["irr_median"] = {"value": 0.069, "se": 0.001}
+    assert "median IRR 6.9% ± 0.1% a year" in " ".join(_printed(summary, median=(0.5, 0.1)).split())
+
+
 def test_show_pages_columns_and_stacks_rather_than_cut():
     header = ["figure", *[f"Δ a_long_case_name_{i}" for i in range(6)]]
     rows = [["A figure with a rather long label that wraps", *["−£10.23m ± £100k"] * 6]]

@@ -118,7 +118,7 @@ def compare_cmd(
         return
     rows = formatted_rows(result)
     for row, column in zip(rows, result.table["column"]):
-        row[0] = figure_label({"loss": "prob_loss"}.get(column, column))
+        row[0] = figure_label(column)
     show(out_console, f"A: {result.label_a} · B: {result.label_b} · {result.draws:,} draws · seed "
                       f"{result.seed_entropy} · common random numbers; B − A ± paired standard error "
                       "(pp: percentage points)",

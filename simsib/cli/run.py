@@ -108,7 +108,8 @@ def run(
     if json_:
         typer.echo(json.dumps(info.summary, indent=2))
     else:
-        print_summary(out_console, info.summary, median_irr(out_dir / "draws.parquet"))
+        summarised = "irr_median" in info.summary.get("investor", {})
+        print_summary(out_console, info.summary, None if summarised else median_irr(out_dir / "draws.parquet"))
         out_console.print(f"outputs in {out_dir}/", highlight=False)
 
 

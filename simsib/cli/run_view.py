@@ -104,9 +104,13 @@ def _floats(column):
 
 
 def investor_sentence(summary: dict[str, Any], median: tuple[float, float] | None = None) -> str | None:
-    """The investors' headline: the median IRR (``median``: its value and standard error, else the
-    summary's), the mean and the chance of a total loss beside it."""
+    """The investors' headline: the median IRR (``investor.irr_median`` where summarised, else
+    ``median``: its value and standard error, else the IRR's p50), the mean and the chance of a
+    total loss beside it."""
     irr = stat_at(summary, "investor", "irr")
+    summarised = stat_at(summary, "investor", "irr_median")  # {value, se} where summary.json has it
+    if _value(summarised, "value") is not None:
+        median = (summarised["value"], _value(summarised, "se"))
     value, se = median if median is not None else (_value(irr, "p50"), None)
     if value is None:
         return None

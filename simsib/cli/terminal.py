@@ -38,6 +38,8 @@ EXTRA_LABELS = {
     "payment_sd": "Payment standard deviation",
 }
 _HEADLINE_LABELS = {key: label for label, _, key, _ in HEADLINES}
+# Names analyses give figures that summary.json keys otherwise (compare's "loss" is P(loss)).
+ALIASES = {"loss": "prob_loss", "median_irr": "irr_median"}
 
 # Units of the formatters, as analyses name them; a "prob" is a probability (shown in %).
 FORMATS: dict[str, Callable[[float | None], str]] = {
@@ -51,8 +53,9 @@ def figure_label(key: str) -> str:
     """The label of a figure (a summary.json key or draws column) in every terminal table: the
     headline table's (``prob_loss`` -> "P(loss): MOIC on drawn < 1"), else the plain short label
     of the register of labels, capitalised."""
-    if key in _HEADLINE_LABELS:
-        return _HEADLINE_LABELS[key]
+    key_in_summary = ALIASES.get(key, key)
+    if key_in_summary in _HEADLINE_LABELS:
+        return _HEADLINE_LABELS[key_in_summary]
     if key in EXTRA_LABELS:
         return EXTRA_LABELS[key]
     from simsib.scenario.evidence import label
