@@ -14,6 +14,7 @@ without decimals (:func:`count`).
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from typing import Callable, Sequence
 
@@ -116,6 +117,20 @@ def _widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
     return widths
 
 
+_NUMERIC = re.compile(r"^[−+-]?[£$]?\d|^–$")
+
+
+def text_columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> set[int]:
+    """Columns of words rather than numbers (most filled cells do not start with a number):
+    justified left, as text reads; numbers are justified right, so their digits line up."""
+    found = set()
+    for j in range(1, len(header)):
+        cells = [row[j] for row in rows if row[j].strip()]
+        if cells and sum(bool(_NUMERIC.match(c)) for c in cells) * 2 < len(cells):
+            found.add(j)
+    return found
+
+
 def pages(widths: list[int], width: int, label_range: tuple[int, int] = (0, 0)) -> list[list[int]] | None:
     """The other columns (1, 2, ...) grouped into pages that fit ``width`` beside column 0;
     None when one of them does not fit even alone.
@@ -163,7 +178,7 @@ def show(console: Console, title: str | None, header: Sequence[str], rows: Seque
     header : column headings; column 0 labels the rows and is repeated on every page
     rows : cells as text (already formatted)
     styles : a rich style per row (e.g. "dim"), or None
-    left : the columns justified left (the others, numbers, right)
+    left : columns justified left besides column 0 and those of words (:func:`text_columns`)
     """
     width = max(console.width, MIN_WIDTH)
     rows = [[str(cell) for cell in row] for row in rows]
@@ -172,6 +187,7 @@ def show(console: Console, title: str | None, header: Sequence[str], rows: Seque
     widths = _widths(header, rows)
     labels = [header[0], *(row[0] for row in rows)]
     grouped = pages(widths, width, (max(map(_longest_word, labels)), max(map(cell_len, labels))))
+    left = {0, *left, *text_columns(header, rows)}
     if grouped is None:
         _stacked(console, header, rows, width)
         return

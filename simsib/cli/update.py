@@ -87,6 +87,7 @@ def update_cmd(
             # The long tables (every input, every figure's fit) are in update.md.
             if quiet or table["title"].startswith(("What the data say", "The observed", "What the data cannot")):
                 continue
+            out_console.print()
             show(out_console, table["title"], table["header"], table["rows"])
         out_console.print(f"outputs in {out_dir}/ (update.md: every figure's fit and every input)")
     for warning in content["warnings"]:
