@@ -13,7 +13,7 @@ import typer
 
 from simsib import __version__
 from simsib.cli.app import ForceOpt, JsonOpt, QuietOpt, WorkersOpt, app, guarded, out_console
-from simsib.cli.terminal import note, show
+from simsib.cli.terminal import change, note, show
 
 ROLE_STYLE = {"predicted": "bold", "out_of_sample": "bold", "reference_class": "bold", "fitted": "dim", "derived": "dim"}
 
@@ -41,7 +41,6 @@ def backtest(
         IDENTIFICATION_HEAD,
         JUDGEMENT_HEAD,
         identification_cells,
-        judgement_cells,
         row_cells,
         write_backtest,
     )
@@ -79,6 +78,19 @@ def backtest(
     if result.judgements is not None:
         out_console.print()
         show(out_console, "Judgement sensitivity: each judgement over a plausible range (common random numbers)",
-             list(JUDGEMENT_HEAD), [[c.replace("`", "") for c in judgement_cells(row)]
-                                    for row in result.judgements.to_dict(orient="records")], left=(0, 1, 2))
+             ["scenario · judgement: set to", *JUDGEMENT_HEAD[3:]],
+             [_judgement_cells(row) for row in result.judgements.to_dict(orient="records")])
     out_console.print(f"outputs in {out}/", highlight=False)
+
+
+def _judgement_cells(row: dict) -> list[str]:
+    """A judgement row as :func:`simsib.report.backtest.judgement_cells` gives it, but with one label
+    column (a page of the table repeats it) and the change in P(loss) in percentage points:
+    "scenario · judgement: set to", and per figure "varied (Δ ± se)"."""
+    from simsib.report.formatting import money, multiple, percent
+
+    def cell(figure: str, fmt, unit: str) -> str:
+        return f"{fmt(row[figure])} ({change(row[f'{figure}_change'], row[f'{figure}_change_se'], unit)})"
+
+    return [f"{row['scenario']} · {row['judgement']}: {row['variant']}", cell("prob_loss", percent, "prob"),
+            cell("median_moic_committed", multiple, "multiple"), cell("net_benefit", money, "money")]

@@ -29,7 +29,7 @@ from simsib.report.headlines import HEADLINES
 
 GAP = 3  # columns between two table columns: padding, the (blank) divider, padding
 LABEL_WIDTH = 32  # the label column wraps its words beyond this
-CELL_WIDTH = 20  # other columns wrap their words beyond this (numbers are shorter)
+CELL_WIDTH = 20  # columns of words wrap beyond this (columns of numbers never wrap)
 MIN_WIDTH = 40  # narrower consoles get stacked rows
 
 # Figures that neither the headline table nor the register of labels names; every other figure
@@ -105,14 +105,16 @@ def _longest_word(text: str) -> int:
     return max((cell_len(word) for word in text.split()), default=0)
 
 
-def _widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
-    """Each column's width: its natural width up to a cap, and never below its longest word."""
+def _widths(header: Sequence[str], rows: Sequence[Sequence[str]], words: set[int]) -> list[int]:
+    """Each column's width: a column of numbers its natural width (a figure with its standard error
+    stays on one line); the label column and columns of ``words``, their natural width up to a
+    cap, beyond which they wrap -- never below their longest word."""
     widths = []
     for j, head in enumerate(header):
         cells = [str(row[j]) for row in rows]
         natural = max([cell_len(c) for c in cells] + [_longest_word(head)], default=0)
         shortest = max([_longest_word(c) for c in cells] + [_longest_word(head)], default=0)
-        cap = LABEL_WIDTH if j == 0 else CELL_WIDTH
+        cap = LABEL_WIDTH if j == 0 else CELL_WIDTH if j in words else natural
         widths.append(max(shortest, min(natural, cap)))
     return widths
 
@@ -184,10 +186,11 @@ def show(console: Console, title: str | None, header: Sequence[str], rows: Seque
     rows = [[str(cell) for cell in row] for row in rows]
     if title:
         note(console, title, width=width)
-    widths = _widths(header, rows)
+    words = text_columns(header, rows)
+    widths = _widths(header, rows, words)
     labels = [header[0], *(row[0] for row in rows)]
     grouped = pages(widths, width, (max(map(_longest_word, labels)), max(map(cell_len, labels))))
-    left = {0, *left, *text_columns(header, rows)}
+    left = {0, *left, *words}
     if grouped is None:
         _stacked(console, header, rows, width)
         return
