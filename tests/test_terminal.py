@@ -44,7 +44,7 @@ def commands(tmp: Path) -> dict[str, list[str]]:
         "commission": ["commission", *FEW, "--out", str(tmp / "comm"), "-w", "1", "-q"],
         "update": ["update", "--observed", "essex-year1", "--draws", "300", "--seed", "3", "--paths", "4",
                    "--out", str(tmp / "upd"), "-w", "1"],
-        "backtest": ["backtest", "--draws", "100", "--no-tables", "--out", str(tmp / "bt"), "-q", "-w", "1"],
+        "backtest": ["backtest", "--draws", "100", "--out", str(tmp / "bt"), "-q", "-w", "1"],
     }
 
 
