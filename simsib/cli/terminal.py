@@ -30,6 +30,7 @@ from simsib.report.headlines import HEADLINES
 GAP = 3  # columns between two table columns: padding, the (blank) divider, padding
 LABEL_WIDTH = 32  # the label column wraps its words beyond this
 CELL_WIDTH = 20  # columns of words wrap beyond this (columns of numbers never wrap)
+HEADING_WIDTH = 12  # a column's heading up to this long is kept on one line
 MIN_WIDTH = 40  # narrower consoles get stacked rows
 
 # Figures that neither the headline table nor the register of labels names; every other figure
@@ -112,7 +113,9 @@ def _widths(header: Sequence[str], rows: Sequence[Sequence[str]], words: set[int
     widths = []
     for j, head in enumerate(header):
         cells = [str(row[j]) for row in rows]
-        natural = max([cell_len(c) for c in cells] + [_longest_word(head)], default=0)
+        # A short heading stays on one line ("P(< 0)", not "P(<" over "0)"); a long one wraps.
+        heading = cell_len(head) if cell_len(head) <= HEADING_WIDTH else _longest_word(head)
+        natural = max([cell_len(c) for c in cells] + [heading], default=0)
         shortest = max([_longest_word(c) for c in cells] + [_longest_word(head)], default=0)
         cap = LABEL_WIDTH if j == 0 else CELL_WIDTH if j in words else natural
         widths.append(max(shortest, min(natural, cap)))
