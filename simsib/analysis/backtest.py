@@ -236,15 +236,16 @@ def reference_class_row(name: str, draws: pd.DataFrame) -> dict:
 
 
 def run_backtest(draws: int = 4000, seed: int = 20190331, *, identification: bool = True,
-                 judgements: bool = True, progress=None) -> Backtest:
+                 judgements: bool = True, progress=None, workers: int = 1) -> Backtest:
     """Simulate each scenario the rows need once (``draws`` each, the same ``seed``), and
-    tabulate; with ``identification``/``judgements``, the two tables that go with the rows."""
+    tabulate; with ``identification``/``judgements``, the two tables that go with the rows.
+    ``workers`` processes simulate each scenario (the same numbers for any count)."""
     targets, ex_ante = all_targets()
     names = list(dict.fromkeys([t.scenario for t in targets] + list(ex_ante)))
     runs, caps = {}, {}
     for name in names:
         scenario = load_scenario(bundled_scenario_path(name))
-        runs[name] = simulate(scenario, draws=draws, seed=seed).draws
+        runs[name] = simulate(scenario, draws=draws, seed=seed, workers=workers).draws
         caps[name] = scenario.contract.cap
         if progress:
             progress(name)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -138,6 +138,7 @@ def compare(
     label_a: str | None = None,
     label_b: str | None = None,
     precision: Precision | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Comparison:
     """Simulate A and B on common random numbers and compare their headline metrics.
 
@@ -151,6 +152,8 @@ def compare(
         Shared seed; without one, fresh entropy is drawn once and used for both.
     precision : Precision, optional
         Run both until every target is met (then ``draws`` is ignored).
+    progress : callable, optional
+        Called with the number of draws each finished chunk adds (a progress bar).
 
     Returns
     -------
@@ -176,7 +179,7 @@ def compare(
     # A and B as two variants of one run: the same chunks and streams (B reuses A's care paths
     # when it differs only in money); each one's numbers are those of simulate(X, draws, seed).
     columns_a, columns_b = run_variants(VariantSet.of(a, [a, b]), entropy, n_draws, workers=workers,
-                                        precision=precision)
+                                        precision=precision, progress=progress)
     draws_a, draws_b = pd.DataFrame(columns_a), pd.DataFrame(columns_b)
     n_draws = len(draws_a)
     groups = columns_a.get(REPLICATE_COLUMN)

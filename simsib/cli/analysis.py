@@ -11,6 +11,7 @@ folder ``reports/<scenario>/`` by default when there is one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 import typer
-from rich.table import Table
 
 from simsib.cli.app import (
     DrawsOpt,
@@ -29,8 +29,10 @@ from simsib.cli.app import (
     QuietOpt,
     Sampling,
     SamplingOpt,
+    ScenarioArg,
     SeedOpt,
     SetOpt,
+    WorkersOpt,
     app,
     guarded,
     load,
@@ -39,11 +41,11 @@ from simsib.cli.app import (
     progress_reporter,
     sampling_override,
 )
-from simsib.report.formatting import money, percent, standard_error
+from simsib.cli.terminal import FORMATS, change, estimate, figure_label, note, show
+from simsib.report.formatting import money, number
 from simsib.run.settings import default_workers
 
-OutOpt = typer.Option(None, "--out", "-o", help="Output folder [default: reports/<scenario>-<analysis>]; a run folder gets the files added.")
-WorkersOpt = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores].")
+OutOpt = typer.Option(None, "--out", "-o", help="Output folder; a run folder gets the files added.", show_default="reports/<scenario>-<analysis>")
 
 
 def _is_run_folder(folder: Path) -> bool:
@@ -90,12 +92,50 @@ def _records(frame) -> str:
     return json.dumps(rows, indent=2, default=str)
 
 
+GRID_FORM = ("KEY=V1,V2,... (e.g. contract.cap=5e6,6e6,7e6) or KEY=START:STOP:N, N evenly spaced values "
+             "from START to STOP (e.g. contract.cap=5e6:9e6:5)")
+
+
+def check_grid_syntax(text: str) -> str:
+    """``text`` if it has the form of a grid; else a ScenarioError about grid syntax (exit 2).
+
+    A range must have three parts: ``5e6:9e6`` would otherwise be taken for one text value, and
+    fail later with a message about the scenario key instead of the grid.
+    """
+    from simsib.scenario.errors import ScenarioError
+
+    key, sep, spec = text.partition("=")
+    quoted = any(c in spec for c in "[{\"'")
+    if not sep or not key.strip() or not spec.strip():
+        raise ScenarioError.single("--grid", f"expected {GRID_FORM}", value=text)
+    if ":" in spec and not quoted and spec.count(":") != 2:
+        raise ScenarioError.single("--grid", f"a range has three parts START:STOP:N; expected {GRID_FORM}",
+                                   value=text)
+    return text
+
+
+@contextlib.contextmanager
+def grid_values_named(texts: List[str]):
+    """Problems with a swept key's values also say which ``--grid`` they came from, and its form."""
+    import dataclasses
+
+    from simsib.scenario.errors import ScenarioError
+
+    keys = {t.partition("=")[0].strip(): t for t in texts}
+    try:
+        yield
+    except ScenarioError as exc:
+        problems = [dataclasses.replace(p, message=f"{p.message}; from --grid {keys[p.key]!r}, expected {GRID_FORM}")
+                    if p.key in keys else p for p in exc.problems]
+        raise ScenarioError(problems, file=exc.file) from None
+
+
 @app.command("sweep")
 @guarded
 def sweep_cmd(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
+    scenario: Optional[str] = ScenarioArg,
     grid: List[str] = typer.Option(..., "--grid", "-g", help="KEY=V1,V2,... or KEY=START:STOP:N (repeat for a product)."),
-    metric: List[str] = typer.Option([], "--metric", "-m", help="Metric to report (repeatable) [default: outcome_payments, prob_cap_reached, prob_loss, median_irr]."),
+    metric: List[str] = typer.Option([], "--metric", "-m", help="Metric to report (repeatable).", show_default="outcome_payments, prob_cap_reached, prob_loss, median_irr"),
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
     set_: List[str] = SetOpt,
@@ -110,14 +150,14 @@ def sweep_cmd(
 ) -> None:
     """Sweep scenario keys over a grid on common random numbers: sweep.csv, sweep.md, figures."""
     from simsib.analysis.sweep import DEFAULT_METRICS, parse_grid, sweep
-    from simsib.report.formatting import FORMATS
     from simsib.report.sweep import show_value, write_sweep
+    from simsib.scenario.evidence import label
 
     path, raw, validated = load(scenario, sampling_override(set_, sampling))
-    grids = [parse_grid(g) for g in grid]
+    grids = [parse_grid(check_grid_syntax(g)) for g in grid]
     until = precision_plan(precision, max_draws, draws, validated)
     n_draws = until.max_draws if until else (draws or validated.simulation.draws)
-    with _output(out, validated.meta.name, "sweep", force) as folder:
+    with _output(out, validated.meta.name, "sweep", force) as folder, grid_values_named(grid):
         result = _with_progress(n_draws, quiet or json_, lambda advance: sweep(
             raw, grids, metrics=metric or DEFAULT_METRICS, draws=draws, seed=seed,
             workers=workers or default_workers(), file=str(path), progress=advance, precision=until))
@@ -127,24 +167,24 @@ def sweep_cmd(
     if json_:
         typer.echo(_records(result.table))
         return
-    table = Table(title=f"simsib sweep · {result.header['scenario']} · {n_draws:,} draws a point · "
-                        f"seed {result.header['seed_entropy']}")
-    for g in result.grids:
-        table.add_column(g.key)
-    for m in result.metrics:
-        table.add_column(m.label, justify="right")
+    header = [label(g.key, short=True) for g in result.grids] + [figure_label(m.name) for m in result.metrics]
+    rows = []
     for _, row in result.table.iterrows():
         cells = [show_value(row[g.key]) for g in result.grids]
-        cells += [f"{FORMATS[m.unit](row[m.name])} ± {standard_error(row[m.name + '_se'], m.unit)}" for m in result.metrics]
-        table.add_row(*cells)
-    out_console.print(table)
-    out_console.print(f"outputs in {out_dir}/")
+        cells += [estimate(row[m.name], row[m.name + "_se"], m.unit) for m in result.metrics]
+        rows.append(cells)
+    if len(result.grids) > 1:  # the grid point as one label column: "cap 5,000,000 · price 50"
+        header = [" · ".join(header[:len(result.grids)]), *header[len(result.grids):]]
+        rows = [[" · ".join(r[:len(result.grids)]), *r[len(result.grids):]] for r in rows]
+    show(out_console, f"simsib sweep · {result.header['scenario']} · {n_draws:,} draws a point · "
+                      f"seed {result.header['seed_entropy']} · each figure ± its standard error", header, rows)
+    out_console.print(f"outputs in {out_dir}/", highlight=False)
 
 
 @app.command("sensitivity")
 @guarded
 def sensitivity_cmd(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
+    scenario: Optional[str] = ScenarioArg,
     metric: str = typer.Option("moic_committed", "--metric", "-m", help="Metric to explain, e.g. moic_committed or net_benefit."),
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
@@ -158,9 +198,16 @@ def sensitivity_cmd(
 ) -> None:
     """Rank the uncertain inputs by influence on a metric: tornado, rank correlations, Sobol indices."""
     from simsib.analysis.sensitivity import sensitivity
-    from simsib.report.formatting import FORMATS
     from simsib.report.sensitivity import format_index, write_sensitivity
+    from simsib.scenario.evidence import label
 
+    if sobol_n & (sobol_n - 1):
+        from simsib.scenario.errors import ScenarioError
+
+        below = 1 << (sobol_n.bit_length() - 1)
+        raise ScenarioError.single("--sobol-n", f"expected a power of two, e.g. {below:,} or {2 * below:,} (Sobol' "
+                                   "points are balanced only in powers of two), or 0 to skip the Sobol indices",
+                                   value=sobol_n)
     _, _, validated = load(scenario, set_)
     n_draws = draws or validated.simulation.draws
     with _output(out, validated.meta.name, "sensitivity", force, into_run=True) as folder:
@@ -172,27 +219,26 @@ def sensitivity_cmd(
     if json_:
         typer.echo(_records(result.table))
         return
-    fmt = FORMATS[result.metric.unit]
-    table = Table(title=f"simsib sensitivity · {result.header['scenario']} · {result.metric.label} · "
-                        f"{n_draws:,} draws · seed {result.header['seed_entropy']}")
-    for column, justify in (("rank", "right"), ("input", "left"), ("bottom decile", "right"),
-                            ("top decile", "right"), ("Spearman ρ", "right"), ("S1", "right"), ("ST", "right")):
-        table.add_column(column, justify=justify)
+    unit = result.metric.unit
+    with_sobol = bool(result.table["S1"].notna().any())
+    header = ["input", "bottom decile", "top decile", "Spearman ρ", *(("Sobol S1", "Sobol ST") if with_sobol else ())]
+    rows = []
     for rank, r in enumerate(result.table.itertuples(index=False), start=1):
-        unit = result.metric.unit
-        table.add_row(str(rank), r.input, f"{fmt(r.low_mean)} ± {standard_error(r.low_se, unit)}",
-                      f"{fmt(r.high_mean)} ± {standard_error(r.high_se, unit)}",
-                      "–" if math.isnan(r.rank_correlation) else f"{r.rank_correlation:+.2f}",
-                      format_index(r.S1, r.S1_conf), format_index(r.ST, r.ST_conf))
-    out_console.print(table)
-    out_console.print(f"outputs in {out_dir}/")
+        rows.append([f"{rank}. {label(r.input, short=True)}", estimate(r.low_mean, r.low_se, unit),
+                     estimate(r.high_mean, r.high_se, unit),
+                     "–" if math.isnan(r.rank_correlation) else f"{r.rank_correlation:+.2f}".replace("-", "−"),
+                     *((format_index(r.S1, r.S1_conf), format_index(r.ST, r.ST_conf)) if with_sobol else ())])
+    show(out_console, f"simsib sensitivity · {result.header['scenario']} · {figure_label(result.metric.name)} · "
+                      f"{n_draws:,} draws · seed {result.header['seed_entropy']} · mean in the bottom and top decile "
+                      "of each input ± se", header, rows)
+    out_console.print(f"outputs in {out_dir}/", highlight=False)
 
 
 @app.command("stress")
 @guarded
 def stress_cmd(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
-    case: List[str] = typer.Option([], "--case", "-c", help="Run only this stress case (repeatable) [default: all]."),
+    scenario: Optional[str] = ScenarioArg,
+    case: List[str] = typer.Option([], "--case", "-c", help="Run only this stress case (repeatable).", show_default="all"),
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
     set_: List[str] = SetOpt,
@@ -207,8 +253,7 @@ def stress_cmd(
 ) -> None:
     """Run the scenario's named stress cases (its stress tables) against the base on common random numbers."""
     from simsib.analysis.stress import stress_test
-    from simsib.report.formatting import FORMATS
-    from simsib.report.stress import signed, write_stress
+    from simsib.report.stress import write_stress
 
     path, raw, validated = load(scenario, sampling_override(set_, sampling))
     until = precision_plan(precision, max_draws, draws, validated)
@@ -224,29 +269,25 @@ def stress_cmd(
         typer.echo(_records(result.table))
         return
     names = [c.name for c in result.cases]
-    table = Table(title=f"simsib stress · {result.header['scenario']} · {n_draws:,} draws · "
-                        f"seed {result.header['seed_entropy']} · change vs base ± paired se")
-    table.add_column("figure")
-    table.add_column("base", justify="right")
-    for name in names:
-        table.add_column(f"Δ {name}", justify="right")
+    rows = []
     for metric in dict.fromkeys(result.table["metric"]):
-        rows = result.table[result.table["metric"] == metric].set_index("case")
-        first = rows.iloc[0]
-        fmt = FORMATS[first["unit"]]
-        table.add_row(first["label"], fmt(first["base"]),
-                      *[f"{signed(fmt, rows.loc[n, 'change'])} ± {standard_error(rows.loc[n, 'change_se'], first['unit'])}"
-                        for n in names])
-    out_console.print(table)
+        by_case = result.table[result.table["metric"] == metric].set_index("case")
+        first = by_case.iloc[0]
+        unit = first["unit"]
+        rows.append([figure_label(metric), FORMATS.get(unit, number)(first["base"]),
+                     *[change(by_case.loc[n, "change"], by_case.loc[n, "change_se"], unit) for n in names]])
+    show(out_console, f"simsib stress · {result.header['scenario']} · {n_draws:,} draws · seed "
+                      f"{result.header['seed_entropy']} · change from the base ± paired standard error "
+                      "(pp: percentage points)", ["figure", "base", *[f"Δ {n}" for n in names]], rows)
     for c in result.cases:
-        out_console.print(f"  {c.name}: {c.description}", highlight=False)
-    out_console.print(f"outputs in {out_dir}/")
+        note(out_console, f"{c.name}: {c.description}", indent="  ")
+    out_console.print(f"outputs in {out_dir}/", highlight=False)
 
 
 @app.command("compare-mechanisms")
 @guarded
 def compare_mechanisms_cmd(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
+    scenario: Optional[str] = ScenarioArg,
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
     set_: List[str] = SetOpt,
@@ -266,22 +307,22 @@ def compare_mechanisms_cmd(
     if json_:
         typer.echo(_records(result.table))
         return
-    table = Table(title=f"simsib compare-mechanisms · {result.header['scenario']} · {result.header['draws']:,} draws"
-                        f" · seed {result.header['seed_entropy']} · priced to {money(result.header['target_expected_payment'])}")
-    for column in ("mechanism", "price", "expected payment", "council P(pays > saved)", "payment sd",
-                   "payment p05–p95", "investors' P(loss)", "median IRR"):
-        table.add_column(column, justify="left" if column == "mechanism" else "right", no_wrap=column == "mechanism")
+    header = ["mechanism", "price", figure_label("outcome_payments"), figure_label("prob_pays_more_than_saved"),
+              figure_label("payment_sd"), "Outcome payments p05–p95", figure_label("prob_loss"),
+              figure_label("median_irr")]
+    rows = []
     for r in result.table.itertuples(index=False):
         if r.price_key is None or (isinstance(r.price_key, float) and math.isnan(r.price_key)):
             price = "as declared"
         else:
             price = f"£{r.price:,.2f}" + ("" if r.priced else " (not matched: cap binds)")
-        table.add_row(r.mechanism, price, f"{money(r.outcome_payments)} ± {money(r.outcome_payments_se)}",
-                      f"{percent(r.prob_pays_more_than_saved)} ± {standard_error(r.prob_pays_more_than_saved_se, 'percent')}",
-                      money(r.payment_sd), f"{money(r.payment_p05)} – {money(r.payment_p95)}",
-                      f"{percent(r.prob_loss)} ± {standard_error(r.prob_loss_se, 'percent')}",
-                      f"{percent(r.median_irr)} ± {standard_error(r.median_irr_se, 'percent')}")
-    out_console.print(table)
+        rows.append([r.mechanism, price, estimate(r.outcome_payments, r.outcome_payments_se, "money"),
+                     estimate(r.prob_pays_more_than_saved, r.prob_pays_more_than_saved_se, "prob"),
+                     money(r.payment_sd), f"{money(r.payment_p05)} – {money(r.payment_p95)}",
+                     estimate(r.prob_loss, r.prob_loss_se, "prob"), estimate(r.median_irr, r.median_irr_se, "percent")])
+    show(out_console, f"simsib compare-mechanisms · {result.header['scenario']} · {result.header['draws']:,} draws"
+                      f" · seed {result.header['seed_entropy']} · each priced to "
+                      f"{money(result.header['target_expected_payment'])} expected payment", header, rows)
     for r in result.table.itertuples(index=False):
-        out_console.print(f"  {r.mechanism}: {r.description}", highlight=False)
-    out_console.print(f"outputs in {out_dir}/")
+        note(out_console, f"{r.mechanism}: {r.description}", indent="  ")
+    out_console.print(f"outputs in {out_dir}/", highlight=False)

@@ -32,9 +32,23 @@ app = typer.Typer(
     help="Monte Carlo investment-risk simulator for social impact bonds.",
     pretty_exceptions_enable=False,
 )
-# Piped output (CI, files) gets a fixed width wide enough for the tables instead of rich's 80.
-out_console = Console(width=None if sys.stdout.isatty() else 132)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
+# Piped output (CI, files) gets a fixed width wide enough for `--wide` tables instead of rich's 80;
+# COLUMNS, when set, wins (see fit_consoles).  The tables themselves fit 80 columns.
+PIPED_WIDTH = 132
+out_console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
+
+
+def fit_consoles() -> None:
+    """Size the consoles when a command starts, not when this module was imported: ``COLUMNS``
+    if set (``COLUMNS=80 simsib stress``; tests set it per invocation), else the terminal's
+    width, else :data:`PIPED_WIDTH` when piped."""
+    columns = os.environ.get("COLUMNS", "")
+    for console, stream in ((out_console, sys.stdout), (err_console, sys.stderr)):
+        if columns.isdigit() and int(columns) > 0:
+            console.width = int(columns)
+        else:
+            console.width = None if stream.isatty() else PIPED_WIDTH
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
@@ -105,6 +119,18 @@ def main(
     """Monte Carlo investment-risk simulator for social impact bonds."""
 
 
+def unwrap_help(typer_app: typer.Typer) -> None:
+    """Join the lines of each paragraph of every command's docstring: rich help keeps a
+    docstring's line breaks, so a paragraph wrapped at 100 columns in the source was printed with
+    ragged breaks ("each row labelled / fitted, derived, ...") at any terminal width."""
+    import inspect
+
+    for info in typer_app.registered_commands:
+        doc = info.help if info.help is not None else inspect.getdoc(info.callback)
+        if doc:
+            info.help = "\n\n".join(" ".join(paragraph.split()) for paragraph in doc.split("\n\n"))
+
+
 def guarded(command: Callable) -> Callable:
     """Turn simsib's errors into exit codes and one clear message."""
 
@@ -114,6 +140,7 @@ def guarded(command: Callable) -> Callable:
         from simsib.run.settings import ExecutionError
         from simsib.scenario.errors import ScenarioError
 
+        fit_consoles()
         handled = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _terminate) if handled else None
         try:
@@ -178,7 +205,18 @@ def load(scenario: Optional[str], overrides: List[str]):
 
 
 # Shared options ---------------------------------------------------------------------------
-DrawsOpt = typer.Option(None, "--draws", "-n", min=1, max=100_000_000, help="Monte Carlo draws [default: the scenario's, 10,000].")
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"  # as simsib.scenario.loader's, read at once
+
+
+def bundled_names() -> list[str]:
+    """The bundled scenarios' names, for ``--help`` (a directory listing: nothing is imported)."""
+    return sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
+
+
+SCENARIO_HELP = ("Scenario file, or the name of a bundled scenario: " + ", ".join(bundled_names())
+                 + " (simsib scenarios describes them).")
+ScenarioArg = typer.Argument(None, help=SCENARIO_HELP, show_default="essex")
+DrawsOpt = typer.Option(None, "--draws", "-n", min=1, max=100_000_000, help="Monte Carlo draws.", show_default="the scenario's, 10,000")
 SeedOpt = typer.Option(None, "--seed", "-s", min=0, help="Seed; an unseeded run records the entropy it used.")
 SetOpt = typer.Option([], "--set", help="Override a scenario value: dotted.key=value (repeatable).")
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
@@ -186,9 +224,10 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 PrecisionOpt = typer.Option([], "--precision", "-p", help="Run until a figure's standard error is at most TARGET: "
                             "FIGURE=TARGET, e.g. investor.prob_loss=0.005 (repeatable; replaces --draws).")
 MaxDrawsOpt = typer.Option(None, "--max-draws", min=1, max=100_000_000,
-                           help="The most draws a run to a --precision may use [default: the scenario's, 1,000,000].")
-SamplingOpt = typer.Option(None, "--sampling", help="Sampling of the uncertain inputs: random, sobol or lhs "
-                           "[default: the scenario's simulation.sampling, random].")
+                           help="The most draws a run to a --precision may use.", show_default="the scenario's, 1,000,000")
+SamplingOpt = typer.Option(None, "--sampling", help="Sampling of the uncertain inputs: random, sobol or lhs.",
+                           show_default="the scenario's simulation.sampling, random")
+WorkersOpt = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes.", show_default="all cores")
 ForceOpt = typer.Option(False, "--force", help="Write into an output folder that holds files simsib did not write: "
                         "simsib's files are replaced, nothing else is touched.")
 

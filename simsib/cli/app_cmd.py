@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from simsib.cli.app import EXIT_BAD_INPUT, DrawsOpt, SetOpt, app, err_console, guarded, load
+from simsib.cli.app import EXIT_BAD_INPUT, DrawsOpt, ScenarioArg, SetOpt, app, err_console, guarded, load
 from simsib.scenario.errors import ScenarioError
 
 INSTALL_HINT = ("simsib app needs its optional web server (Starlette and uvicorn). Install it with\n"
@@ -28,7 +28,7 @@ def available_cores() -> int:
 @app.command("app")
 @guarded
 def app_command(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
+    scenario: Optional[str] = ScenarioArg,
     port: int = typer.Option(8765, "--port", "-p", min=0, max=65535, help="Port to listen on; 0 picks a free one."),
     host: str = typer.Option("127.0.0.1", "--host",
                              help="Address to listen on. Only this machine (127.0.0.1) unless you give another."),
@@ -37,7 +37,7 @@ def app_command(
     seed: int = typer.Option(1, "--seed", "-s", min=0, help="Seed; the same seed shows the same numbers every launch."),
     set_: List[str] = SetOpt,
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=64,
-                                          help="Processes sharing the draws [default: 2, or 1 on a single core]."),
+                                          help="Processes sharing the draws.", show_default="2, or 1 on a single core"),
 ) -> None:
     """Open a live view of a scenario: move the contract terms and assumptions, watch the numbers."""
     try:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
-from rich.table import Table
 
 from simsib import __version__
-from simsib.cli.app import ForceOpt, JsonOpt, QuietOpt, app, guarded, out_console
+from simsib.cli.app import ForceOpt, JsonOpt, QuietOpt, WorkersOpt, app, guarded, out_console
+from simsib.cli.terminal import change, note, show
 
 ROLE_STYLE = {"predicted": "bold", "out_of_sample": "bold", "reference_class": "bold", "fitted": "dim", "derived": "dim"}
 
@@ -26,6 +27,7 @@ def backtest(
                              help="Folder for backtest.csv/.md/.json, identification.csv and judgements.csv."),
     tables: bool = typer.Option(True, "--tables/--no-tables",
                                 help="Also compute the identification and judgement tables (a minute at 4,000 draws)."),
+    workers: Optional[int] = WorkersOpt,
     force: bool = ForceOpt,
     json_: bool = JsonOpt,
     quiet: bool = QuietOpt,
@@ -39,11 +41,11 @@ def backtest(
         IDENTIFICATION_HEAD,
         JUDGEMENT_HEAD,
         identification_cells,
-        judgement_cells,
         row_cells,
         write_backtest,
     )
     from simsib.run.ownership import OutputFolder
+    from simsib.run.settings import default_workers
 
     def progress(name: str) -> None:
         if not (quiet or json_):
@@ -51,35 +53,44 @@ def backtest(
 
     # The folder is checked and locked before the minute of work, and published after it.
     with OutputFolder(out, kind="backtest", force=force) as folder:
-        result = run_backtest(draws=draws, seed=seed, identification=tables, judgements=tables, progress=progress)
+        result = run_backtest(draws=draws, seed=seed, identification=tables, judgements=tables, progress=progress,
+                              workers=workers or default_workers())
         result.header["simsib_version"] = __version__
         _publish(folder, lambda staging: write_backtest(result, staging))
     if json_:
         typer.echo(json.dumps(result.json_rows(), indent=2))
         return
-    view = Table(title=f"simsib backtest · {draws:,} draws per scenario · seed {seed}")
-    for column in ("figure", "evidence", "role", "published", "model mean", "median", "90% interval", "percentile",
-                   "inside", "scenario"):
-        view.add_column(column, justify="right" if column in ("published", "model mean", "median", "percentile") else "left")
-    for row in result.rows.to_dict(orient="records"):
-        cells = [c.replace("**no**", "[red]no[/]").replace("`", "") for c in row_cells(row)]
-        view.add_row(*cells, style=ROLE_STYLE[row["role"]])
-    out_console.print(view)
+    rows = result.rows.to_dict(orient="records")
+    # Bold: the rows that test the model (predicted, out of sample, reference class); dim: the
+    # fitted and derived rows, which check the tuning.
+    show(out_console, f"simsib backtest · {draws:,} draws per scenario · seed {seed}",
+         ["figure", "evidence", "role", "published", "model mean", "median", "90% interval", "percentile",
+          "inside", "scenario"],
+         [[c.replace("**no**", "no").replace("`", "") for c in row_cells(row)] for row in rows],
+         styles=[ROLE_STYLE[row["role"]] for row in rows], left=(0, 1, 2, 6, 8, 9))
     inside, of = tally(result.rows)
-    out_console.print(f"{inside} of {of} predicted and out-of-sample rows inside their 90% interval "
-                      "(fitted and derived rows, dimmed, check the tuning, not the model)", highlight=False)
+    note(out_console, f"{inside} of {of} predicted and out-of-sample rows inside their 90% interval "
+                      "(fitted and derived rows, dimmed, check the tuning, not the model)")
     if result.identification is not None:
-        ident = Table(title="What Essex's 10.8% cannot tell apart: pairs that all reproduce it (essex-realised)")
-        for column in IDENTIFICATION_HEAD:
-            ident.add_column(column, justify="right")
-        for row in result.identification.to_dict(orient="records"):
-            ident.add_row(*identification_cells(row))
-        out_console.print(ident)
+        out_console.print()
+        show(out_console, "What Essex's 10.8% cannot tell apart: pairs that all reproduce it (essex-realised)",
+             list(IDENTIFICATION_HEAD), [identification_cells(row) for row in result.identification.to_dict(orient="records")])
     if result.judgements is not None:
-        judged = Table(title="Judgement sensitivity: each judgement over a plausible range (common random numbers)")
-        for column in JUDGEMENT_HEAD:
-            judged.add_column(column)
-        for row in result.judgements.to_dict(orient="records"):
-            judged.add_row(*[c.replace("`", "") for c in judgement_cells(row)])
-        out_console.print(judged)
-    out_console.print(f"outputs in {out}/")
+        out_console.print()
+        show(out_console, "Judgement sensitivity: each judgement over a plausible range (common random numbers)",
+             ["scenario · judgement: set to", *JUDGEMENT_HEAD[3:]],
+             [_judgement_cells(row) for row in result.judgements.to_dict(orient="records")])
+    out_console.print(f"outputs in {out}/", highlight=False)
+
+
+def _judgement_cells(row: dict) -> list[str]:
+    """A judgement row as :func:`simsib.report.backtest.judgement_cells` gives it, but with one label
+    column (a page of the table repeats it) and the change in P(loss) in percentage points:
+    "scenario · judgement: set to", and per figure "varied (Δ ± se)"."""
+    from simsib.report.formatting import money, multiple, percent
+
+    def cell(figure: str, fmt, unit: str) -> str:
+        return f"{fmt(row[figure])} ({change(row[f'{figure}_change'], row[f'{figure}_change_se'], unit)})"
+
+    return [f"{row['scenario']} · {row['judgement']}: {row['variant']}", cell("prob_loss", percent, "prob"),
+            cell("median_moic_committed", multiple, "multiple"), cell("net_benefit", money, "money")]

@@ -15,12 +15,24 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich import box
 from rich.markup import escape
-from rich.table import Table
 
-from simsib.cli.analysis import OutOpt, WorkersOpt, _output, _publish, _with_progress
-from simsib.cli.app import DrawsOpt, ForceOpt, JsonOpt, QuietOpt, SeedOpt, SetOpt, app, guarded, load, out_console
+from simsib.cli.analysis import OutOpt, _output, _publish, _with_progress
+from simsib.cli.app import (
+    DrawsOpt,
+    ForceOpt,
+    JsonOpt,
+    QuietOpt,
+    ScenarioArg,
+    SeedOpt,
+    SetOpt,
+    WorkersOpt,
+    app,
+    guarded,
+    load,
+    out_console,
+)
+from simsib.cli.terminal import show
 
 WIDTH = 80  # the terminal table and notes fit an 80-column terminal
 
@@ -33,7 +45,7 @@ class Horizon(str, Enum):
 @app.command("commission")
 @guarded
 def commission_cmd(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
+    scenario: Optional[str] = ScenarioArg,
     horizon: Horizon = typer.Option(Horizon.to_18, "--horizon", help="Count care avoided to each young person's "
                                     "18th birthday (to-18) or inside the contract's tracking windows (window)."),
     draws: Optional[int] = DrawsOpt,
@@ -73,13 +85,7 @@ def commission_cmd(
     for heading, columns, rows in (("Net benefit against doing nothing, present value", OPTION_HEADER,
                                     option_rows(chosen, short=True)),
                                    ("Cost, outlays and peak cash need", CASH_HEADER_SHORT, cash_rows(chosen, short=True))):
-        table = Table(title=escape(heading), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                      title_justify="left")
-        for i, column in enumerate(columns):
-            table.add_column(column, justify="left" if i == 0 else "right", no_wrap=True)
-        for row in rows:
-            table.add_row(*(escape(cell) for cell in row))
-        out_console.print(table)
+        show(out_console, heading, columns, rows)
     for line in verdict_lines(chosen, header):
         _note(line, bullet=True)
     out_console.print(f"outputs in {out_dir}/", highlight=False)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import gc
 
 from simsib.cli import analysis, app_cmd, backtest, commission, report, run, update  # noqa: F401  (each registers its commands)
-from simsib.cli.app import app
+from simsib.cli.app import app, unwrap_help
+
+unwrap_help(app)
 
 
 def entry() -> None:

@@ -10,18 +10,19 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from simsib.cli.app import (
+    SCENARIO_HELP,
     DrawsOpt,
     ForceOpt,
     JsonOpt,
     MaxDrawsOpt,
     PrecisionOpt,
+    QuietOpt,
     Sampling,
     SamplingOpt,
     SeedOpt,
+    WorkersOpt,
     app,
     guarded,
     load,
@@ -30,13 +31,15 @@ from simsib.cli.app import (
     precision_plan,
     sampling_override,
 )
+from simsib.cli.terminal import figure_label, show
+from simsib.scenario.errors import ScenarioError
 
 
 @app.command()
 @guarded
 def report(
     run_dir: Path = typer.Argument(..., help="A run folder written by `simsib run`."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the report here [default: RUN_DIR]."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the report here.", show_default="RUN_DIR"),
     xlsx: bool = typer.Option(False, "--xlsx", help="Also write the tables as an Excel workbook."),
     force: bool = ForceOpt,
 ) -> None:
@@ -45,6 +48,10 @@ def report(
 
     from simsib.report.document import XLSX_FILE, write_report
 
+    if not run_dir.is_dir():
+        what = "there is no such folder" if not run_dir.exists() else "this is a file, not a folder"
+        raise ScenarioError.single("RUN_DIR", f"not a complete simsib run folder: {what} (make one with "
+                                   "`simsib run --out DIR`)", value=str(run_dir))
     target = out_folder(out, run_dir)
     html = write_report(run_dir, target, xlsx=xlsx, force=force, command=["simsib", *sys.argv[1:]])
     out_console.print(f"report: {html}", highlight=False)
@@ -55,8 +62,8 @@ def report(
 @app.command("compare")
 @guarded
 def compare_cmd(
-    scenario_a: str = typer.Argument(..., help="Scenario A: a file or bundled name."),
-    scenario_b: Optional[str] = typer.Argument(None, help="Scenario B [default: A, changed by --set]."),
+    scenario_a: str = typer.Argument(..., help="Scenario A: " + SCENARIO_HELP[0].lower() + SCENARIO_HELP[1:]),
+    scenario_b: Optional[str] = typer.Argument(None, help="Scenario B.", show_default="A, changed by --set"),
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
     set_: List[str] = typer.Option([], "--set", help="Override a value in scenario B only: dotted.key=value (repeatable)."),
@@ -64,9 +71,10 @@ def compare_cmd(
     max_draws: Optional[int] = MaxDrawsOpt,
     sampling: Optional[Sampling] = SamplingOpt,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write comparison.{json,csv,md,png,svg} here."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores]."),
+    workers: Optional[int] = WorkersOpt,
     force: bool = ForceOpt,
     json_: bool = JsonOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """Compare two scenarios on common random numbers: B − A per headline metric, P(B better).
 
@@ -78,10 +86,15 @@ def compare_cmd(
     import sys
 
     from simsib.analysis.compare import compare
+    from simsib.cli.analysis import _with_progress
     from simsib.report.compare import formatted_rows, save_comparison
     from simsib.report.document import staged
     from simsib.run.settings import default_workers
 
+    if scenario_b is None and not set_:
+        raise ScenarioError.single("SCENARIO_B", "compare needs two scenarios, or one and at least one --set "
+                                   "key=value that changes it into B (else B is A and every difference is zero)",
+                                   value=None)
     if out is not None:
         out_folder(out, Path())
     _, _, a = load(scenario_a, sampling_override([], sampling))
@@ -94,19 +107,21 @@ def compare_cmd(
     writing = staged(out, kind="comparison", add=False, force=force, command=["simsib", *sys.argv[1:]]) \
         if out is not None else contextlib.nullcontext(None)
     with writing as staging:
-        result = compare(a, b, draws=draws, seed=seed, workers=workers or default_workers(), label_b=label_b,
-                         precision=until)
+        n_draws = until.max_draws if until else (draws or a.simulation.draws)
+        result = _with_progress(n_draws, quiet or json_, lambda advance: compare(
+            a, b, draws=draws, seed=seed, workers=workers or default_workers(), label_b=label_b, precision=until,
+            progress=advance))
         if staging is not None:
             save_comparison(result, staging)
     if json_:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
-    table = Table(title=escape(f"A: {result.label_a} · B: {result.label_b} · {result.draws:,} draws · "
-                               f"seed {result.seed_entropy} · common random numbers"))
-    for column in ("metric", "A", "B", "B − A ± se", "P(B better) ± se", "better when"):
-        table.add_column(column, justify="left" if column in ("metric", "better when") else "right")
-    for row in formatted_rows(result):
-        table.add_row(*(escape(cell) for cell in row))
-    out_console.print(table)
+    rows = formatted_rows(result)
+    for row, column in zip(rows, result.table["column"]):
+        row[0] = figure_label(column)
+    show(out_console, f"A: {result.label_a} · B: {result.label_b} · {result.draws:,} draws · seed "
+                      f"{result.seed_entropy} · common random numbers; B − A ± paired standard error "
+                      "(pp: percentage points)",
+         ["figure", "A", "B", "B − A ± se", "P(B better) ± se", "better when"], rows, left=(0, 5))
     if out is not None:
         out_console.print(f"outputs in {out}/", highlight=False)

@@ -6,11 +6,10 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import List, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from simsib.cli.app import (
     EXIT_BAD_INPUT,
@@ -22,6 +21,7 @@ from simsib.cli.app import (
     QuietOpt,
     Sampling,
     SamplingOpt,
+    ScenarioArg,
     SeedOpt,
     SetOpt,
     app,
@@ -34,77 +34,23 @@ from simsib.cli.app import (
     progress_reporter,
     sampling_override,
 )
-from simsib.report.formatting import money, multiple, number, percent, standard_error
-from simsib.report.headlines import headlines, shown, tranche_rows
+from simsib.cli.run_view import median_irr, print_summary
 from simsib.run.settings import Executor, default_workers
 from simsib.scenario.errors import ScenarioError
-
-
-def headline_table(summary: dict[str, Any]) -> Table:
-    """Rich table of the headline figures: mean ± se, and the 90% interval."""
-    table = Table(title=f"simsib · {summary['scenario']} · {summary['draws']:,} draws · seed {summary['seed_entropy']}")
-    table.add_column("figure")
-    table.add_column("mean", justify="right")
-    table.add_column("± se", justify="right")
-    table.add_column("p05", justify="right")
-    table.add_column("median", justify="right")
-    table.add_column("p95", justify="right")
-    notes = []
-    for label, section, key, kind in headlines(summary):
-        stats = shown(summary, section, key)
-        if stats is None:
-            continue
-        f = FORMATS[kind]
-        se = standard_error(stats["se"], kind)
-        if "value" in stats:
-            table.add_row(label, f(stats["value"]), se, "", "", "")
-        else:
-            table.add_row(label, f(stats["mean"]), se, f(stats["p05"]), f(stats["p50"]), f(stats["p95"]))
-        if stats.get("value", stats.get("mean")) is None and stats.get("reason"):
-            notes.append(f"{label}: – {stats['reason']}")
-    if notes:
-        table.caption, table.caption_justify = "\n".join(notes), "left"
-    return table
-
-
-FORMATS = {"multiple": multiple, "percent": percent, "money": money, "number": number, "prob": percent}
-
-
-def tranche_table(summary: dict[str, Any]) -> Table | None:
-    """Rich table of each tranche side by side: mean (or probability) ± se, and the median."""
-    names, rows = tranche_rows(summary)
-    if not names:
-        return None
-    table = Table(title="by tranche: mean ± se (median)")
-    table.add_column("figure")
-    for name in names:
-        table.add_column(name, justify="right")
-    for label, kind, stats in rows:
-        f = FORMATS[kind]
-        cells = []
-        for s in stats:
-            if s is None or s.get("value", s.get("mean")) is None:
-                cells.append("")
-            elif "value" in s:
-                cells.append(f"{f(s['value'])} ± {standard_error(s['se'], kind)}")
-            else:
-                cells.append(f"{f(s['mean'])} ± {standard_error(s['se'], kind)} ({f(s['p50'])})")
-        table.add_row(label, *cells)
-    return table
 
 
 @app.command()
 @guarded
 def run(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
+    scenario: Optional[str] = ScenarioArg,
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder [default: reports/<scenario name>]."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder.", show_default="reports/<scenario name>"),
     set_: List[str] = SetOpt,
     precision: List[str] = PrecisionOpt,
     max_draws: Optional[int] = MaxDrawsOpt,
     sampling: Optional[Sampling] = SamplingOpt,
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores]."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes.", show_default="all cores"),
     executor: Executor = typer.Option(Executor.local, "--executor", help="local processes, or a Dask cluster."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run (same scenario, seed, draws)."),
@@ -162,11 +108,9 @@ def run(
     if json_:
         typer.echo(json.dumps(info.summary, indent=2))
     else:
-        out_console.print(headline_table(info.summary))
-        tranches = tranche_table(info.summary)
-        if tranches is not None:
-            out_console.print(tranches)
-        out_console.print(f"outputs in {out_dir}/")
+        summarised = "irr_median" in info.summary.get("investor", {})
+        print_summary(out_console, info.summary, None if summarised else median_irr(out_dir / "draws.parquet"))
+        out_console.print(f"outputs in {out_dir}/", highlight=False)
 
 
 
@@ -235,3 +179,25 @@ def schema(out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write t
         typer.echo(text)
 
 
+
+
+@app.command("scenarios")
+@guarded
+def scenarios_cmd(json_: bool = JsonOpt) -> None:
+    """List the bundled scenarios: the names any SCENARIO argument accepts, and what each represents."""
+    import tomllib
+
+    from simsib.cli.app import SCENARIO_DIR, bundled_names
+    from simsib.cli.terminal import note
+
+    listing = []
+    for name in bundled_names():
+        with open(SCENARIO_DIR / f"{name}.toml", "rb") as handle:
+            meta = tomllib.load(handle).get("meta", {})
+        listing.append({"name": name, "description": " ".join(str(meta.get("description", "")).split())})
+    if json_:
+        typer.echo(json.dumps(listing, indent=2))
+        return
+    for entry in listing:
+        out_console.print(entry["name"], style="bold", highlight=False)
+        note(out_console, entry["description"], indent="  ")

@@ -17,13 +17,13 @@ from typing import List, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from simsib.cli.app import (
     DrawsOpt,
     ForceOpt,
     JsonOpt,
     QuietOpt,
+    ScenarioArg,
     SeedOpt,
     SetOpt,
     app,
@@ -32,33 +32,25 @@ from simsib.cli.app import (
     load,
     out_console,
 )
+from simsib.cli.terminal import show
 from simsib.scenario.errors import ScenarioError
-
-
-def _table(title: str, header: list[str], rows: list[list[str]]) -> Table:
-    table = Table(title=escape(title), title_justify="left")
-    for i, column in enumerate(header):
-        table.add_column(escape(column), justify="left" if i == 0 else "right", overflow="fold")
-    for row in rows:
-        table.add_row(*(escape(str(cell)) for cell in row))
-    return table
 
 
 @app.command("update")
 @guarded
 def update_cmd(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario file or bundled name [default: essex]."),
+    scenario: Optional[str] = ScenarioArg,
     observed: List[str] = typer.Option(..., "--observed", help="Observations CSV, or a bundled one (essex-year1, "
                                        "essex-end); repeat for later reviews, each adding to what is known."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder [default: reports/<scenario>-update]."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder.", show_default="reports/<scenario>-update"),
     draws: Optional[int] = DrawsOpt,
     seed: Optional[int] = SeedOpt,
     set_: List[str] = SetOpt,
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes [default: all cores]."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes.", show_default="all cores"),
     ess_threshold: float = typer.Option(0.5, "--ess-threshold", min=0.0, max=1.0,
                                         help="Re-simulate the futures when the effective sample size is below this share of the draws."),
     posterior_draws: Optional[int] = typer.Option(None, "--posterior-draws", min=1, max=10_000_000,
-                                                  help="Posterior draws written [default: 4,000, at most --draws]."),
+                                                  help="Posterior draws written.", show_default="4,000, at most --draws"),
     paths: int = typer.Option(20, "--paths", min=2, max=1000,
                               help="Simulated paths per draw of the inputs (the synthetic likelihood's sample)."),
     summarise: bool = typer.Option(False, "--summarise", help="Condition on figures to date at year ends and "
@@ -88,14 +80,15 @@ def update_cmd(
     if json_:
         typer.echo(json.dumps(content, indent=2))
     else:
-        from simsib.cli.run import headline_table
+        from simsib.cli.run_view import print_summary
 
-        out_console.print(headline_table(results[-1].summary_dict))
+        print_summary(out_console, results[-1].summary_dict)
         for table in update_tables(content, results[-1].summary_dict):
             # The long tables (every input, every figure's fit) are in update.md.
             if quiet or table["title"].startswith(("What the data say", "The observed", "What the data cannot")):
                 continue
-            out_console.print(_table(table["title"], table["header"], table["rows"]))
+            out_console.print()
+            show(out_console, table["title"], table["header"], table["rows"])
         out_console.print(f"outputs in {out_dir}/ (update.md: every figure's fit and every input)")
     for warning in content["warnings"]:
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
@@ -108,8 +101,8 @@ def observe_cmd(
     draw: int = typer.Option(..., "--draw", min=0, help="The draw to observe (its row in draws.parquet)."),
     until_quarter: int = typer.Option(..., "--until-quarter", min=1, help="Observe the quarters before this one."),
     out: Path = typer.Option(..., "--out", "-o", help="The observations CSV to write."),
-    series: List[str] = typer.Option([], "--series", help="Series to write (repeatable) [default: per-quarter "
-                                     "referrals, starts, completions, care_days, child_days, payments]."),
+    series: List[str] = typer.Option([], "--series", help="Series to write (repeatable).", show_default="per-quarter "
+                                     "referrals, starts, completions, care_days, child_days, payments"),
     to_date: bool = typer.Option(False, "--to-date", help="Figures since the contract began, at the last quarter, "
                                  "instead of one row per quarter."),
     noise: bool = typer.Option(False, "--noise", help="Measure each figure with the update's observation model "
