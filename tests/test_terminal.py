@@ -215,3 +215,15 @@ def test_the_readme_python_example_runs():
     assert 0 <= namespace["loss"]["value"] <= 1
     assert len(namespace["draws"]) == 200
     assert namespace["payments"]["mean"] > 0
+
+
+def test_help_defaults_say_what_the_format_defaults_are():
+    """The help's stated defaults are written out (``--help`` must not import the format), so
+    hold them to the format's own defaults."""
+    from simsib.cli.app import DrawsOpt, MaxDrawsOpt, SamplingOpt
+    from simsib.scenario.format.delivery import Simulation
+
+    fields = Simulation.model_fields
+    assert SamplingOpt.show_default.endswith(fields["sampling"].default)
+    assert DrawsOpt.show_default.endswith(f"{fields['draws'].default:,}")
+    assert MaxDrawsOpt.show_default.endswith(f"{fields['max_draws'].default:,}")

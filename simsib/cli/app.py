@@ -226,7 +226,7 @@ PrecisionOpt = typer.Option([], "--precision", "-p", help="Run until a figure's 
 MaxDrawsOpt = typer.Option(None, "--max-draws", min=1, max=100_000_000,
                            help="The most draws a run to a --precision may use.", show_default="the scenario's, 1,000,000")
 SamplingOpt = typer.Option(None, "--sampling", help="Sampling of the uncertain inputs: random, sobol or lhs.",
-                           show_default="the scenario's simulation.sampling, random")
+                           show_default="the scenario's simulation.sampling, sobol")
 WorkersOpt = typer.Option(None, "--workers", "-w", min=1, max=1024, help="Worker processes.", show_default="all cores")
 ForceOpt = typer.Option(False, "--force", help="Write into an output folder that holds files simsib did not write: "
                         "simsib's files are replaced, nothing else is touched.")
