@@ -8,7 +8,8 @@ older summary only ``council.deadweight_share`` changed, now defined in every dr
 
 - ``investor.irr_median``: the median IRR, ``{value, se}`` -- the headline, since the mean is
   dragged down by the −100% of every total loss;
-- ``investor.moic_committed.p10``: the 10th percentile, beside the distribution's p05 and p25;
+- ``investor.moic_committed.p10``: the 10th percentile, beside the distribution's p05 and p25,
+  and ``investor.moic_p10``, ``investor.moic_p25``: the 10th and 25th percentiles ``{value, se}``;
 - ``investor.es10``, ``investor.es25``: mean MOIC on committed capital of the worst 10% and 25%
   of draws (when the worst 5% are all total losses, ES05 is 0× and says nothing more);
 - ``investor.prob_reference``: P(MOIC on committed capital ≥ the scenario's
@@ -34,10 +35,11 @@ MEDIAN_Z = 1.959963984540054  # order statistics n/2 ± z·√n/2 bound a 95% in
 EXTRA_TAILS = (0.10, 0.25)
 
 
-def median(values: np.ndarray, groups: np.ndarray | None = None) -> dict[str, float | None]:
-    """The median of the defined values and its standard error: half the distribution-free 95%
-    interval between order statistics, over 1.96 (iid); or the spread of the replicates' medians
-    ÷ √R (as :func:`simsib.analysis.estimates.estimate`)."""
+def quantile(values: np.ndarray, q: float, groups: np.ndarray | None = None) -> dict[str, float | None]:
+    """The ``q`` quantile of the defined values and its standard error: half the
+    distribution-free 95% interval between order statistics ``nq ± 1.96·√(nq(1−q))``, over 1.96
+    (iid); or the spread of the replicates' quantiles ÷ √R (as
+    :func:`simsib.analysis.estimates.estimate` for the median)."""
     values = np.asarray(values, dtype=float)
     defined = np.sort(values[~np.isnan(values)])
     n = defined.size
@@ -45,14 +47,19 @@ def median(values: np.ndarray, groups: np.ndarray | None = None) -> dict[str, fl
         return {"value": None, "se": None, "reason": "undefined in every draw"}
     if groups is not None:
         groups = np.asarray(groups)
-        medians = [np.nanmedian(values[groups == g]) for g in np.unique(groups)
-                   if np.isfinite(values[groups == g]).any()]
-        se = float(np.std(medians, ddof=1) / np.sqrt(len(medians))) if len(medians) > 1 else None
+        found = [np.nanquantile(values[groups == g], q) for g in np.unique(groups)
+                 if np.isfinite(values[groups == g]).any()]
+        se = float(np.std(found, ddof=1) / np.sqrt(len(found))) if len(found) > 1 else None
     else:
-        half = MEDIAN_Z * np.sqrt(n) / 2
-        lo, hi = int(max(np.floor(n / 2 - half), 0)), int(min(np.ceil(n / 2 + half), n - 1))
+        half = MEDIAN_Z * np.sqrt(n * q * (1 - q))
+        lo, hi = int(max(np.floor(n * q - half), 0)), int(min(np.ceil(n * q + half), n - 1))
         se = float((defined[hi] - defined[lo]) / (2 * MEDIAN_Z))
-    return {"value": float(np.median(defined)), "se": se}
+    return {"value": float(np.quantile(defined, q)), "se": se}
+
+
+def median(values: np.ndarray, groups: np.ndarray | None = None) -> dict[str, float | None]:
+    """The median and its standard error (:func:`quantile` at one half)."""
+    return quantile(values, 0.5, groups)
 
 
 def ratio_of_means(numerator: np.ndarray, denominator: np.ndarray, groups: np.ndarray | None,
@@ -67,18 +74,20 @@ def ratio_of_means(numerator: np.ndarray, denominator: np.ndarray, groups: np.nd
     ratio = float(a[both].sum() / b[both].sum())
     terms = np.full(a.shape, np.nan)
     terms[both] = (a[both] - ratio * b[both]) / b[both].mean()
-    return {"value": ratio, "se": standard_error(terms, groups)}
+    return {"value": ratio, "se": standard_error(terms, groups), "of": "ratio of means"}
 
 
 def investor_grades(read: Callable[[str], np.ndarray], out: dict[str, Any], groups: np.ndarray | None,
                     reference_moic: float | None, probability: Callable, expected_shortfall: Callable) -> None:
     """Add the graded bad case (see the module docstring) to ``out["investor"]``."""
     investor = out["investor"]
-    investor["irr_median"] = median(read("irr"), groups)
+    investor["irr_median"] = {**median(read("irr"), groups), "of": "irr"}
     committed = np.asarray(read("moic_committed"), dtype=float)
     defined = committed[~np.isnan(committed)]
     if "moic_committed" in investor and defined.size:
         investor["moic_committed"]["p10"] = float(np.percentile(defined, 10))
+    for q in (0.10, 0.25):  # with standard errors, for the graded bad case
+        investor[f"moic_p{round(q * 100):02d}"] = {**quantile(committed, q, groups), "of": "moic_committed"}
     for tail in EXTRA_TAILS:
         es = expected_shortfall(committed, tail=tail, groups=groups)
         investor[f"es{round(tail * 100):02d}"] = {**es, "of": "moic_committed"}
