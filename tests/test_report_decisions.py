@@ -163,6 +163,12 @@ def test_workbook_is_formatted_for_an_analyst(run_dir, summary):
         assert sheet.freeze_panes in ("A2", "A3"), sheet.title
         header = 2 if sheet.title == "draws" else 1
         assert all(cell.font.bold for cell in sheet[header] if cell.value is not None), sheet.title
+    quarterly = book["quarterly"]
+    header = [cell.value for cell in quarterly[1]]
+    for row in quarterly.iter_rows(min_row=2):
+        series, mean = row[header.index("series")].value, row[header.index("mean")]
+        assert mean.number_format == ('"£"#,##0' if series in ("payments", "investor_position", "spv_cash")
+                                      else "#,##0"), series
     budget = book["budget"]
     assert budget["A2"].value == "2013/14" and budget["B2"].number_format == '"£"#,##0'
     summary_sheet = book["summary"]

@@ -44,7 +44,9 @@ def investor_sentence(summary: Mapping[str, Any], draws: Mapping[str, np.ndarray
         return None
     total = _prob(stat_at(summary, "investor", "prob_total_loss"))
     text = f"Investors lose money in {loss} of draws"
-    if total is not None:
+    if total is not None and _value(stat_at(summary, "investor", "prob_total_loss")) == 0:
+        text += " and in no draw lose almost everything (under 0.1×)"
+    elif total is not None:
         text += f" and lose almost everything (under 0.1×) in {total}"
     es = stat_at(summary, "investor", "es05")
     if _value(es) is not None:

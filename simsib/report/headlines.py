@@ -26,7 +26,7 @@ HEADLINES = (
     ("Council net benefit, present value", "council", "net_benefit_pv", "money"),
     ("Council net benefit to 18th birthdays, PV", "council", "net_benefit_to_18_pv", "money"),
     ("Payments had the service no effect", "council", "payments_without_effect", "money"),
-    ("P(service stops early for lack of capital)", "outcomes", "prob_service_stopped_early", "prob"),
+    ("P(stops early, capital ran out)", "outcomes", "prob_service_stopped_early", "prob"),
     ("Service costs left unfunded", "outcomes", "unfunded_costs", "money"),
     ("Young people started", "outcomes", "young_people_started", "number"),
     ("Care proportion, treated", "outcomes", "care_proportion_treated", "percent"),

@@ -33,6 +33,8 @@ ANALYSES = (("sensitivity.csv", "sensitivity"), ("stress.csv", "stress"), ("swee
 _UNIT_KINDS = {"£": "money", "£ a day": "money", "£ a week": "money", "£ a quarter": "money", "×": "multiple",
                "share": "percent", "probability": "percent", "per year": "percent", "people": "number",
                "count": "number", "days": "number", "quarter": "number", "months": "number"}
+SERIES_KINDS = {"starts": "number", "cumulative_starts": "number", "payments": "money", "investor_position": "money",
+                "spv_cash": "money"}  # quarterly.csv's series (simsib.run.pipeline.QUARTERLY_SERIES)
 _MONEY_WORDS = ("payment", "saving", "benefit", "capital", "cost", "paid", "distribution", "profit", "npv", "cap",
                 "payout", "principal", "fees", "interest", "budget")
 _SHARE_WORDS = ("prob", "share", "proportion", "irr", "reduction", "rate")
@@ -162,6 +164,10 @@ def write_xlsx(run_dir: Path, path: Path) -> Path:
                             ("mean", "se", "p05", "p50", "p95"))
             _metric_formats(writer.sheets["summary"], summary, [kind_of(m) for m in summary["metric"]],
                             ("mean", "se", "p05", "p25", "p50", "p75", "p95", "value", "var"))
+            quarterly = sheets["quarterly"][0]
+            _metric_formats(writer.sheets["quarterly"], quarterly,
+                            [SERIES_KINDS.get(series) for series in quarterly["series"]],
+                            ("mean", "p05", "p25", "p50", "p75", "p95"))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
