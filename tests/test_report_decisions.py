@@ -181,7 +181,7 @@ def test_workbook_is_formatted_for_an_analyst(run_dir, summary):
     columns = {cell.value: cell.column for cell in draws[2]}
     assert draws.cell(row=3, column=columns["moic_committed"]).number_format == '0.00"×"'
     assert draws.cell(row=3, column=columns["outcome_payments"]).number_format == '"£"#,##0'
-    assert MAX_DRAW_ROWS == 100_000
+    assert MAX_DRAW_ROWS == 10_000
 
 
 def test_the_draws_sheet_says_where_it_is_cut(run_dir, tmp_path, monkeypatch):
