@@ -10,8 +10,14 @@ commissioning comparison's files when another command has added them) and writes
 
 Everything is written to a hidden staging folder first and moved into place at the end (by
 :mod:`simsib.run.ownership`), so an interrupted report leaves the previous complete files (or
-none), and a folder holding someone else's files is never written without ``--force``.  :func:`write_xlsx` writes the
-headline, summary, quarterly, assumptions and provenance tables as an Excel workbook.
+none), and a folder holding someone else's files is never written without ``--force``.
+:func:`write_xlsx` (:mod:`simsib.report.workbook`) writes the tables as an Excel workbook.
+
+The page opens with the executive summary (:mod:`simsib.report.executive`), then the headline
+table; each section's tables come from its own module (:mod:`simsib.report.investor_section`,
+:mod:`simsib.report.council_section`, :mod:`simsib.report.driver_section`,
+:mod:`simsib.report.evidence_section`), as ``{title, lead, header, rows}`` that the HTML template
+and :mod:`simsib.report.markdown` render alike.
 
 Per-draw columns are read one at a time (a 10-million-draw run needs one column in memory, not
 the whole table; see :mod:`simsib.report.tables`); the scatter plot uses the first
