@@ -50,8 +50,8 @@ def test_deadweight_counts_every_draw(result):
     council, draws = result.summary_dict["council"], result.draws
     assert draws["deadweight_share"].notna().all()  # Essex pays for care days only
     assert council["deadweight_share"]["n"] == DRAWS and council["deadweight_paid"]["n"] == DRAWS
-    # Where the contract counted no net care days saved but paid, every pound was deadweight.
-    unbacked = (draws["care_days_saved_contract"] <= 0) & (draws["outcome_payments"] > 0)
+    # Where the contract counted fewer than no care days saved but paid, every pound was deadweight.
+    unbacked = (draws["care_days_saved_contract"] < 0) & (draws["outcome_payments"] > 0)
     assert (draws.loc[unbacked, "deadweight_paid"] == draws.loc[unbacked, "outcome_payments"]).all()
     pooled = council["deadweight_share_of_payments"]
     assert pooled["value"] == pytest.approx(draws["deadweight_paid"].sum() / draws["outcome_payments"].sum())
@@ -82,3 +82,15 @@ def test_ratio_of_means_standard_error_matches_the_spread_over_replications():
         ratios.append(found["value"])
         ses.append(found["se"])
     assert abs(np.mean(ses) / np.std(ratios, ddof=1) - 1) < 4 / np.sqrt(2 * (r - 1))
+
+
+def test_deadweight_is_undefined_for_a_contract_that_pays_for_no_care_days():
+    from simsib.report.executive import summary_sentences
+    from simsib.scenario.loader import bundled_scenario_path, load_scenario
+
+    result = simsib.simulate(load_scenario(bundled_scenario_path("peterborough")), draws=200, seed=1)
+    council = result.summary_dict["council"]
+    assert result.draws["deadweight_share"].isna().all()  # it pays for fewer reconvictions, not care days
+    assert council["deadweight_share"]["mean"] is None and council["deadweight_share_of_payments"]["value"] is None
+    text = " ".join(summary_sentences(result.summary_dict))
+    assert "deadweight" not in text and "pays more than the true savings in" in text

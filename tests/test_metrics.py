@@ -252,7 +252,7 @@ def test_metric_identities(name):
     _, m = simulated(name)
     # Deadweight counts every draw: undefined only where the contract paid for no care days at all.
     defined = ~np.isnan(m["deadweight_share"])
-    assert (defined | ((m["care_days_saved_contract"] == 0) & (m["outcome_payments"] > 0))).all()
+    assert (defined == (m["care_days_saved_contract"] != 0)).all()
     assert ((m["deadweight_share"][defined] >= 0) & (m["deadweight_share"][defined] <= 1)).all()
     assert (m["deadweight_share"][(m["care_days_saved_contract"] < 0) & (m["outcome_payments"] > 0)] == 1).all()
     np.testing.assert_allclose(m["deadweight_paid"][defined], (m["deadweight_share"] * m["outcome_payments"])[defined])

@@ -102,8 +102,9 @@ def deadweight_share(true_days: np.ndarray, counted_days: np.ndarray, paid: np.n
     contract counted no days saved, or fewer than none, over the whole contract, yet paid (each
     quarter's payment is against that quarter's count), none of what it paid is for a care day
     truly avoided: 1; if it paid nothing either, 0 (nothing was paid for deadweight).  Undefined
-    (NaN) only where the contract paid although it counts no care days at all -- mechanisms that
-    pay for something else, to which a days-based deadweight does not apply.
+    (NaN) only where the contract counts no care days at all (exactly zero) -- mechanisms that pay
+    for something else (reoffending events, attainment), to which a days-based deadweight does
+    not apply, or a draw in which nobody started.
 
     Parameters
     ----------
@@ -113,8 +114,8 @@ def deadweight_share(true_days: np.ndarray, counted_days: np.ndarray, paid: np.n
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.clip(1.0 - true_days / np.where(counted_days > 0, counted_days, 1.0), 0.0, 1.0)
     share = np.where(counted_days > 0, share, 1.0)
-    share = np.where((counted_days == 0) & (paid > 0), np.nan, share)
-    return np.where(paid > 0, share, np.where(counted_days > 0, share, 0.0))
+    share = np.where(paid > 0, share, np.where(counted_days > 0, share, 0.0))
+    return np.where(counted_days == 0, np.nan, share)
 
 
 def investor_metrics(scenario: Scenario, inputs: DrawInputs, waterfall: Waterfall) -> dict[str, np.ndarray]:

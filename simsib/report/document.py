@@ -144,8 +144,9 @@ def figure_specs(run: RunFolder, found: dict[str, Any] | None = None) -> list[Fi
                f"Of all outcome payments, {_stat(s, 'council', 'deadweight_share_of_payments', 'prob')} "
                f"(mean {_stat(s, 'council', 'deadweight_paid', 'money')} a draw) paid for care days the young "
                "people would have avoided anyway. Every draw counts: a draw in which the service increased care "
-               "is 100% deadweight, as is one whose contract counted no net care days saved over the contract "
-               "yet paid (quarter by quarter); a draw that paid nothing has 0%.",
+               "is 100% deadweight, as is one whose contract counted fewer than no care days saved over the "
+               "contract yet paid (quarter by quarter); a draw that paid nothing has 0%. Undefined only where a "
+               "contract counts no care days at all (it pays for something else).",
                lambda ax: figures.deadweight_histogram(run.column("deadweight_share"), ax=ax)),
         Figure("starts", "referrals", "Young people started against the plan",
                f"Mean started {_stat(s, 'outcomes', 'young_people_started', 'number')}; "

@@ -165,8 +165,10 @@ def deadweight_sentence(summary: Mapping[str, Any]) -> str | None:
                 f"{standard_error(_value(deadweight, 'se'), 'percent')} of the outcomes the council pays "
                 "for would have happened without the service (deadweight)")
     else:
-        return None
+        text = None
     more = _prob(stat_at(summary, "council", "prob_pays_more_than_saved"))
+    if text is None:  # a contract paying for something other than care days: no days-based deadweight
+        return None if more is None else f"The council pays more than the true savings in {more} of draws."
     if more is not None:
         text += f"; it pays more than the true savings in {more} of draws"
     return text + "."

@@ -54,7 +54,10 @@ def quantile(values: np.ndarray, q: float, groups: np.ndarray | None = None) -> 
         half = MEDIAN_Z * np.sqrt(n * q * (1 - q))
         lo, hi = int(max(np.floor(n * q - half), 0)), int(min(np.ceil(n * q + half), n - 1))
         se = float((defined[hi] - defined[lo]) / (2 * MEDIAN_Z))
-    return {"value": float(np.quantile(defined, q)), "se": se}
+    value = float(np.quantile(defined, q))
+    if se is not None and se < 1e-12 * max(1.0, abs(value)):  # equal up to rounding: no spread at all
+        se = 0.0
+    return {"value": value, "se": se}
 
 
 def median(values: np.ndarray, groups: np.ndarray | None = None) -> dict[str, float | None]:
