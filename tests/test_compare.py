@@ -111,6 +111,36 @@ def test_comparison_figure_overlays_both(versus_no_effect):
     assert labels == ["A: essex", "B: essex (variant)"]
 
 
+def test_difference_figure_shows_b_minus_a_draw_by_draw(versus_no_effect):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from simsib.report.compare import FIGURE_PANELS, difference_figure
+
+    fig = difference_figure(versus_no_effect)
+    table = versus_no_effect.table.set_index("column")
+    for ax, (column, _, _) in zip(fig.get_axes(), FIGURE_PANELS):
+        a, b = versus_no_effect.draws_a[column].to_numpy(), versus_no_effect.draws_b[column].to_numpy()
+        both = np.isfinite(a) & np.isfinite(b)
+        assert ax.get_xlabel().startswith("B − A")
+        mean_line = ax.lines[0].get_xdata()[0]  # the mean difference, then the zero line
+        assert mean_line == pytest.approx((b[both] - a[both]).mean())
+        span = ax.patches[-1]  # mean ± 2 se
+        assert span.get_width() == pytest.approx(4 * table.loc[column, "difference_se"], rel=1e-6)
+        # Tick labels never run into each other.
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        boxes = sorted((t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()),
+                       key=lambda box: box.x0)
+        assert all(left.x1 <= right.x0 for left, right in zip(boxes, boxes[1:]))
+
+
+def test_compare_counts_deadweight_in_every_draw_as_run_does(versus_no_effect):
+    table = versus_no_effect.table.set_index("column")
+    assert table.loc["deadweight_share", "n"] == DRAWS  # no draw left out
+    assert table.loc["deadweight_paid", "mean_a"] == pytest.approx(versus_no_effect.draws_a["deadweight_paid"].mean())
+
+
 def test_to_dict_is_json(versus_no_effect):
     data = json.loads(json.dumps(versus_no_effect.to_dict()))
     assert data["common_random_numbers"] is True
@@ -126,7 +156,8 @@ def test_cli_compare_variant_with_set(tmp_path):
     data = json.loads(result.stdout)
     assert data["b"] == "essex [effect.log_hazard_ratio=0]"
     assert {m["column"] for m in data["metrics"]} == {m.column for m in COMPARE_METRICS}
-    for name in ("comparison.json", "comparison.csv", "comparison.md", "comparison.png", "comparison.svg"):
+    for name in ("comparison.json", "comparison.csv", "comparison.md", "comparison.png", "comparison.svg",
+                 "difference.png", "difference.svg"):
         assert (out / name).is_file()
     assert not list(tmp_path.glob(".*staging*"))
 

@@ -148,3 +148,26 @@ def test_sentences_take_their_errors_from_the_replicates_under_qmc():
     summary = {"investor": {"prob_loss": {"value": 0.2, "se": 0.00031}}}
     text = summary_sentences(summary, draws)[0]
     assert "20.0% ± 0.031%" in text and f"{percent(median)} ± " in text
+
+
+def test_sentences_grade_the_bad_case_and_count_deadweight_in_pounds():
+    summary = {
+        "investor": {**SUMMARY["investor"], "irr_median": {"value": -0.012, "se": 0.003},
+                     "prob_moic_below_half": {"value": 0.31, "se": 0.005},
+                     "es10": {"value": 0.0, "se": 0.0}, "es25": {"value": 0.18, "se": 0.01},
+                     "prob_reference": {"value": 0.29, "se": 0.006, "reference": 1.45}},
+        "council": {**SUMMARY["council"], "deadweight_paid": {"mean": 3.9e6, "se": 2.0e4},
+                    "deadweight_share_of_payments": {"value": 0.83, "se": 0.002}},
+        "outcomes": {"prob_service_stopped_early": {"value": 0.12, "se": 0.004},
+                     "unfunded_costs": {"mean": 2.5e5, "se": 1.0e4}},
+    }
+    text = " ".join(summary_sentences(summary, reference_moic=1.45))
+    # P(total loss) 21% > 5%: the worst 5% are all 0x, so the bad case is graded further.
+    for figure in ("lose more than half in 31.0% ± 0.5%", "worst 25% of draws return 0.18× ± 0.01×",
+                   "median IRR is −1.2% ± 0.3% a year", "or more in 29.0% ± 0.6% of draws",
+                   "stops early for lack of capital in 12.0% ± 0.4%", "£250k ± £10k",
+                   "£3.90m ± £20k on average (83.0% ± 0.2% of all payments)"):
+        assert figure in text, figure
+    summary["investor"]["prob_total_loss"] = {"value": 0.0, "se": 0.0}
+    text = " ".join(summary_sentences(summary))
+    assert "in no draw lose almost everything" in text and "more than half" not in text

@@ -97,7 +97,7 @@ def test_investor_metrics_total_loss_and_nothing_drawn():
 # |------|---------------------|--------------|-----------|--------------|----------------|
 # |  0   |   30 + 30           |  10 + 10     |    40     |     100      | 1 − 40/100 = 0.6 |
 # |  1   |   10 + 10           |  20 + 20     |   −20     |      50      | 1 (clipped)    |
-# |  2   |   10 + 10           |  10 + 10     |     0     |     −30      | NaN (none paid for) |
+# |  2   |   10 + 10           |  10 + 10     |     0     |     −30      | 0 (nothing paid)  |
 #
 # paid £5,000, £2,000, £0; council management £10,000 a quarter × 6 quarters = £60,000.
 # draw 0: true savings 40 × 165.714286 = £6,628.57; contract savings £16,571.43;
@@ -127,8 +127,8 @@ def test_council_metrics_by_hand():
     np.testing.assert_allclose(m["care_days_saved_contract"], [100, 50, -30])
     np.testing.assert_allclose(m["true_savings"], [40 * day, -20 * day, 0])
     np.testing.assert_allclose(m["contract_savings"], [100 * day, 50 * day, -30 * day])
-    np.testing.assert_array_equal(m["deadweight_share"][:2], [0.6, 1.0])
-    assert np.isnan(m["deadweight_share"][2])
+    np.testing.assert_array_equal(m["deadweight_share"], [0.6, 1.0, 0.0])
+    np.testing.assert_allclose(m["deadweight_paid"], [3000, 2000, 0])
     np.testing.assert_allclose(m["council_management_costs"], [60_000] * 3)
     np.testing.assert_allclose(m["net_benefit"][0], 40 * day - 5000 - 60_000)
     np.testing.assert_allclose(m["net_benefit"][0], -58_371.428571, rtol=1e-9)
@@ -250,9 +250,12 @@ def test_moic_and_irr_agree(name):
 @pytest.mark.parametrize("name", VARIANTS)
 def test_metric_identities(name):
     _, m = simulated(name)
+    # Deadweight counts every draw: undefined only where the contract paid for no care days at all.
     defined = ~np.isnan(m["deadweight_share"])
+    assert (defined == (m["care_days_saved_contract"] != 0)).all()
     assert ((m["deadweight_share"][defined] >= 0) & (m["deadweight_share"][defined] <= 1)).all()
-    assert (defined == (m["care_days_saved_contract"] > 0)).all()
+    assert (m["deadweight_share"][(m["care_days_saved_contract"] < 0) & (m["outcome_payments"] > 0)] == 1).all()
+    np.testing.assert_allclose(m["deadweight_paid"][defined], (m["deadweight_share"] * m["outcome_payments"])[defined])
     np.testing.assert_allclose(m["net_benefit"],
                                m["true_savings"] - m["outcome_payments"] - m["council_management_costs"])
     at_start_prices = m["care_days_saved_contract"] * m["daily_care_cost"]

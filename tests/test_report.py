@@ -20,7 +20,8 @@ from simsib.report.formatting import standard_error
 from simsib.scenario.errors import ScenarioError
 
 DRAWS = 300
-FIGURES = ("moic", "irr", "cash_position", "payments_vs_savings", "deadweight", "starts", "care_proportion",
+FIGURES = ("moic", "irr", "cash_position", "payments_vs_savings", "deadweight", "budget", "drivers", "loss_drivers",
+           "spider", "starts", "care_proportion",
            "convergence")
 runner = CliRunner()
 
@@ -172,7 +173,12 @@ def test_cli_report_with_sensitivity_and_xlsx(run_dir, tmp_path):
     assert "## Sensitivity" in (out / "report.md").read_text()
     assert not (copy / "index.html").exists()  # --out leaves the run folder alone
     book = openpyxl.load_workbook(out / report.XLSX_FILE)
-    assert book.sheetnames == ["headlines", "summary", "quarterly", "assumptions", "provenance"]
+    assert book.sheetnames == ["headlines", "summary", "budget", "quarterly", "draws", "assumptions", "provenance",
+                               "sensitivity"]
+    # The sensitivity table in plain words and formatted numbers, widest swing first (as its tornado).
+    table = text.split('id="sensitivity"')[1]
+    assert table.index("MST effect (log hazard ratio)") < table.index("risk of entering care (30 months)")
+    assert "0.40× ± –" in table or "0.40×" in table
 
 
 def test_xlsx_tables(run_dir, tmp_path):
@@ -180,7 +186,10 @@ def test_xlsx_tables(run_dir, tmp_path):
     quarterly = pd.read_csv(run_dir / "quarterly.csv")
     sheets = pd.read_excel(path, sheet_name=None)
     assert len(sheets["quarterly"]) == len(quarterly)
-    assert list(sheets["quarterly"].columns) == list(quarterly.columns)
+    assert set(quarterly.columns) < set(sheets["quarterly"].columns)
+    # Quarters carry their financial year and end month (Essex: contract start April 2013).
+    assert list(sheets["quarterly"].loc[:4, "year"]) == ["2013/14"] * 4 + ["2014/15"]
+    assert sheets["quarterly"].loc[0, "quarter_ends"] == "2013-06"
     assert "investor.moic_committed" in set(sheets["summary"]["metric"])
     assert "effect.log_hazard_ratio" in set(sheets["assumptions"]["key"])
     book = openpyxl.load_workbook(path)

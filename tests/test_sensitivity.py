@@ -95,6 +95,7 @@ def test_unknown_metric_is_a_scenario_error(toy):
 
 
 def test_outputs_and_a_labelled_tornado(toy_result, tmp_path):
+    import matplotlib.colors
     from matplotlib.figure import Figure
 
     from simsib.report.sensitivity import plot_tornado
@@ -103,7 +104,13 @@ def test_outputs_and_a_labelled_tornado(toy_result, tmp_path):
     ax = figure.add_subplot()
     plot_tornado(toy_result, ax)
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
-    assert [t.get_text() for t in ax.get_yticklabels()][-1] == toy_result.table["input"].iloc[0]
+    # The most influential input on top, by its plain short label; the report's colours (orange low, blue high).
+    from simsib.report.figures import PRIMARY, SECONDARY
+    from simsib.scenario.evidence import label
+
+    assert [t.get_text() for t in ax.get_yticklabels()][-1] == label(toy_result.table["input"].iloc[0], short=True)
+    colours = {matplotlib.colors.to_hex(bar.get_facecolor()).upper() for bar in ax.patches}
+    assert colours == {PRIMARY.upper(), SECONDARY.upper()}
     written = write_sensitivity(toy_result, tmp_path)
     assert pd.read_csv(tmp_path / "sensitivity.csv").columns.tolist() == list(COLUMNS)
     assert (tmp_path / "tornado.png").stat().st_size > 0 and "tornado.png" in written

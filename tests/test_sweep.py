@@ -17,6 +17,7 @@ from simsib.analysis.variants import VariantSet, reuses_outcomes, run_variants
 from simsib.cli.main import app
 from simsib.report.sweep import write_sweep
 from simsib.scenario.errors import ScenarioError
+from simsib.scenario.evidence import label
 from simsib.scenario.loader import bundled_scenario_path, load_raw, validate
 from simsib.scenario.variants import build_variant
 
@@ -296,7 +297,30 @@ def test_one_key_gives_a_line_figure(raw, tmp_path):
     figure = Figure()
     ax = figure.add_subplot()
     plot_metric(result, result.metrics[0], ax)
-    assert ax.get_xlabel() == "contract.cap" and ax.get_ylabel() == "Council expected payment"
+    # Plain labels and values in their units, as in the report.
+    assert ax.get_xlabel().startswith(label("contract.cap", short=True)) and "(£)" in ax.get_xlabel()
+    assert ax.get_ylabel() == "Council expected payment (± 1.96 se)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["£5.00m", "£7.00m"]
     assert len(ax.lines) >= 1
     written = write_sweep(result, tmp_path)
     assert "sweep_outcome_payments.png" in written
+
+
+def test_heatmaps_are_in_the_report_style_darker_is_better(raw):
+    from matplotlib.figure import Figure
+
+    from simsib.report.sweep import plot_metric
+
+    result = sweep(raw, [parse_grid("contract.cap=5e6,7e6"), parse_grid("contract.mechanisms.0.price_per_day=50,100")],
+                   metrics=["outcome_payments", "prob_loss", "moic_committed"], draws=50, seed=1)
+    maps = {}
+    for metric in result.metrics:
+        figure = Figure()
+        ax = figure.add_subplot()
+        plot_metric(result, metric, ax)
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["£50/day", "£100/day"]
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["£5.00m", "£7.00m"]
+        assert "darker = better" in figure.axes[-1].get_ylabel()
+        maps[metric.name] = ax.images[0].get_cmap().name
+    # The council's payments and the investors' chance of a loss are better lower, the multiple higher.
+    assert maps == {"outcome_payments": "Blues_r", "prob_loss": "Blues_r", "moic_committed": "Blues"}

@@ -48,6 +48,7 @@ COMPARE_METRICS = (
     CompareMetric("Outcome payments", "outcome_payments", "money", "lower", "council"),
     CompareMetric("True savings (care avoided)", "true_savings", "money", "higher", "council"),
     CompareMetric("Deadweight share of paid days", "deadweight_share", "percent", "lower", "council"),
+    CompareMetric("Paid for deadweight", "deadweight_paid", "money", "lower", "council"),
     CompareMetric("Council net benefit", "net_benefit", "money", "higher", "council"),
     CompareMetric("Young people started", "young_people_started", "number", "higher", "outcomes"),
     CompareMetric("Care proportion, treated", "care_proportion_treated", "percent", "lower", "outcomes"),

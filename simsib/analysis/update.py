@@ -215,7 +215,7 @@ def _scaled_se(summary: dict, draws: int, ess: float) -> dict:
     factor = np.sqrt(draws / ess)
     for section in ("investor", "council", "outcomes", "review"):
         for stats in summary.get(section, {}).values():
-            if stats.get("se") is None:
+            if not isinstance(stats, dict) or stats.get("se") is None:
                 continue
             if set(stats) == {"value", "se"}:  # a probability
                 stats["se"] = float(np.sqrt(stats["value"] * (1.0 - stats["value"]) / ess))

@@ -94,6 +94,30 @@ def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), np.nan)
 
 
+def deadweight_share(true_days: np.ndarray, counted_days: np.ndarray, paid: np.ndarray) -> np.ndarray:
+    """Share of what the council paid for care days that the service did not truly avoid, (n,).
+
+    ``1 − true ÷ counted`` clipped to [0, 1] where the contract counted care days saved (a draw
+    where the service increased care is 1: none of the paid days were avoided).  Where the
+    contract counted no days saved, or fewer than none, over the whole contract, yet paid (each
+    quarter's payment is against that quarter's count), none of what it paid is for a care day
+    truly avoided: 1; if it paid nothing either, 0 (nothing was paid for deadweight).  Undefined
+    (NaN) only where the contract counts no care days at all (exactly zero) -- mechanisms that pay
+    for something else (reoffending events, attainment), to which a days-based deadweight does
+    not apply, or a draw in which nobody started.
+
+    Parameters
+    ----------
+    true_days, counted_days : (n,) care days truly avoided, and counted by the contract
+    paid : (n,) £ outcome payments
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.clip(1.0 - true_days / np.where(counted_days > 0, counted_days, 1.0), 0.0, 1.0)
+    share = np.where(counted_days > 0, share, 1.0)
+    share = np.where(paid > 0, share, np.where(counted_days > 0, share, 0.0))
+    return np.where(counted_days == 0, np.nan, share)
+
+
 def investor_metrics(scenario: Scenario, inputs: DrawInputs, waterfall: Waterfall) -> dict[str, np.ndarray]:
     flows = waterfall.investor_flows
     drawn = waterfall.drawn.sum(axis=1)
@@ -138,8 +162,7 @@ def council_metrics(
     paid = payments.paid.sum(axis=1)
     true_days = totals.care_days_counterfactual - totals.care_days_treated
     contract_days = payments.counted_days
-    # Share of the paid-for days that MST did not cause: 1 − true ÷ counted, in [0, 1].
-    deadweight = np.clip(1.0 - _safe_divide(true_days, contract_days), 0.0, 1.0)
+    deadweight = deadweight_share(true_days, contract_days, paid)
     per_quarter = inputs["contract.council_management_cost_per_quarter"]
     discount = discount_factors(inputs, payments.paid.shape[1])
     undefined = np.full(n, np.nan)
@@ -161,6 +184,7 @@ def council_metrics(
         "contract_savings": contract_days * day_cost * contract_price,
         "true_savings": true_savings,
         "deadweight_share": deadweight,
+        "deadweight_paid": deadweight * paid,
         "true_savings_pv": true_pv,
         "outcome_payments_pv": (payments.paid * discount).sum(axis=1),
         "care_days_saved_to_18": undefined,

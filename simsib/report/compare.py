@@ -36,16 +36,58 @@ def _signed_fmt(fmt, value: float | None) -> str:
 
 def comparison_figure(comparison: Comparison):
     """Overlaid distributions of A and B for the key metrics, one panel each: a ``Figure``."""
+    from matplotlib.ticker import MaxNLocator
+
     with figures.style():
         fig, axes = figures.new_axes(10.0, 7.0, ncols=2, nrows=2)
         for ax, (column, xlabel, kind) in zip(axes.ravel(), FIGURE_PANELS):
             figures.overlaid_distributions(
                 comparison.draws_a[column], comparison.draws_b[column], label_a=f"A: {comparison.label_a}",
                 label_b=f"B: {comparison.label_b}", xlabel=xlabel, kind=kind, ax=ax)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # tick labels never run into each other
         handles, labels = axes.ravel()[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
         fig.suptitle(f"{comparison.draws:,} draws on common random numbers; vertical lines mark the means",
                      y=0.955, fontsize=9, color="#555555")
+        fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return fig
+
+
+def difference_figure(comparison: Comparison):
+    """The paired difference B − A per draw for the key metrics, one panel each: a histogram of
+    the per-draw differences with their mean ± 2 paired standard errors marked."""
+    from matplotlib.ticker import MaxNLocator
+
+    rows = comparison.table.set_index("column") if "column" in comparison.table.columns else None
+    with figures.style():
+        fig, axes = figures.new_axes(10.0, 7.0, ncols=2, nrows=2)
+        for ax, (column, xlabel, kind) in zip(axes.ravel(), FIGURE_PANELS):
+            a = comparison.draws_a[column].to_numpy(dtype=float)
+            b = comparison.draws_b[column].to_numpy(dtype=float)
+            both = np.isfinite(a) & np.isfinite(b)
+            diff = b[both] - a[both]
+            if diff.size:
+                edges = np.linspace(diff.min(), diff.max(), figures.HIST_BINS + 1) if np.ptp(diff) > 0 \
+                    else np.array([diff[0] - 0.5, diff[0] + 0.5])
+                ax.hist(diff, bins=edges, weights=np.full(diff.size, 1.0 / diff.size), color=figures.PRIMARY,
+                        alpha=0.6)
+                mean = float(diff.mean())
+                se = float(rows.loc[column, "difference_se"]) if rows is not None and column in rows.index \
+                    else float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else 0.0
+                ax.axvspan(mean - 2 * se, mean + 2 * se, color=figures.SECONDARY, alpha=0.35, linewidth=0,
+                           label="Mean ± 2 standard errors")
+                ax.axvline(mean, color=figures.SECONDARY, linewidth=1.6, label="Mean difference")
+                ax.axvline(0.0, **figures.BREAK_EVEN_STYLE, label="No difference")
+            figures._format_axis(ax.xaxis, kind)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # tick labels never run into each other
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+            figures._format_axis(ax.yaxis, "percent")
+            ax.set_xlabel(f"B − A: {xlabel}")
+            ax.set_ylabel("Share of draws")
+        handles, labels = axes.ravel()[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 1.0))
+        fig.suptitle(f"B: {comparison.label_b} minus A: {comparison.label_a}, draw by draw on common random numbers "
+                     f"({comparison.draws:,} draws)", y=0.955, fontsize=9, color="#555555")
         fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
 
@@ -57,13 +99,14 @@ def save_comparison(comparison: Comparison, folder: Path) -> None:
     folder = Path(folder)
     (folder / "comparison.json").write_text(json.dumps(comparison.to_dict(), indent=2) + "\n")
     comparison.table.to_csv(folder / "comparison.csv", index=False)
-    (folder / "comparison.md").write_text(comparison_markdown(comparison) + "\n![A and B](comparison.png)\n")
-    fig = comparison_figure(comparison)
-    with figures.style():
-        fig.savefig(folder / "comparison.png")
-        svg = io.BytesIO()
-        fig.savefig(svg, format="svg", metadata={"Date": None})
-    (folder / "comparison.svg").write_bytes(svg.getvalue())
+    (folder / "comparison.md").write_text(comparison_markdown(comparison) + "\n![B − A draw by draw](difference.png)\n"
+                                          "\n![A and B](comparison.png)\n")
+    for stem, fig in (("comparison", comparison_figure(comparison)), ("difference", difference_figure(comparison))):
+        with figures.style():
+            fig.savefig(folder / f"{stem}.png")
+            svg = io.BytesIO()
+            fig.savefig(svg, format="svg", metadata={"Date": None})
+        (folder / f"{stem}.svg").write_bytes(svg.getvalue())
 
 
 def _points(se: float | None) -> str:

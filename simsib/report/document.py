@@ -10,8 +10,14 @@ commissioning comparison's files when another command has added them) and writes
 
 Everything is written to a hidden staging folder first and moved into place at the end (by
 :mod:`simsib.run.ownership`), so an interrupted report leaves the previous complete files (or
-none), and a folder holding someone else's files is never written without ``--force``.  :func:`write_xlsx` writes the
-headline, summary, quarterly, assumptions and provenance tables as an Excel workbook.
+none), and a folder holding someone else's files is never written without ``--force``.
+:func:`write_xlsx` (:mod:`simsib.report.workbook`) writes the tables as an Excel workbook.
+
+The page opens with the executive summary (:mod:`simsib.report.executive`), then the headline
+table; each section's tables come from its own module (:mod:`simsib.report.investor_section`,
+:mod:`simsib.report.council_section`, :mod:`simsib.report.driver_section`,
+:mod:`simsib.report.evidence_section`), as ``{title, lead, header, rows}`` that the HTML template
+and :mod:`simsib.report.markdown` render alike.
 
 Per-draw columns are read one at a time (a 10-million-draw run needs one column in memory, not
 the whole table; see :mod:`simsib.report.tables`); the scatter plot uses the first
@@ -23,16 +29,25 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-import numpy as np
 import pandas as pd
 
-from simsib.report import capital, commission_section, convergence, figures
+from simsib.report import (
+    capital,
+    commission_section,
+    convergence,
+    council_section,
+    driver_section,
+    evidence_section,
+    figures,
+    investor_section,
+)
+from simsib.report.executive import summary_sentences
 from simsib.report.headlines import HEADLINES
+from simsib.report.markdown import render_markdown
 from simsib.report.tables import (  # noqa: F401  (re-exported: the report's public surface)
     FORMATTERS,
     REQUIRED_FILES,
@@ -46,16 +61,16 @@ from simsib.report.tables import (  # noqa: F401  (re-exported: the report's pub
     provenance_rows,
     read_run,
 )
-from simsib.run.summary import flatten
+from simsib.report.workbook import XLSX_FILE, write_xlsx  # noqa: F401  (re-exported)
+from simsib.scenario.evidence import label as plain_label
 from simsib.scenario.format import DaysSavedVsBaseline, Scenario
 
 HTML_FILE = "index.html"
 MARKDOWN_FILE = "report.md"
 FIGURES_DIR = "figures"
-XLSX_FILE = "results.xlsx"
 SCATTER_DRAWS = 5_000
-SECTIONS = ("headlines", "update", "investors", "council", "referrals", "outcomes", "sensitivity", "commission",
-            "convergence", "assumptions", "provenance")
+SECTIONS = ("headlines", "update", "investors", "council", "drivers", "referrals", "outcomes", "sensitivity",
+            "commission", "convergence", "assumptions", "provenance")
 
 
 # --- figures -------------------------------------------------------------------------------
@@ -93,8 +108,9 @@ def plan_line(scenario: Scenario, last_month: float) -> tuple[list[float], list[
     return months, [0.0, 0.0, float(r.target_young_people), float(r.target_young_people)]
 
 
-def figure_specs(run: RunFolder) -> list[Figure]:
-    """Every figure of the report for this run, in report order."""
+def figure_specs(run: RunFolder, found: dict[str, Any] | None = None) -> list[Figure]:
+    """Every figure of the report for this run, in report order; ``found`` is the driver
+    analysis (:func:`simsib.report.driver_section.analyse`) behind the drivers' figures."""
     sc, s = run.scenario, run.summary
     n_bands = int(run.quarterly["n"].iloc[0]) if "n" in run.quarterly and len(run.quarterly) else 0
     bands_note = f" Bands from the first {n_bands:,} draws." if n_bands and n_bands < s.get("draws", 0) else ""
@@ -110,8 +126,9 @@ def figure_specs(run: RunFolder) -> list[Figure]:
                lambda ax: figures.moic_histogram(run.column("moic_committed"), reference=sc.meta.reference_moic,
                                                  ax=ax)),
         Figure("irr", "investors", "IRR, cumulative distribution",
-               f"Mean IRR {_stat(s, 'investor', 'irr', 'percent')}; draws where the IRR is undefined are left "
-               "out.",
+               f"Median IRR {_stat(s, 'investor', 'irr_median', 'percent')}, mean "
+               f"{_stat(s, 'investor', 'irr', 'percent')} (dragged down by the −100% of each total loss); draws "
+               "where the IRR is undefined are left out.",
                lambda ax: figures.irr_cdf(run.column("irr"), target=sc.spv.target_return, ax=ax)),
         Figure("cash_position", "investors", "Investors' cumulative cash position",
                "Distributions received minus capital drawn, at each quarter end." + bands_note,
@@ -124,8 +141,12 @@ def figure_specs(run: RunFolder) -> list[Figure]:
                lambda ax: figures.payments_vs_savings(head["outcome_payments"], head["true_savings"],
                                                       cap=_value(sc.contract.cap), ax=ax)),
         Figure("deadweight", "council", "Deadweight share of paid-for care days",
-               f"Mean {_stat(s, 'council', 'deadweight_share', 'percent')}: care days the council paid for "
-               "that the young people would have avoided anyway.",
+               f"Of all outcome payments, {_stat(s, 'council', 'deadweight_share_of_payments', 'prob')} "
+               f"(mean {_stat(s, 'council', 'deadweight_paid', 'money')} a draw) paid for care days the young "
+               "people would have avoided anyway. Every draw counts: a draw in which the service increased care "
+               "is 100% deadweight, as is one whose contract counted fewer than no care days saved over the "
+               "contract yet paid (quarter by quarter); a draw that paid nothing has 0%. Undefined only where a "
+               "contract counts no care days at all (it pays for something else).",
                lambda ax: figures.deadweight_histogram(run.column("deadweight_share"), ax=ax)),
         Figure("starts", "referrals", "Young people started against the plan",
                f"Mean started {_stat(s, 'outcomes', 'young_people_started', 'number')}; "
@@ -149,6 +170,9 @@ def figure_specs(run: RunFolder) -> list[Figure]:
             "A tranche's multiple counts its minimum coupons and guarantee payouts.",
             lambda ax: capital.moic_by_tranche({n: run.column(f"moic_{n}") for n in names}, ax=ax)))
     # The commissioning comparison, when `simsib commission` has been run into the folder.
+    council = [Figure(**part) for part in council_section.figure_parts(run)]
+    last_council = max(i for i, spec in enumerate(specs) if spec.section == "council")
+    specs[last_council + 1:last_council + 1] = council + [Figure(**part) for part in driver_section.figure_parts(found)]
     return (update_figure_specs(run) + specs + tornado_specs(run)
             + [Figure(**part) for part in commission_section.figure_parts(run.path)]
             + [Figure(**part) for part in convergence.figure_parts(run)])
@@ -177,9 +201,11 @@ def tornado_specs(run: RunFolder) -> list[Figure]:
         section, label, kind = next(((s, lab, k) for lab, s, key, k in HEADLINES if key == metric),
                                     (None, metric.replace("_", " "), "number"))
         stats = run.summary.get(section, {}).get(metric, {}) if section else {}
+        rows = rows.assign(input=[plain_label(str(k), short=True) for k in rows["input"]])
         specs.append(Figure(
             f"tornado_{metric}", "sensitivity", f"Tornado: {label}",
-            f"Mean {label} when each input is in its bottom vs top decile; the line is the overall mean.",
+            f"Mean {label} when each input is in its bottom (orange) vs top (blue) decile; the line is the overall "
+            "mean. Inputs in the order of the table below, widest swing on top.",
             lambda ax, rows=rows, centre=stats.get("mean"), label=label, kind=kind: figures.tornado(
                 rows, centre=centre, metric=label, kind=kind, ax=ax),
             size=(7.0, 1.2 + 0.4 * min(len(rows), 12)),
@@ -224,27 +250,25 @@ def render_report(run: RunFolder | Path, folder: Path) -> None:
     run = run if isinstance(run, RunFolder) else read_run(Path(run))
     fig_dir = folder / FIGURES_DIR
     fig_dir.mkdir(exist_ok=True)
-    rendered = [(spec, render_figure(spec, fig_dir)) for spec in figure_specs(run)]
-    context = report_context(run, rendered)
+    found = driver_section.analyse(run)
+    rendered = [(spec, render_figure(spec, fig_dir)) for spec in figure_specs(run, found)]
+    context = report_context(run, rendered, found)
     (folder / MARKDOWN_FILE).write_text(render_markdown(context))
     (folder / HTML_FILE).write_text(render_html(context))
 
 
-def report_context(run: RunFolder, rendered: list[tuple[Figure, str]]) -> dict[str, Any]:
+def report_context(run: RunFolder, rendered: list[tuple[Figure, str]],
+                   found: dict[str, Any] | None = None) -> dict[str, Any]:
     s = run.summary
     sections = {name: [] for name in SECTIONS}
     for spec, uri in rendered:
         sections[spec.section].append({"name": spec.name, "title": spec.title, "caption": spec.caption,
                                        "uri": uri, "file": f"{FIGURES_DIR}/{spec.name}.png"})
-    sensitivity = None
-    if run.sensitivity is not None:
-        table = run.sensitivity
-        sensitivity = {"columns": list(table.columns),
-                       "numeric": [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns],
-                       "rows": [[_cell(v) for v in row] for row in table.itertuples(index=False)]}
+    tables = tables_context(run, found)
     from simsib.report.update import read_update, update_tables
 
     update = read_update(run.path)
+    assumptions, notes = evidence_section.annotate(assumption_rows(run.scenario, run.raw_scenario))
     return {
         "update": None if update is None else {"warnings": update[0]["warnings"],
                                                "tables": update_tables(*update)},
@@ -252,21 +276,71 @@ def report_context(run: RunFolder, rendered: list[tuple[Figure, str]]) -> dict[s
         "scenario": run.scenario.meta,
         "draws": s.get("draws"),
         "seed": s.get("seed") if s.get("seed") is not None else s.get("seed_entropy"),
+        "executive": executive(run, found),
         "headlines": headline_rows(s),
         "payments": payment_rows(s),
         "figures": sections,
-        "sensitivity": sensitivity,
+        "tables": tables,
         "commission": commission_section.section_context(run.path),
         "tranches": capital.tranche_table(s),
-        "assumptions": assumption_rows(run.scenario, run.raw_scenario),
-        "provenance": provenance_rows(run),
+        "assumptions": assumptions,
+        "evidence": notes,
+        "provenance": provenance_rows(run) + [("Evidence cited in the assumptions",
+                                               ", ".join(n["id"] for n in notes) or "–")],
     }
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "–" if np.isnan(value) else f"{value:.3g}"
-    return str(value)
+def executive(run: RunFolder, found: dict[str, Any] | None) -> list[str]:
+    """The executive summary's sentences (:func:`simsib.report.executive.summary_sentences`)."""
+    from simsib.report.drivers import Driver
+
+    sc = run.scenario
+    drivers = [Driver(e.key, e.label, e.rho, e.rho_se) for e in found["effects"]] if found else []
+    reference = sc.meta.reference_moic
+    return summary_sentences(run.summary, None, reference_moic=None if reference is None else float(reference),
+                             cap=_value(sc.contract.cap), capped=sc.contract.cap is not None, found_drivers=drivers)
+
+
+def tables_context(run: RunFolder, found: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """The tables of each section, as ``{title, lead, header, rows}`` (HTML and Markdown alike)."""
+    s = run.summary
+    council = council_section.context(run)
+    tables: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS}
+    bad_case = investor_section.bad_case_table(s)
+    if bad_case:
+        tables["investors"].append(bad_case)
+    money_header = ["figure", "mean", "± se", "p05", "median", "p95"]
+    tables["council"] += [
+        {"title": "Contract savings against true savings", "header": money_header, "rows": council["savings"],
+         "lead": "What the contract counts as saved (against the fixed baseline) beside the care truly avoided "
+                 "(against each young person's own counterfactual), and what the council pays."},
+        {"title": "The council's risks", "header": ["chance", "value ± se"], "rows": council["risks"], "lead": ""},
+    ]
+    if council["cap_timing"]:
+        tables["council"].append({"title": "When the cap binds", "header": ["year", "reached in the year",
+                                                                          "reached by the year's end ± se"],
+                                  "rows": council["cap_timing"],
+                                  "lead": "Share of draws in which outcome payments reach the cap in each year."})
+    if council["budget"]:
+        tables["council"].append({
+            "title": f"Outcome payments by {council['budget_years']}", "header": ["year", "mean ± se", "p05",
+                                                                                  "median", "p95"],
+            "rows": council["budget"],
+            "lead": "Percentiles of each year's payments over the draws: the years' medians need not add up to the "
+                    "median total. " + council["budget_note"]})
+    if found:
+        whose = f"the first {found['draws']:,} draws" if found["cut"] else f"all {found['draws']:,} draws"
+        tables["drivers"].append({
+            "title": "Inputs that drive the money multiple and the chance of a loss",
+            "header": list(driver_section.HEADER),
+            "rows": [[r[k] for k in driver_section.ROW_KEYS] for r in found["rows"]],
+            "lead": f"From {whose} of this run, no extra simulation. Low and high: the input in its bottom or top "
+                    "quarter of draws. SMD: how far the inputs of the draws in which investors lose sit from the "
+                    "rest's, in pooled standard deviations (+ means losing draws have higher values). Strongest "
+                    "rank correlation first, as in the figures."})
+    if run.sensitivity is not None and {"input", "low_mean", "high_mean"} <= set(run.sensitivity.columns):
+        tables["sensitivity"].append(investor_section.sensitivity_table(run.sensitivity))
+    return tables
 
 
 def render_html(context: dict[str, Any]) -> str:
@@ -277,60 +351,6 @@ def render_html(context: dict[str, Any]) -> str:
         autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True,
     )
     return env.get_template("report.html.j2").render(**context)
-
-
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    def clean(cell: Any) -> str:
-        return str(cell).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(clean(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def render_markdown(context: dict[str, Any]) -> str:
-    meta = context["scenario"]
-    out = [f"# {context['title']}", "", meta.description, "",
-           f"{context['draws']:,} Monte Carlo draws, seed {context['seed']}. "
-           "Each mean is followed by its Monte Carlo standard error.", "", "## Headline figures", "",
-           _md_table(["figure", "mean", "± se", "p05", "median", "p95"],
-                     [[r["label"], *(r["text"][k] for k in ("mean", "se", "p05", "p50", "p95"))]
-                      for r in context["headlines"]]), ""]
-    out += [f"- {r['label']}: – {r['note']}" for r in context["headlines"] if r.get("note")]
-    titles = {"update": "Re-forecast", "investors": "Investors", "council": "Council", "referrals": "Referrals",
-              "outcomes": "Outcomes", "sensitivity": "Sensitivity", "commission": "Commissioning: SIB or not",
-              "convergence": "Convergence"}
-    for section, title in titles.items():
-        items = context["figures"][section]
-        if not items and not (section == "commission" and context["commission"]):
-            continue
-        out += [f"## {title}", ""]
-        if section == "update" and context.get("update"):
-            out += [f"- **warning:** {w}" for w in context["update"]["warnings"]] + [""]
-            for table in context["update"]["tables"]:
-                out += [f"### {table['title']}", "", table["lead"], "", _md_table(table["header"], table["rows"]), ""]
-        if section == "council" and context["payments"]:
-            out += ["Payments by mechanism and payer, and what the contract would have paid had the service "
-                    "had no effect:", "",
-                    _md_table(["payments", "mean", "± se", "p05", "median", "p95"],
-                              [[r["label"], *(r["text"][k] for k in ("mean", "se", "p05", "p50", "p95"))]
-                               for r in context["payments"]]), ""]
-        if section == "commission" and context["commission"]:
-            out += commission_section.markdown_lines(context["commission"])
-        for item in items:
-            out += [f"![{item['title']}]({item['file']})", "", f"*{item['caption']}*", ""]
-        if section == "investors" and context.get("tranches"):
-            tranches = context["tranches"]
-            out += ["By tranche, on the same draws (mean ± se, median):", "",
-                    _md_table(["figure", *tranches["names"]], tranches["rows"]), ""]
-        if section == "sensitivity" and context["sensitivity"]:
-            out += [_md_table(context["sensitivity"]["columns"], context["sensitivity"]["rows"]), ""]
-
-    out += ["## Assumptions", "",
-            _md_table(["input", "value or distribution", "kind", "source", "evidence"],
-                      [[r["key"], r["value"], r["kind"], r["source"], r["evidence"]] for r in context["assumptions"]]),
-            "", "## Provenance", "", _md_table(["item", "value"], [list(r) for r in context["provenance"]]), ""]
-    return "\n".join(out)
 
 
 @contextlib.contextmanager
@@ -350,50 +370,3 @@ def staged(out_dir: Path, *, kind: str = "report", add: bool = True, force: bool
         staging = folder.staging()
         yield staging
         folder.publish(staging, {"command": list(command)}, add=add or folder.is_run_folder, last=(HTML_FILE,))
-
-
-# --- spreadsheet ---------------------------------------------------------------------------
-
-_EXCEL_FORMATS = {"multiple": '0.00"×"', "percent": "0.0%", "prob": "0.0%", "money": '"£"#,##0', "number": "#,##0"}
-
-
-def write_xlsx(run_dir: Path, path: Path) -> Path:
-    """Write the run's tables as an Excel workbook at ``path`` (replaced whole); return ``path``.
-
-    Sheets: ``headlines`` (formatted), ``summary`` (every statistic), ``quarterly`` (percentile
-    bands by quarter), ``assumptions`` (inputs with sources), ``provenance``, and ``commissioning``
-    when ``simsib commission`` has been run into the folder.
-    """
-    run = read_run(Path(run_dir))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    headlines = pd.DataFrame([{k: r[k] for k in ("label", "mean", "se", "p05", "p50", "p95", "metric")}
-                              for r in headline_rows(run.summary)])
-    sheets = {
-        "headlines": headlines,
-        "summary": pd.DataFrame(flatten(run.summary)),
-        "quarterly": run.quarterly,
-        "assumptions": pd.DataFrame(assumption_rows(run.scenario, run.raw_scenario)),
-        "provenance": pd.DataFrame(provenance_rows(run), columns=["item", "value"]),
-    }
-    commissioning = commission_section.workbook_sheet(run.path)
-    if commissioning is not None:
-        sheets["commissioning"] = commissioning
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.xlsx")
-    try:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, frame in sheets.items():
-                frame.to_excel(writer, sheet_name=name, index=False)
-                sheet = writer.sheets[name]
-                sheet.freeze_panes = "A2"
-                for column in sheet.columns:
-                    width = max(len(str(cell.value)) if cell.value is not None else 0 for cell in column)
-                    sheet.column_dimensions[column[0].column_letter].width = min(max(10, width + 2), 60)
-            kinds = [r["kind"] for r in headline_rows(run.summary)]
-            for row, kind in enumerate(kinds, start=2):
-                for col in range(2, 7):
-                    writer.sheets["headlines"].cell(row=row, column=col).number_format = _EXCEL_FORMATS[kind]
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path

@@ -121,3 +121,85 @@ def drivers(
         if np.isfinite(rho):
             found.append(Driver(key, label(key), rho, spearman_se(rho, n)))
     return sorted(found, key=lambda d: -abs(d.rho))
+
+
+# --- what the inputs of good and bad draws look like -------------------------------------------
+
+QUARTILE = 0.25  # the run's own draws: a quarter of them on each side gives stable conditional means
+
+
+@dataclass(frozen=True)
+class InputEffect:
+    """How one input's low and high draws differ, in a metric and in the chance of a loss.
+
+    key, label, unit : the input's dotted key, plain label and unit (``labels.toml``)
+    rho, rho_se : Spearman's ρ with the metric, and its standard error
+    low_mean, high_mean : mean metric when the input is in its bottom / top quartile of draws
+    low_loss, high_loss : P(loss) in those draws, with standard errors ``low_loss_se``, ``high_loss_se``
+    smd : standardised mean difference of the input between losing draws and the rest,
+        ``(mean_loss − mean_rest) ÷ pooled sd`` (NaN when no draw, or every draw, loses)
+    """
+
+    key: str
+    label: str
+    unit: str | None
+    rho: float
+    rho_se: float
+    low_mean: float
+    high_mean: float
+    low_loss: float
+    high_loss: float
+    low_loss_se: float
+    high_loss_se: float
+    smd: float
+
+
+def _standardised_difference(x: np.ndarray, loss: np.ndarray) -> float:
+    a, b = x[loss], x[~loss]
+    if a.size < 2 or b.size < 2:
+        return float("nan")
+    pooled = np.sqrt(((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (a.size + b.size - 2))
+    return float((a.mean() - b.mean()) / pooled) if pooled > 0 else float("nan")
+
+
+def input_effects(draws: Mapping[str, np.ndarray], loss: np.ndarray, metric: str = DEFAULT_METRIC,
+                  inputs: Sequence[str] | None = None, groups: np.ndarray | None = None,
+                  error: Callable[..., float | None] | None = None) -> list[InputEffect]:
+    """Each uncertain input's effect on ``metric`` and on the chance of a loss, strongest ρ first.
+
+    Parameters
+    ----------
+    draws : column -> (n,) per-draw values (inputs and ``metric``)
+    loss : (n,) bool, the draws in which investors lose money (MOIC on drawn capital < 1)
+    metric : the metric of the rank correlation and of the conditional means
+    inputs : the inputs (default :func:`uncertain_inputs`)
+    groups : (n,) replicate of each draw under QMC sampling, for the standard errors
+    error : ``(values, groups, probability=True) -> se`` (:func:`simsib.run.summary.standard_error`)
+
+    A draw is in an input's bottom (top) quartile when its value is at or below (above) the
+    input's 25th (75th) percentile over the draws: ties at a discrete input's edge all fall on
+    one side, so a quartile may hold more than a quarter of the draws.
+    """
+    from simsib.run.summary import standard_error
+
+    error = error or standard_error
+    from simsib.scenario.evidence import unit
+
+    y = np.asarray(draws[metric], dtype=float)
+    loss = np.asarray(loss, dtype=bool)
+    out = []
+    for found in drivers(draws, inputs, metric):
+        x = np.asarray(draws[found.key], dtype=float)
+        low_edge, high_edge = np.quantile(x, [QUARTILE, 1.0 - QUARTILE])
+        low, high = x <= low_edge, x > high_edge
+        if not high.any():  # a two-valued input: its top value is the top quartile
+            high = x >= high_edge
+        conditional = []
+        for mask in (low, high):
+            events = loss[mask].astype(float)
+            se = error(events, None if groups is None else np.asarray(groups)[mask], probability=True)
+            conditional += [float(np.nanmean(y[mask])), float(events.mean()), float("nan") if se is None else se]
+        out.append(InputEffect(found.key, found.label, unit(found.key), found.rho, found.se,
+                               conditional[0], conditional[3], conditional[1], conditional[4], conditional[2],
+                               conditional[5], _standardised_difference(x, loss)))
+    return out

@@ -21,6 +21,8 @@ from simsib.report.formatting import money, multiple, percent, standard_error
 from simsib.report.headlines import stat_at
 from simsib.run.summary import probability
 
+BAD_CASE_TOTAL_LOSS = 0.05  # above this chance of a total loss, ES05 is 0× and the bad case is graded further
+
 
 def _value(stats: Mapping[str, Any] | None, key: str = "value") -> float | None:
     if not stats:
@@ -42,15 +44,24 @@ def investor_sentence(summary: Mapping[str, Any], draws: Mapping[str, np.ndarray
         return None
     total = _prob(stat_at(summary, "investor", "prob_total_loss"))
     text = f"Investors lose money in {loss} of draws"
-    if total is not None:
+    if total is not None and _value(stat_at(summary, "investor", "prob_total_loss")) == 0:
+        text += " and in no draw lose almost everything (under 0.1×)"
+    elif total is not None:
         text += f" and lose almost everything (under 0.1×) in {total}"
     es = stat_at(summary, "investor", "es05")
     if _value(es) is not None:
         text += (f"; in the worst 5% of draws they get back {multiple(_value(es))} ± "
                  f"{standard_error(_value(es, 'se'), 'multiple')} "
                  "of their committed capital on average")
+    total_loss = _value(stat_at(summary, "investor", "prob_total_loss"))
+    if total_loss is not None and total_loss > BAD_CASE_TOTAL_LOSS:
+        text += _graded_tail(summary)
     irr = stat_at(summary, "investor", "irr")
-    if draws is not None and "irr" in draws:
+    median = stat_at(summary, "investor", "irr_median")
+    if _value(median) is not None:  # summary.json's, with its (replicate) standard error
+        text += (f". The median IRR is {percent(_value(median))} ± {standard_error(_value(median, 'se'), 'percent')} "
+                 "a year")
+    elif draws is not None and "irr" in draws:
         columns = {key: np.asarray(draws[key]) for key in ("irr", REPLICATE_COLUMN) if key in draws}
         median, se = estimate(METRICS["median_irr"], columns)  # from the replicates under QMC sampling
         if np.isfinite(median):
@@ -60,9 +71,29 @@ def investor_sentence(summary: Mapping[str, Any], draws: Mapping[str, np.ndarray
     return text + "."
 
 
-def reference_sentence(draws: Mapping[str, np.ndarray] | None, reference_moic: float | None) -> str | None:
+def _graded_tail(summary: Mapping[str, Any]) -> str:
+    """When total losses are common the worst 5% are all 0×: grade the bad case further."""
+    parts = []
+    half = _prob(stat_at(summary, "investor", "prob_moic_below_half"))
+    if half is not None:
+        parts.append(f"they lose more than half in {half}")
+    for key, share in (("es10", "10%"), ("es25", "25%")):
+        es = stat_at(summary, "investor", key)
+        if _value(es) is not None:
+            parts.append(f"the worst {share} of draws return {multiple(_value(es))} ± "
+                         f"{standard_error(_value(es, 'se'), 'multiple')} on average")
+    return ("; " + ", ".join(parts)) if parts else ""
+
+
+def reference_sentence(draws: Mapping[str, np.ndarray] | None, reference_moic: float | None,
+                       summary: Mapping[str, Any] | None = None) -> str | None:
     """How often the scenario's reference multiple on committed capital (``meta.reference_moic``,
-    Essex's published 1.45×) is reached or beaten."""
+    Essex's published 1.45×) is reached or beaten: summary.json's ``investor.prob_reference``,
+    or from the draws."""
+    found = stat_at(dict(summary or {}), "investor", "prob_reference")
+    if _value(found) is not None and (reference_moic is None or found.get("reference") == reference_moic):
+        return (f"Investors reach the scenario's reference multiple, {multiple(found['reference'])} on committed "
+                f"capital, or more in {_prob(found)} of draws.")
     if draws is None or reference_moic is None or "moic_committed" not in draws:
         return None
     moic = np.asarray(draws["moic_committed"], dtype=float)
@@ -103,16 +134,41 @@ def council_sentence(summary: Mapping[str, Any], cap: float | None = None, cappe
     return text + "."
 
 
-def deadweight_sentence(summary: Mapping[str, Any]) -> str | None:
-    """How much of what the council pays for would have happened anyway, and how often it pays
-    more than the care it truly avoids is worth."""
-    deadweight = stat_at(summary, "council", "deadweight_share")
-    mean = _value(deadweight, "mean")
-    if mean is None:
+def capital_sentence(summary: Mapping[str, Any]) -> str | None:
+    """How often the service stops early for lack of capital, and the costs left unfunded."""
+    stopped = stat_at(summary, "outcomes", "prob_service_stopped_early")
+    if _value(stopped) is None:
         return None
-    text = (f"On average {percent(mean)} ± {standard_error(_value(deadweight, 'se'), 'percent')} of the outcomes the council pays "
-            "for would have happened without the service (deadweight)")
+    if _value(stopped) == 0:
+        return "In no draw did the service stop early for lack of capital."
+    text = f"The service stops early for lack of capital in {_prob(stopped)} of draws"
+    unfunded = stat_at(summary, "outcomes", "unfunded_costs")
+    if _value(unfunded, "mean"):
+        text += (f", leaving {money(_value(unfunded, 'mean'))} ± {standard_error(_value(unfunded, 'se'), 'money')} "
+                 "of service costs unfunded on average")
+    return text + "."
+
+
+def deadweight_sentence(summary: Mapping[str, Any]) -> str | None:
+    """How much of what the council pays is for care days that would have been avoided anyway
+    (in £ and as a share of all payments, every draw counted), and how often it pays more than
+    the care it truly avoids is worth."""
+    pooled = stat_at(summary, "council", "deadweight_share_of_payments")
+    paid = stat_at(summary, "council", "deadweight_paid")
+    deadweight = stat_at(summary, "council", "deadweight_share")
+    if _value(pooled) is not None and _value(paid, "mean") is not None:
+        text = (f"Of what the council pays, {money(_value(paid, 'mean'))} ± "
+                f"{standard_error(_value(paid, 'se'), 'money')} on average ({_prob(pooled)} of all payments) is for "
+                "care days the young people would have avoided without the service (deadweight)")
+    elif _value(deadweight, "mean") is not None:
+        text = (f"On average {percent(_value(deadweight, 'mean'))} ± "
+                f"{standard_error(_value(deadweight, 'se'), 'percent')} of the outcomes the council pays "
+                "for would have happened without the service (deadweight)")
+    else:
+        text = None
     more = _prob(stat_at(summary, "council", "prob_pays_more_than_saved"))
+    if text is None:  # a contract paying for something other than care days: no days-based deadweight
+        return None if more is None else f"The council pays more than the true savings in {more} of draws."
     if more is not None:
         text += f"; it pays more than the true savings in {more} of draws"
     return text + "."
@@ -155,16 +211,17 @@ def summary_sentences(
     Returns
     -------
     Sentences in reading order: investors' chance and size of a loss (and the median IRR), the
-    reference multiple, each class of investors, the council's payments and cap, deadweight, and
-    the input that drives the result.
+    reference multiple, each class of investors, the council's payments and cap, the service
+    stopping early for lack of capital, deadweight, and the input that drives the result.
     """
     if found_drivers is None and draws is not None and "moic_committed" in draws:
         found_drivers = drivers(draws)
     sentences = (
         investor_sentence(summary, draws),
-        reference_sentence(draws, reference_moic),
+        reference_sentence(draws, reference_moic, summary),
         tranche_sentence(summary),
         council_sentence(summary, cap, capped),
+        capital_sentence(summary),
         deadweight_sentence(summary),
         driver_sentence(found_drivers or ()),
     )

@@ -10,6 +10,7 @@ from typing import Any
 HEADLINES = (
     ("MOIC on committed capital", "investor", "moic_committed", "multiple"),
     ("MOIC on drawn capital", "investor", "moic_drawn", "multiple"),
+    ("Median IRR (annual)", "investor", "irr_median", "percent"),
     ("IRR (annual)", "investor", "irr", "percent"),
     ("P(loss): MOIC on drawn < 1", "investor", "prob_loss", "prob"),
     ("P(total loss): MOIC < 0.1", "investor", "prob_total_loss", "prob"),
@@ -19,10 +20,14 @@ HEADLINES = (
     ("P(cap reached)", "council", "prob_cap_reached", "prob"),
     ("True savings (care avoided)", "council", "true_savings", "money"),
     ("Deadweight share of paid days", "council", "deadweight_share", "percent"),
+    ("Paid for deadweight", "council", "deadweight_paid", "money"),
+    ("Deadweight share of all payments", "council", "deadweight_share_of_payments", "prob"),
     ("Council net benefit", "council", "net_benefit", "money"),
     ("Council net benefit, present value", "council", "net_benefit_pv", "money"),
     ("Council net benefit to 18th birthdays, PV", "council", "net_benefit_to_18_pv", "money"),
     ("Payments had the service no effect", "council", "payments_without_effect", "money"),
+    ("P(stops early, capital ran out)", "outcomes", "prob_service_stopped_early", "prob"),
+    ("Service costs left unfunded", "outcomes", "unfunded_costs", "money"),
     ("Young people started", "outcomes", "young_people_started", "number"),
     ("Care proportion, treated", "outcomes", "care_proportion_treated", "percent"),
     ("Care proportion, counterfactual", "outcomes", "care_proportion_counterfactual", "percent"),
@@ -66,10 +71,48 @@ def shown(summary: dict[str, Any], section: str, key: str) -> dict[str, Any] | N
     return stats
 
 
+# Shown only when total losses are common (P(total loss) above this): then the worst 5% are all
+# 0x, and the bad case needs grading further.
+BAD_CASE_TOTAL_LOSS = 0.05
+BAD_CASE = (
+    ("MOIC, 10th percentile", "investor", "moic_p10", "multiple"),
+    ("MOIC, 25th percentile", "investor", "moic_p25", "multiple"),
+    ("P(MOIC on drawn < 0.5)", "investor", "prob_moic_below_half", "prob"),
+    ("Expected shortfall: worst 10% MOIC", "investor", "es10", "multiple"),
+    ("Expected shortfall: worst 25% MOIC", "investor", "es25", "multiple"),
+)
+
+
+def says_nothing(summary: dict[str, Any], section: str, key: str) -> bool:
+    """A row that repeats another or never varies: MOIC on drawn capital when it equals MOIC on
+    committed capital in every statistic (all capital drawn at close), and capital drawn when it
+    is the same in every draw."""
+    stats = stat_at(summary, section, key) or {}
+    if (section, key) == ("investor", "moic_drawn"):
+        committed = stat_at(summary, "investor", "moic_committed") or {}
+        return all(stats.get(k) is not None and committed.get(k) is not None
+                   and abs(stats[k] - committed[k]) <= 1e-12 * max(1.0, abs(committed[k]))
+                   for k in ("mean", "p05", "p25", "p50", "p75", "p95"))
+    if (section, key) == ("investor", "capital_drawn"):
+        return stats.get("p05") is not None and stats.get("p05") == stats.get("p95") and not stats.get("se")
+    return False
+
+
 def headlines(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """:data:`HEADLINES`, then what the term sheet adds where the run has it: each guarantor's
+    """:data:`HEADLINES` less the rows that say nothing (:func:`says_nothing`), with the graded bad
+    case (:data:`BAD_CASE`) when total losses are common and P(MOIC ≥ the scenario's reference)
+    after P(total loss); then what the term sheet adds where the run has it: each guarantor's
     expected payout and chance of a call, the chance of an early end and its cost to the council."""
-    rows = list(HEADLINES)
+    rows = [row for row in HEADLINES if not says_nothing(summary, row[1], row[2])]
+    after = next((i + 1 for i, row in enumerate(rows) if row[2] == "prob_total_loss"), len(rows))
+    extra = []
+    total = (stat_at(summary, "investor", "prob_total_loss") or {}).get("value")
+    if total is not None and total > BAD_CASE_TOTAL_LOSS:
+        extra += list(BAD_CASE)
+    reference = stat_at(summary, "investor", "prob_reference")
+    if reference and reference.get("reference") is not None:
+        extra.append((f"P(MOIC ≥ reference {reference['reference']:.2f}×)", "investor", "prob_reference", "prob"))
+    rows[after:after] = extra
     for name in summary.get("guarantors", {}):
         rows += [(f"Guarantee payout, {name}", f"guarantors.{name}", "payout", "money"),
                  (f"P(guarantee called), {name}", f"guarantors.{name}", "prob_called", "prob")]

@@ -35,30 +35,39 @@ def format_index(value: float, conf: float) -> str:
 
 
 def plot_tornado(result: SensitivityResult, ax) -> None:
-    """Tornado on ``ax``: per input, bars from the overall mean to the bottom- and top-decile
-    means (±1.96 se), the most influential input on top.  Computes nothing."""
+    """Tornado on ``ax`` in the reports' style: per input (plain label), bars from the overall
+    mean to the bottom-decile (orange) and top-decile (blue) means, ±1.96 se, side by side, the
+    most influential input on top, the axis in the metric's unit.  Computes nothing."""
+    from simsib.report.figures import PALETTE, PRIMARY, SECONDARY, _format_axis, _legend_below
+    from simsib.scenario.evidence import label
+
     table = result.table.iloc[::-1]
     centre = result.overall[0]
     y = np.arange(len(table))
-    for column, colour, label in (("low_mean", "tab:blue", "input in bottom decile"),
-                                  ("high_mean", "tab:orange", "input in top decile")):
+    for column, colour, offset, text in (("low_mean", SECONDARY, 0.19, "Input in bottom decile"),
+                                         ("high_mean", PRIMARY, -0.19, "Input in top decile")):
         se = table[column.replace("mean", "se")]
-        ax.barh(y, table[column] - centre, left=centre, color=colour, alpha=0.8, label=label,
-                xerr=1.96 * se, error_kw={"elinewidth": 0.8, "capsize": 2})
-    ax.axvline(centre, color="black", linewidth=0.8)
-    ax.set_yticks(y, table["input"])
-    ax.set_xlabel(f"{result.metric.label} (mean over draws)")
-    ax.set_ylabel("uncertain input")
-    ax.set_title(f"What {result.metric.name} hinges on · {result.header['scenario']}")
-    ax.legend(loc="lower right", fontsize=8)
+        ax.barh(y + offset, table[column] - centre, left=centre, color=colour, height=0.38, label=text,
+                xerr=1.96 * se, error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": PALETTE["black"]})
+    ax.axvline(centre, color=PALETTE["black"], linewidth=1.0)
+    ax.set_yticks(y, [label(str(key), short=True) for key in table["input"]])
+    ax.grid(axis="y", visible=False)
+    if result.metric.unit in ("money", "percent", "multiple"):
+        _format_axis(ax.xaxis, result.metric.unit)
+    ax.set_xlabel(f"Mean {result.metric.label} (± 1.96 se)")
+    ax.set_ylabel("Uncertain input")
+    ax.set_title(f"What drives the result: tornado · {result.header['scenario']}")
+    _legend_below(ax)
 
 
 def write_sensitivity(result: SensitivityResult, out_dir) -> list[str]:
     """Write sensitivity.csv, sensitivity.md, sensitivity.json and tornado.png into ``out_dir``."""
     from matplotlib.figure import Figure
 
+    from simsib.report.figures import style
 
-    figure = Figure(figsize=(8, 0.45 * len(result.table) + 1.8), layout="constrained")
-    plot_tornado(result, figure.add_subplot())
+    with style():
+        figure = Figure(figsize=(8, 0.5 * len(result.table) + 2.2), layout="constrained")
+        plot_tornado(result, figure.add_subplot())
     return write_analysis(out_dir, "sensitivity", result.table, markdown_table(result), result.header,
                           {"tornado.png": figure})

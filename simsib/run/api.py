@@ -74,5 +74,6 @@ def simulate(
     header = run_header(plan, seed)
     groups = draw_groups(scenario, plan.chunks)
     summary = {**header, **summarise(lambda c: table[c].to_numpy(), len(table), list(table.columns), scenario,
-                                     groups=groups, replicates_text=replicates_text(scenario))}
+                                     groups=groups, replicates_text=replicates_text(scenario),
+                                     quarterly_payments=sample.get("payments"))}
     return SimulationResult(scenario, header, table, pd.DataFrame(quarterly_bands(sample)), summary, sample, flows)

@@ -136,10 +136,12 @@ def run_to_folder(
         n_chunks = len(plan.chunks)
         read = (lambda column: partial.column(column, n_chunks)) if partial.in_memory(n_chunks) \
             else column_reader(staging / DRAWS_FILE)
+        sample = quarterly_sample(partial, plan.quarterly_sample, len(plan.chunks))
         summary = {**header, **summarise(read, n, column_names(staging / DRAWS_FILE), plan.scenario,
-                                         groups=groups, replicates_text=replicates_text(scenario))}
+                                         groups=groups, replicates_text=replicates_text(scenario),
+                                         quarterly_payments=sample.get("payments"))}
         write_json(staging / SUMMARY_FILE, summary)
-        write_quarterly_csv(staging / QUARTERLY_FILE, quarterly_bands(quarterly_sample(partial, plan.quarterly_sample, len(plan.chunks))))
+        write_quarterly_csv(staging / QUARTERLY_FILE, quarterly_bands(sample))
         write_csv(staging / CONVERGENCE_FILE, convergence_columns(convergence.rows))
         write_scenario(staging / SCENARIO_FILE, raw_scenario)
         manifest = {

@@ -35,6 +35,7 @@ import numpy as np
 
 from simsib.contract.irr import IRR_STATUS_TEXT, IrrStatus
 from simsib.contract.metrics import TOTAL_LOSS_MOIC
+from simsib.run import decision
 from simsib.run.pipeline import QUARTERLY_SERIES
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -55,6 +56,7 @@ DISTRIBUTIONS = (
     ("council", "contract_savings", "contract_savings"),
     ("council", "true_savings", "true_savings"),
     ("council", "deadweight_share", "deadweight_share"),
+    ("council", "deadweight_paid", "deadweight_paid"),
     ("council", "net_benefit", "net_benefit"),
     ("council", "net_benefit_pv", "net_benefit_pv"),
     ("council", "true_savings_pv", "true_savings_pv"),
@@ -84,6 +86,7 @@ DISTRIBUTIONS = (
 EVENTS = (
     ("investor", "prob_loss", ("moic_drawn",), lambda moic: moic < 1.0),
     ("investor", "prob_total_loss", ("moic_drawn",), lambda moic: moic < TOTAL_LOSS_MOIC),
+    ("investor", "prob_moic_below_half", ("moic_drawn",), lambda moic: moic < 0.5),
     ("council", "prob_cap_reached", ("cap_reached",), lambda reached: reached.astype(bool)),
     ("council", "prob_pays_more_than_saved", ("outcome_payments", "true_savings"), lambda paid, saved: paid > saved),
     ("outcomes", "prob_service_stopped_early", ("service_stopped_early",), lambda stopped: stopped.astype(bool)),
@@ -202,7 +205,8 @@ def expected_shortfall(values: np.ndarray, tail: float = TAIL, groups: np.ndarra
 
 
 def summarise(read: ColumnReader, n_draws: int, columns: Sequence[str] = (), scenario: Any = None,
-              groups: np.ndarray | None = None, replicates_text: str = "") -> dict:
+              groups: np.ndarray | None = None, replicates_text: str = "",
+              quarterly_payments: np.ndarray | None = None) -> dict:
     """The ``standard_errors``, ``investor``, ``council`` and ``outcomes`` sections of summary.json,
     and the term sheet's (see :func:`term_sheet_sections`) for the draws ``columns`` that a
     structured SPV adds.
@@ -211,7 +215,9 @@ def summarise(read: ColumnReader, n_draws: int, columns: Sequence[str] = (), sce
     scenario's cohorts, mechanisms and payers (:data:`SCENARIO_COLUMNS`); ``scenario`` names
     each mechanism's type.  ``groups`` (n_draws,) labels each draw's replicate when the inputs
     were QMC points; every standard error then comes from replicates, as ``replicates_text``
-    describes.
+    describes.  ``quarterly_payments`` (m, n_quarters), £ paid each quarter by the first m draws
+    (the run's quarterly sample), gives ``council.payments_by_year``; the investors' graded bad
+    case and the pooled deadweight share are :mod:`simsib.run.decision`'s.
     """
     out: dict[str, dict] = {"investor": {}, "council": {}, "outcomes": {}}
     for section, key, column in DISTRIBUTIONS:
@@ -241,6 +247,14 @@ def summarise(read: ColumnReader, n_draws: int, columns: Sequence[str] = (), sce
     if es05["value"] is None:
         es05["reason"] = "undefined: MOIC on committed capital is undefined in every draw (no capital committed)"
     out["investor"]["es05"] = {**es05, "of": "moic_committed"}
+    meta = getattr(scenario, "meta", None)
+    decision.investor_grades(read, out, groups, getattr(meta, "reference_moic", None), probability,
+                             expected_shortfall)
+    out["council"]["deadweight_share_of_payments"] = decision.ratio_of_means(
+        read("deadweight_paid"), read("outcome_payments"), groups, standard_error)
+    years = decision.council_years(quarterly_payments, getattr(meta, "contract_start", None), groups, standard_error)
+    if years is not None:
+        out["council"]["payments_by_year"] = years
     term_sheet_sections(read, columns, out, groups)
     method = IID_SE if groups is None else {"method": "replicates", "replicates": int(np.unique(groups).size),
                                             "text": replicates_text}
@@ -249,7 +263,7 @@ def summarise(read: ColumnReader, n_draws: int, columns: Sequence[str] = (), sce
 
 # If no draw drew any capital there is nothing to lose: the probability is undefined, not 0.
 _NO_CAPITAL = "undefined: no draw drew any investor capital, so MOIC on drawn capital is undefined in every draw"
-_UNDEFINED = {"prob_loss": _NO_CAPITAL, "prob_total_loss": _NO_CAPITAL}
+_UNDEFINED = {"prob_loss": _NO_CAPITAL, "prob_total_loss": _NO_CAPITAL, "prob_moic_below_half": _NO_CAPITAL}
 
 
 # (section, draws column): figures of the term sheet, where the run has them.
@@ -339,7 +353,8 @@ def flatten(summary: dict) -> list[dict]:
 
     for section in SECTIONS:
         for key, stats in summary.get(section, {}).items():
-            add(f"{section}.{key}", stats)
+            if isinstance(stats, dict):  # not a table such as council.payments_by_year
+                add(f"{section}.{key}", stats)
     return rows
 
 

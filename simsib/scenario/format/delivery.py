@@ -59,6 +59,7 @@ PRECISION_KEYS = (
     "investor.moic_committed", "investor.moic_drawn", "investor.irr", "investor.capital_drawn",
     "investor.distributions", "investor.investor_profit", "investor.npv", "investor.payback_quarter",
     "investor.peak_capital_at_risk", "investor.prob_loss", "investor.prob_total_loss",
+    "investor.prob_moic_below_half", "council.deadweight_paid",
     "council.outcome_payments", "council.contract_savings", "council.true_savings", "council.deadweight_share",
     "council.net_benefit", "council.cap_quarter", "council.outcome_payments_pv", "council.true_savings_pv",
     "council.net_benefit_pv", "council.true_savings_to_18", "council.true_savings_to_18_pv",
