@@ -131,6 +131,10 @@ def budget_fan(years: list[dict[str, Any]], *, ax: Axes) -> Axes:
             label="Mean")
     ax.set_xticks(x, [r["year"] for r in years], rotation=45 if len(years) > 8 else 0)
     ax.set_xlim(-0.3, len(years) - 0.7)
+    # Headroom above the highest 95th percentile (the report's style has no y margin: the band's
+    # top ran along the frame).
+    low, high = min(0.0, min(r["p05"] for r in years)), max(r["p95"] for r in years)
+    ax.set_ylim(low, high + 0.08 * (high - low or 1.0))
     _format_axis(ax.yaxis, "money")
     ax.set_ylabel("Outcome payments in the year")
     ax.set_title("Council budget: outcome payments by year")
