@@ -95,3 +95,12 @@ def test_cli(tmp_path):
     table = pd.read_csv(out / "mechanisms.csv")
     assert table["mechanism"].tolist() == ["own", *ALTERNATIVES]
     assert "per_person" in (out / "mechanisms.md").read_text()
+
+
+def test_the_care_paths_simulated_on_workers_give_the_same_numbers(raw, result):
+    # Two processes simulate the chunks (finishing in any order); every figure is the same.
+    parallel = compare_mechanisms(raw, validate(raw), draws=DRAWS, seed=12, workers=2)
+    pd.testing.assert_frame_equal(parallel.table, result.table)
+    for name, columns in result.draws.items():
+        for key, values in columns.items():
+            np.testing.assert_array_equal(parallel.draws[name][key], values)

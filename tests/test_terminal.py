@@ -182,7 +182,8 @@ def test_help_lists_the_bundled_scenarios():
     assert "essex-tranches" in listing and "Peterborough" in listing
 
 
-@pytest.mark.parametrize("name", ["run", "sweep", "sensitivity", "stress", "compare", "commission", "backtest", "update"])
+@pytest.mark.parametrize("name", ["run", "sweep", "sensitivity", "stress", "compare", "commission", "backtest", "update",
+                                  "compare-mechanisms"])
 def test_commands_that_run_draws_share_the_common_options(name):
     options = {opt for param in COMMANDS[name].params for opt in getattr(param, "opts", [])}
     assert {"--quiet", "--workers", "--out"} <= options, name

@@ -20,6 +20,7 @@ saved, the spread of payments, the investors' chance of a loss and their median 
 from __future__ import annotations
 
 import copy
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -29,8 +30,10 @@ import pandas as pd
 from simsib.analysis.estimates import METRICS, estimate
 from simsib.analysis.variants import chunk_sizes, derive_inputs, reuses_outcomes
 from simsib.model.inputs import sample_inputs
+from simsib.model.qmc import prepare_sobol
 from simsib.model.streams import chunk_seed, new_entropy
 from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
+from simsib.run.processes import map_processes
 from simsib.run.summary import PERCENTILES
 from simsib.scenario.errors import ScenarioError
 from simsib.scenario.format import Scenario
@@ -73,14 +76,24 @@ class _SharedPaths:
     """Every chunk's simulated care paths, held in memory so mechanisms can be settled again
     and again while their prices are solved for."""
 
-    def __init__(self, outcome_base: Scenario, entropy: int, draws: int):
+    def __init__(self, outcome_base: Scenario, entropy: int, draws: int, *, workers: int = 1,
+                 progress: Callable[[int], None] | None = None):
         self.base = outcome_base
-        self.chunks = []
-        for index, size in chunk_sizes(draws, outcome_base.simulation.chunk_size):
-            seed = chunk_seed(entropy, index)
-            inputs = sample_inputs(outcome_base, seed, size)
-            outcomes, monthly = simulate_outcomes(outcome_base, inputs, seed)
-            self.chunks.append(_Chunk(outcomes, monthly, inputs, seed, size))
+        plan = chunk_sizes(draws, outcome_base.simulation.chunk_size)
+        calls = [(outcome_base, entropy, index, size) for index, size in plan]
+        chunks: dict[int, _Chunk] = {}
+        if workers <= 1 or len(plan) <= 1:
+            results = ((position, _simulate_chunk(*call)) for position, call in enumerate(calls))
+        else:
+            prepare_sobol(outcome_base, entropy)  # drawn once here; the forked workers inherit it
+            results = map_processes(_simulate_chunk, calls, workers)
+        with closing(results):
+            for position, chunk in results:
+                chunks[position] = chunk
+                if progress:
+                    progress(chunk.size)
+        # In chunk order, whatever order the workers finished in: the numbers do not depend on it.
+        self.chunks = [chunks[position] for position in range(len(plan))]
 
     def inputs(self, variant: Scenario) -> list[dict[str, np.ndarray]]:
         return [derive_inputs(self.base, c.base_inputs, variant, c.seed, c.size) for c in self.chunks]
@@ -93,6 +106,14 @@ class _SharedPaths:
         parts = [draw_columns(variant, i, settle(variant, i, c.outcomes, c.monthly), c.monthly)
                  for i, c in zip(inputs, self.chunks)]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _simulate_chunk(outcome_base: Scenario, entropy: int, index: int, size: int) -> _Chunk:
+    """One chunk's inputs and care paths (a worker's call: its arguments and result pickle)."""
+    seed = chunk_seed(entropy, index)
+    inputs = sample_inputs(outcome_base, seed, size)
+    outcomes, monthly = simulate_outcomes(outcome_base, inputs, seed)
+    return _Chunk(outcomes, monthly, inputs, seed, size)
 
 
 def solve_scale(payment: Callable[[float], float], target: float, first: float) -> tuple[float, bool]:
@@ -157,13 +178,17 @@ def compare_mechanisms(
     draws: int | None = None,
     seed: int | None = None,
     file: str | None = None,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
 ) -> MechanismResult:
     """Settle the scenario's own mechanism and each of :data:`ALTERNATIVES` on the same care
     paths, each alternative priced to the own mechanism's expected payment.
 
     Table columns: ``mechanism, description, price_key, price, priced`` (True when the expected
     payment was matched), then per figure of :data:`FIGURES` its value and ``_se``, and the
-    payment spread ``payment_sd, payment_p05, payment_p95``.
+    payment spread ``payment_sd, payment_p05, payment_p95``.  The care paths are simulated on
+    ``workers`` processes (the numbers are the same for any number), ``progress(draws)`` after
+    each chunk; the mechanisms are then settled in this process.
     """
     if scenario.cohorts:
         # The alternatives pay for time out of care, for everybody: a scenario of named cohorts
@@ -179,7 +204,7 @@ def compare_mechanisms(
     # zero-priced milestone changes no payment, only what the aggregation keeps).
     extra = [{**table, "price": 0.0} for _, table in ALTERNATIVES.values() if table["type"] == "milestone"]
     outcome_base = _with_mechanisms(raw, own_tables + extra, file)
-    paths = _SharedPaths(outcome_base, entropy, n_draws)
+    paths = _SharedPaths(outcome_base, entropy, n_draws, workers=workers, progress=progress)
 
     own_inputs = paths.inputs(scenario)
     target = paths.expected_payment(scenario, own_inputs)

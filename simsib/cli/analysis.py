@@ -292,16 +292,21 @@ def compare_mechanisms_cmd(
     seed: Optional[int] = SeedOpt,
     set_: List[str] = SetOpt,
     out: Optional[Path] = OutOpt,
+    workers: Optional[int] = WorkersOpt,
     force: bool = ForceOpt,
     json_: bool = JsonOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """Payment mechanisms on the same care paths, each priced to the same expected payment."""
     from simsib.analysis.mechanism_comparison import compare_mechanisms
     from simsib.report.mechanisms import write_mechanisms
 
     path, raw, validated = load(scenario, set_)
+    n_draws = draws or validated.simulation.draws
     with _output(out, validated.meta.name, "mechanisms", force) as folder:
-        result = compare_mechanisms(raw, validated, draws=draws, seed=seed, file=str(path))
+        result = _with_progress(n_draws, quiet or json_, lambda advance: compare_mechanisms(
+            raw, validated, draws=draws, seed=seed, file=str(path), workers=workers or default_workers(),
+            progress=advance))
         _publish(folder, lambda staging: write_mechanisms(result, staging))
     out_dir = folder.out_dir
     if json_:
