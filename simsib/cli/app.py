@@ -184,15 +184,9 @@ def _internal_error(exc: BaseException) -> None:
 
 def scenario_path(scenario: Optional[str]) -> Path:
     """A scenario argument: a file path, or the name of a bundled scenario (``essex-launch``)."""
-    from simsib.scenario.loader import bundled_scenario_path
+    from simsib.scenario.loader import scenario_path as resolve
 
-    if scenario is None:
-        return bundled_scenario_path()
-    path = Path(scenario)
-    if path.exists() or path.suffix == ".toml" or os.sep in scenario:
-        return path
-    bundled = bundled_scenario_path(scenario)
-    return bundled if bundled.exists() else path
+    return resolve(scenario)
 
 
 def load(scenario: Optional[str], overrides: List[str]):

@@ -154,6 +154,8 @@ def print_summary(console: Console, summary: dict[str, Any], median: tuple[float
     IRR and its standard error (:func:`median_irr`), else the summary's median without one."""
     title = f"simsib · {summary['scenario']} · {summary['draws']:,} draws · seed {summary['seed_entropy']}"
     console.print(title, style="bold", highlight=False)
+    for caveat in summary.get("caveats", ()):
+        note(console, f"Caveat: {caveat}")
     sentence = investor_sentence(summary, median)
     if sentence:
         note(console, sentence)

@@ -297,8 +297,10 @@ def executive(run: RunFolder, found: dict[str, Any] | None) -> list[str]:
     sc = run.scenario
     drivers = [Driver(e.key, e.label, e.rho, e.rho_se) for e in found["effects"]] if found else []
     reference = sc.meta.reference_moic
-    return summary_sentences(run.summary, None, reference_moic=None if reference is None else float(reference),
-                             cap=_value(sc.contract.cap), capped=sc.contract.cap is not None, found_drivers=drivers)
+    # The scenario's caveats first: they qualify every sentence after them.
+    return [f"Caveat: {c}" for c in run.summary.get("caveats", ())] + summary_sentences(
+        run.summary, None, reference_moic=None if reference is None else float(reference),
+        cap=_value(sc.contract.cap), capped=sc.contract.cap is not None, found_drivers=drivers)
 
 
 def tables_context(run: RunFolder, found: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]:

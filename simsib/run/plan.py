@@ -61,4 +61,6 @@ def run_header(plan: RunPlan, seed: int | None) -> dict[str, Any]:
         "chunk_size": plan.chunk_size,
         "simsib_version": __version__,
         "scenario_sha256": scenario_sha256(plan.scenario),
+        # What a reader must know before using any figure (the terminal and the report show it).
+        **({"caveats": list(plan.scenario.meta.caveats)} if plan.scenario.meta.caveats else {}),
     }

@@ -37,6 +37,18 @@ def bundled_scenario_path(name: str = DEFAULT_SCENARIO) -> Path:
     return _bundled_dir() / filename
 
 
+def scenario_path(scenario: str | Path | None) -> Path:
+    """A scenario given as a file path, or as the name of a bundled scenario (``essex-launch``);
+    None: the bundled default.  A name that is neither stays a path (its error names it)."""
+    if scenario is None:
+        return bundled_scenario_path()
+    path = Path(scenario)
+    if path.exists() or path.suffix == ".toml" or os.sep in str(scenario):
+        return path
+    bundled = bundled_scenario_path(str(scenario))
+    return bundled if bundled.exists() else path
+
+
 def _bundled_dir() -> Path:
     return SCENARIO_DIR
 
@@ -302,14 +314,15 @@ def load_raw(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
 
 
 def load_scenario(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Scenario:
-    """Load, merge and validate a scenario file (the bundled Essex scenario when ``path`` is None).
+    """Load, merge and validate a scenario file, or a bundled scenario by name (``"essex-2012"``;
+    the bundled Essex scenario when ``path`` is None).
 
     Raises
     ------
     ScenarioError
         Listing every problem: file, dotted key, value, what was expected.
     """
-    path = Path(path) if path is not None else bundled_scenario_path()
+    path = scenario_path(path)
     data = load_raw(path, overrides)
     return validate(data, file=str(path))
 

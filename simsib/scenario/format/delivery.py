@@ -43,6 +43,11 @@ class Meta(Section):
         description="Calendar month of contract month 0, as YYYY-MM (Essex: 2013-04), so that payments can be "
         "shown by financial year (April to March); none: by contract year.",
     )
+    caveats: list[str] = Field(
+        default_factory=list,
+        description="What a reader must know before using any figure of this scenario (e.g. what its data cannot "
+        "identify); printed above the terminal's figures and at the top of the report's summary.",
+    )
 
     @field_validator("contract_start")
     @classmethod
