@@ -38,7 +38,7 @@ def test_essex_realised_states_the_identification_tables_range():
 def realised_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("realised") / "run"
     result = CliRunner().invoke(app, ["run", "essex-realised", "--draws", "200", "--seed", "3", "--workers", "1",
-                                      "--out", str(out), "--quiet", "--report"], env={"COLUMNS": "80"})
+                                      "--out", str(out), "--quiet", "--report", "--xlsx"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     return out, result.output
 
@@ -46,6 +46,10 @@ def realised_run(tmp_path_factory):
 def test_the_caveat_is_in_summary_json_the_terminal_and_the_report(realised_run):
     out, printed = realised_run
     (caveat,) = json.loads((out / "summary.json").read_text())["caveats"]
+    import openpyxl
+
+    provenance = openpyxl.load_workbook(out / "results.xlsx")["provenance"]
+    assert provenance.cell(row=2, column=1).value == "Caveat" and provenance.cell(row=2, column=2).value == caveat
     assert caveat.startswith("The data do not identify the council's result")
     flat = " ".join(printed.split())
     assert flat.index("Caveat: The data do not identify") < flat.index("Outcome payments")
@@ -59,3 +63,14 @@ def test_a_scenario_without_caveats_has_none(tmp_path):
     assert result.exit_code == 0, result.output
     assert "caveats" not in json.loads((tmp_path / "run" / "summary.json").read_text())
     assert "Caveat" not in result.output
+
+
+def test_a_folder_named_like_a_bundled_scenario_does_not_hide_it(tmp_path, monkeypatch):
+    from simsib.scenario.loader import bundled_scenario_path, scenario_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "essex").mkdir()  # e.g. the folder an earlier `simsib run essex --out essex` wrote
+    assert scenario_path("essex") == bundled_scenario_path("essex")
+    assert load_scenario("essex").meta.name == "essex"
+    (tmp_path / "mine").write_text("[meta]\nname = \"mine\"\n")
+    assert scenario_path("mine") == Path("mine")  # a file of that name is the user's own

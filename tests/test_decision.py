@@ -92,5 +92,16 @@ def test_deadweight_is_undefined_for_a_contract_that_pays_for_no_care_days():
     council = result.summary_dict["council"]
     assert result.draws["deadweight_share"].isna().all()  # it pays for fewer reconvictions, not care days
     assert council["deadweight_share"]["mean"] is None and council["deadweight_share_of_payments"]["value"] is None
+    # Not "nothing was paid" (it pays £m): the figure does not apply, and no headline shows it.
+    assert council["deadweight_share_of_payments"]["reason"].startswith("not applicable: the contract counts no care")
+    assert council["outcome_payments"]["mean"] > 0
+    # No cap either: P(cap reached) does not apply (not 0%), and the cap sentence is not said.
+    assert council["prob_cap_reached"]["value"] is None and "no cap" in council["prob_cap_reached"]["reason"]
+    from simsib.report.headlines import headlines
+    keys = {row[2] for row in headlines(result.summary_dict)}
+    assert "deadweight_share_of_payments" not in keys and "prob_cap_reached" not in keys
+    # Its reconvictions carry no cost (judgement: the register has none), so true savings are 0
+    # by construction: no sentence compares payments with them.
     text = " ".join(summary_sentences(result.summary_dict))
-    assert "deadweight" not in text and "pays more than the true savings in" in text
+    assert "deadweight" not in text and "pays more than the true savings" not in text
+    assert "puts no value on the outcomes" in text

@@ -163,7 +163,8 @@ def test_sentences_grade_the_bad_case_and_count_deadweight_in_pounds():
     }
     text = " ".join(summary_sentences(summary, reference_moic=1.45))
     # P(total loss) 21% > 5%: the worst 5% are all 0x, so the bad case is graded further.
-    for figure in ("lose more than half in 31.0% ± 0.5%", "worst 25% of draws return 0.18× ± 0.01×",
+    for figure in ("lose more than half of the capital they put in in 31.0% ± 0.5%",
+                   "worst 25% of draws return 0.18× ± 0.01× of committed capital",
                    "median IRR is −1.2% ± 0.3% a year", "or more in 29.0% ± 0.6% of draws",
                    "stops early for lack of capital in 12.0% ± 0.4%", "£250k ± £10k",
                    "£3.90m ± £20k on average (83.0% ± 0.2% of all payments)"):
@@ -171,3 +172,21 @@ def test_sentences_grade_the_bad_case_and_count_deadweight_in_pounds():
     summary["investor"]["prob_total_loss"] = {"value": 0.0, "se": 0.0}
     text = " ".join(summary_sentences(summary))
     assert "in no draw lose almost everything" in text and "more than half" not in text
+
+
+def test_rank_correlation_errors_come_from_the_replicates_under_qmc():
+    # Two inputs tied to the metric, 20 replicates: the error is the replicates' spread of ρ / √R,
+    # not the iid formula's.
+    from simsib.report.drivers import drivers, replicate_spearman_se, spearman_se
+
+    rng = np.random.default_rng(3)
+    n, replicates = 2000, 20
+    x = rng.normal(size=n)
+    draws = {"referrals.referrals_per_month": x, "moic_committed": x + rng.normal(size=n),
+             "replicate": np.repeat(np.arange(replicates), n // replicates)}
+    (found,) = drivers(draws)
+    assert found.se == replicate_spearman_se(x, draws["moic_committed"], draws["replicate"])
+    assert found.se != spearman_se(found.rho, n)
+    del draws["replicate"]
+    (iid,) = drivers(draws)
+    assert iid.se == spearman_se(iid.rho, n) and iid.rho == found.rho

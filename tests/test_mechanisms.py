@@ -104,3 +104,16 @@ def test_the_care_paths_simulated_on_workers_give_the_same_numbers(raw, result):
     for name, columns in result.draws.items():
         for key, values in columns.items():
             np.testing.assert_array_equal(parallel.draws[name][key], values)
+
+
+def test_standard_errors_come_from_the_replicates_under_qmc(result):
+    # The default samples by Sobol points: a run's errors are its replicates', never the iid formula's.
+    from simsib.analysis.estimates import METRICS, estimate
+    from simsib.run.summary import replicate_se
+
+    own = result.draws["own"]
+    assert "replicate" in own
+    value, se = estimate(METRICS["prob_loss"], own)
+    assert se == pytest.approx(replicate_se((own["moic_drawn"] < 1.0).astype(float), own["replicate"]), rel=1e-12)
+    row = result.table.set_index("mechanism").loc["own"]
+    assert row["prob_loss_se"] == se

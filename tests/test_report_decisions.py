@@ -191,3 +191,27 @@ def test_the_draws_sheet_says_where_it_is_cut(run_dir, tmp_path, monkeypatch):
     book = openpyxl.load_workbook(workbook.write_xlsx(run_dir, tmp_path / "cut.xlsx"))
     assert book["draws"]["A1"].value.startswith(f"Only the first 100 of {DRAWS} draws")
     assert book["draws"].max_row == 100 + 2
+
+
+@pytest.mark.parametrize("name, kind", [("irr_status", None), ("cap_reached", None), ("cap_quarter", None),
+                                        ("replicate", None), ("irr", "percent"), ("outcome_payments", "money"),
+                                        ("moic_committed", "multiple"), ("council.deadweight_share", "percent")])
+def test_workbook_formats_codes_as_plain_numbers(name, kind):
+    # A status code or a flag formatted as % or £ would read as a figure ("0.0%").
+    from simsib.report.workbook import kind_of
+
+    assert kind_of(name) == kind
+
+
+def test_a_contract_paying_for_reconvictions_draws_no_care_figures(tmp_path):
+    # Peterborough has no care days, no care proportion and values no outcome: figures drawn from
+    # those would be empty frames; its report leaves them out and still opens on the council.
+    from simsib.cli.main import app
+
+    out = tmp_path / "pb"
+    result = CliRunner().invoke(app, ["run", "peterborough", "--draws", "200", "--seed", "1", "--workers", "1",
+                                      "--out", str(out), "--quiet", "--report"])
+    assert result.exit_code == 0, result.output
+    made = {p.stem for p in (out / "figures").glob("*.png")}
+    assert {"moic", "budget", "drivers"} <= made
+    assert not made & {"deadweight", "care_proportion", "payments_vs_savings"}

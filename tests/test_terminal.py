@@ -228,3 +228,21 @@ def test_help_defaults_say_what_the_format_defaults_are():
     assert SamplingOpt.show_default.endswith(fields["sampling"].default)
     assert DrawsOpt.show_default.endswith(f"{fields['draws'].default:,}")
     assert MaxDrawsOpt.show_default.endswith(f"{fields['max_draws'].default:,}")
+
+
+def test_a_contract_without_cap_or_start_date_is_told_as_it_is():
+    # Peterborough: no cap, no calendar start, pays for reconvictions (not care days).
+    from rich.console import Console
+
+    import simsib
+    from simsib.cli.run_view import print_summary
+    from simsib.scenario.loader import load_scenario
+
+    summary = simsib.simulate(load_scenario("peterborough"), draws=200, seed=1).summary_dict
+    console = Console(width=80, record=True)
+    print_summary(console, summary)
+    text = " ".join(console.export_text().split())
+    assert "Cap on payments reached" not in text and "P(cap reached)" not in text
+    assert "by contract year" in text and "financial year" not in text
+    assert "year 1" in text and "Deadweight share of all payments" not in text
+    assert "True savings" not in text  # zero by construction: it values no reconviction

@@ -14,10 +14,9 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from simsib.model.qmc import REPLICATE_COLUMN
+from simsib.run.decision import MEDIAN_Z  # the order statistics n/2 ± z·√n/2 bound a 95% interval for the median
 from simsib.run.summary import standard_error
 from simsib.scenario.errors import ScenarioError, did_you_mean
-
-MEDIAN_Z = 1.959963984540054  # the order statistics n/2 ± z·√n/2 bound a 95% interval for the median
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from simsib.analysis.variants import chunk_sizes, derive_inputs, reuses_outcomes
 from simsib.model.inputs import sample_inputs
 from simsib.model.qmc import prepare_sobol
 from simsib.model.streams import chunk_seed, new_entropy
-from simsib.run.pipeline import draw_columns, settle, simulate_outcomes
+from simsib.run.pipeline import draw_columns, replicate_column, settle, simulate_outcomes
 from simsib.run.processes import map_processes
 from simsib.run.summary import PERCENTILES
 from simsib.scenario.errors import ScenarioError
@@ -103,8 +103,11 @@ class _SharedPaths:
         return float(total / sum(c.size for c in self.chunks))
 
     def columns(self, variant: Scenario, inputs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        # Under QMC sampling each draw's replicate comes along: the standard errors are the
+        # replicates' (simsib.run.summary.replicate_se), not the iid formula's.
         parts = [draw_columns(variant, i, settle(variant, i, c.outcomes, c.monthly), c.monthly)
-                 for i, c in zip(inputs, self.chunks)]
+                 | replicate_column(variant, index, c.size)
+                 for index, (i, c) in enumerate(zip(inputs, self.chunks))]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 

@@ -128,7 +128,7 @@ def figures(settled: Settled, reference: Settled | None = None) -> list[dict[str
         _probability(summary, "investor", "prob_total_loss", "Chance of an almost total loss (under 0.1×)"),
         _mean(summary, "council", "outcome_payments", "Council's outcome payments (mean)", money),
         _mean(summary, "council", "true_savings", "True savings: cost of care avoided (mean)", money),
-        _mean(summary, "council", "deadweight_share", "Deadweight share of what is paid for (mean)", percent),
+        _mean(summary, "council", "deadweight_share", "Deadweight share of paid days (mean over draws)", percent),
         _probability(summary, "council", "prob_cap_reached", "Chance the cap is reached"),
         _probability(summary, "council", "prob_pays_more_than_saved", "Chance the council pays more than it saves"),
         _mean(summary, "council", "net_benefit", "Council's net benefit (mean)", money),

@@ -142,6 +142,17 @@ def cap_sentence(summary: dict[str, Any]) -> str | None:
     return text + "."
 
 
+def by_year_title(summary: dict[str, Any]) -> str:
+    """Financial years where the scenario dates its start ("2013/14"), else contract years
+    ("year 1"); and from how many draws, when the quarterly sample is smaller than the run."""
+    years = summary["council"]["payments_by_year"]
+    kind = "contract year" if str(years[0]["year"]).startswith("year ") else "financial year"
+    sample = years[-1].get("n")
+    drawn = f", from the first {sample:,} draws" if sample and sample < summary.get("draws", sample) else ""
+    return (f"Council's outcome payments by {kind} (over draws{drawn}: a year's percentiles need not add up to "
+            "the total's)")
+
+
 def by_year_rows(summary: dict[str, Any]) -> list[list[str]]:
     """The council's outcome payments per financial year (``council.payments_by_year``), if summarised."""
     years = summary.get("council", {}).get("payments_by_year") or []
@@ -169,8 +180,7 @@ def print_summary(console: Console, summary: dict[str, Any], median: tuple[float
     years = by_year_rows(summary)
     if years:
         console.print()
-        show(console, "Council's outcome payments by financial year (over draws: a year's percentiles need not "
-                      "add up to the total's)", ["year", "mean", "p05", "median", "p95"], years)
+        show(console, by_year_title(summary), ["year", "mean", "p05", "median", "p95"], years)
     names, tranche = tranche_rows(summary)
     if names:
         console.print()

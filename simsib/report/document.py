@@ -108,6 +108,23 @@ def plan_line(scenario: Scenario, last_month: float) -> tuple[list[float], list[
     return months, [0.0, 0.0, float(r.target_young_people), float(r.target_young_people)]
 
 
+# Figures drawn from one per-draw figure, which some contracts do not have (Peterborough pays for
+# reconvictions: no care days, no care proportion, no valued savings): (figure, section, key).
+_DRAWN_FROM = {"deadweight": ("council", "deadweight_share"), "care_proportion": ("outcomes", "care_proportion_treated"),
+               "payments_vs_savings": ("council", "true_savings")}
+
+
+def _has_data(name: str, summary: dict) -> bool:
+    """False for a figure of :data:`_DRAWN_FROM` whose figure is undefined in every draw, or
+    (true savings) zero in every draw by construction."""
+    if name not in _DRAWN_FROM:
+        return True
+    stats = summary.get(_DRAWN_FROM[name][0], {}).get(_DRAWN_FROM[name][1]) or {}
+    if stats.get("mean") is None:
+        return False
+    return not (name == "payments_vs_savings" and stats.get("p05") == stats.get("p95") == 0 and not stats.get("se"))
+
+
 def figure_specs(run: RunFolder, found: dict[str, Any] | None = None) -> list[Figure]:
     """Every figure of the report for this run, in report order; ``found`` is the driver
     analysis (:func:`simsib.report.driver_section.analyse`) behind the drivers' figures."""
@@ -162,6 +179,7 @@ def figure_specs(run: RunFolder, found: dict[str, Any] | None = None) -> list[Fi
                                                    baseline=_value(baseline),
                                                    target=_value(sc.contract.target_care_proportion), ax=ax)),
     ]
+    specs = [spec for spec in specs if _has_data(spec.name, s)]
     names = list(s.get("investor", {}).get("tranches", {}))
     if names:
         specs.insert(3, Figure(
@@ -171,7 +189,7 @@ def figure_specs(run: RunFolder, found: dict[str, Any] | None = None) -> list[Fi
             lambda ax: capital.moic_by_tranche({n: run.column(f"moic_{n}") for n in names}, ax=ax)))
     # The commissioning comparison, when `simsib commission` has been run into the folder.
     council = [Figure(**part) for part in council_section.figure_parts(run)]
-    last_council = max(i for i, spec in enumerate(specs) if spec.section == "council")
+    last_council = max((i for i, spec in enumerate(specs) if spec.section in ("investors", "council")), default=-1)
     specs[last_council + 1:last_council + 1] = council + [Figure(**part) for part in driver_section.figure_parts(found)]
     return (update_figure_specs(run) + specs + tornado_specs(run)
             + [Figure(**part) for part in commission_section.figure_parts(run.path)]

@@ -18,6 +18,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from simsib.model.qmc import REPLICATE_COLUMN
 from simsib.scenario.evidence import label
 
 DEFAULT_METRIC = "moic_committed"
@@ -103,10 +104,12 @@ def drivers(
         ranks of inputs a money change does not touch); default :func:`average_ranks`
 
     Draws where the metric is undefined (NaN) are left out.  Inputs whose ρ is undefined (constant
-    over those draws) are dropped.
+    over those draws) are dropped.  Under QMC sampling (a ``replicate`` column) each ρ's standard
+    error comes from the replicates (:func:`replicate_spearman_se`).
     """
     y = np.asarray(draws[metric], dtype=float)
     defined = ~np.isnan(y)
+    groups = np.asarray(draws[REPLICATE_COLUMN])[defined] if REPLICATE_COLUMN in draws else None
     everywhere = bool(defined.all())
     y_ranks = average_ranks(y[defined])
     n = int(defined.sum())
@@ -119,8 +122,25 @@ def drivers(
             x_ranks = average_ranks(x[defined])
         rho = spearman(x_ranks, y_ranks)
         if np.isfinite(rho):
-            found.append(Driver(key, label(key), rho, spearman_se(rho, n)))
+            se = spearman_se(rho, n) if groups is None else replicate_spearman_se(x[defined], y[defined], groups)
+            found.append(Driver(key, label(key), rho, se))
     return sorted(found, key=lambda d: -abs(d.rho))
+
+
+def replicate_spearman_se(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
+    """Standard error of Spearman's ρ under QMC sampling: sd of the replicates' own ρ / √R.
+
+    QMC draws are not independent, so the iid formula (:func:`spearman_se`) does not hold (on
+    Essex it gave about twice the replicates' error); the replicates are independent, and the
+    pooled ρ is close to the mean of theirs.  NaN with fewer than two replicates with a ρ."""
+    rhos = []
+    for g in np.unique(groups):
+        rows = groups == g
+        if rows.sum() > 3:
+            rho = spearman(average_ranks(x[rows]), average_ranks(y[rows]))
+            if np.isfinite(rho):
+                rhos.append(rho)
+    return float(np.std(rhos, ddof=1) / np.sqrt(len(rhos))) if len(rhos) > 1 else float("nan")
 
 
 # --- what the inputs of good and bad draws look like -------------------------------------------

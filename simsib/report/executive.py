@@ -18,10 +18,8 @@ from simsib.analysis.estimates import METRICS, estimate
 from simsib.model.qmc import REPLICATE_COLUMN
 from simsib.report.drivers import Driver, drivers
 from simsib.report.formatting import money, multiple, percent, standard_error
-from simsib.report.headlines import stat_at
+from simsib.report.headlines import BAD_CASE_TOTAL_LOSS, stat_at
 from simsib.run.summary import probability
-
-BAD_CASE_TOTAL_LOSS = 0.05  # above this chance of a total loss, ES05 is 0× and the bad case is graded further
 
 
 def _value(stats: Mapping[str, Any] | None, key: str = "value") -> float | None:
@@ -76,12 +74,12 @@ def _graded_tail(summary: Mapping[str, Any]) -> str:
     parts = []
     half = _prob(stat_at(summary, "investor", "prob_moic_below_half"))
     if half is not None:
-        parts.append(f"they lose more than half in {half}")
+        parts.append(f"they lose more than half of the capital they put in in {half}")
     for key, share in (("es10", "10%"), ("es25", "25%")):
         es = stat_at(summary, "investor", key)
         if _value(es) is not None:
             parts.append(f"the worst {share} of draws return {multiple(_value(es))} ± "
-                         f"{standard_error(_value(es, 'se'), 'multiple')} on average")
+                         f"{standard_error(_value(es, 'se'), 'multiple')} of committed capital on average")
     return ("; " + ", ".join(parts)) if parts else ""
 
 
@@ -168,10 +166,19 @@ def deadweight_sentence(summary: Mapping[str, Any]) -> str | None:
         text = None
     more = _prob(stat_at(summary, "council", "prob_pays_more_than_saved"))
     if text is None:  # a contract paying for something other than care days: no days-based deadweight
+        if _never_valued(stat_at(summary, "council", "true_savings")):
+            return ("The scenario puts no value on the outcomes the council pays for (its true savings are "
+                    "zero by construction), so its net benefit counts the payments only.")
         return None if more is None else f"The council pays more than the true savings in {more} of draws."
     if more is not None:
         text += f"; it pays more than the true savings in {more} of draws"
     return text + "."
+
+
+def _never_valued(savings: Mapping[str, Any] | None) -> bool:
+    """True savings of exactly zero in every draw: the scenario values no outcome (e.g. a cost
+    per reconviction the evidence does not give), not a service that changed nothing."""
+    return bool(savings) and all(_value(savings, k) == 0 for k in ("mean", "p05", "p95")) and not _value(savings, "se")
 
 
 def driver_sentence(found: Sequence[Driver]) -> str | None:

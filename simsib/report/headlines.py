@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from simsib.run.reasons import NOT_APPLICABLE
+
 # The headline figures shown in the terminal and the report: (label, section, key, kind).
 # kind: multiple / percent / money / number, or prob (a {value, se} probability).  A section may
 # be a dotted path into summary.json (``investor.tranches.senior``).
@@ -75,24 +77,30 @@ def shown(summary: dict[str, Any], section: str, key: str) -> dict[str, Any] | N
 # 0x, and the bad case needs grading further.
 BAD_CASE_TOTAL_LOSS = 0.05
 BAD_CASE = (
-    ("MOIC, 10th percentile", "investor", "moic_p10", "multiple"),
-    ("MOIC, 25th percentile", "investor", "moic_p25", "multiple"),
     ("P(MOIC on drawn < 0.5)", "investor", "prob_moic_below_half", "prob"),
-    ("Expected shortfall: worst 10% MOIC", "investor", "es10", "multiple"),
-    ("Expected shortfall: worst 25% MOIC", "investor", "es25", "multiple"),
+    ("MOIC on committed, 10th percentile", "investor", "moic_p10", "multiple"),
+    ("MOIC on committed, 25th percentile", "investor", "moic_p25", "multiple"),
+    ("Worst 10%: mean MOIC on committed", "investor", "es10", "multiple"),
+    ("Worst 25%: mean MOIC on committed", "investor", "es25", "multiple"),
 )
 
 
 def says_nothing(summary: dict[str, Any], section: str, key: str) -> bool:
-    """A row that repeats another or never varies: MOIC on drawn capital when it equals MOIC on
+    """A row that does not apply to the contract (its ``reason`` says so), repeats another or never
+    varies: true savings of zero in every draw (a scenario that values none of its outcomes, as
+    Peterborough's reconvictions), MOIC on drawn capital when it equals MOIC on
     committed capital in every statistic (all capital drawn at close), and capital drawn when it
     is the same in every draw."""
     stats = stat_at(summary, section, key) or {}
+    if str(stats.get("reason", "")).startswith(NOT_APPLICABLE):  # no cap; no care days counted
+        return True
     if (section, key) == ("investor", "moic_drawn"):
         committed = stat_at(summary, "investor", "moic_committed") or {}
         return all(stats.get(k) is not None and committed.get(k) is not None
                    and abs(stats[k] - committed[k]) <= 1e-12 * max(1.0, abs(committed[k]))
                    for k in ("mean", "p05", "p25", "p50", "p75", "p95"))
+    if (section, key) == ("council", "true_savings"):  # zero by construction: no outcome is valued
+        return all(stats.get(k) == 0 for k in ("mean", "p05", "p95")) and not stats.get("se")
     if (section, key) == ("investor", "capital_drawn"):
         return stats.get("p05") is not None and stats.get("p05") == stats.get("p95") and not stats.get("se")
     return False
@@ -104,15 +112,14 @@ def headlines(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     after P(total loss); then what the term sheet adds where the run has it: each guarantor's
     expected payout and chance of a call, the chance of an early end and its cost to the council."""
     rows = [row for row in HEADLINES if not says_nothing(summary, row[1], row[2])]
-    after = next((i + 1 for i, row in enumerate(rows) if row[2] == "prob_total_loss"), len(rows))
-    extra = []
-    total = (stat_at(summary, "investor", "prob_total_loss") or {}).get("value")
-    if total is not None and total > BAD_CASE_TOTAL_LOSS:
-        extra += list(BAD_CASE)
     reference = stat_at(summary, "investor", "prob_reference")
     if reference and reference.get("reference") is not None:
-        extra.append((f"P(MOIC ≥ reference {reference['reference']:.2f}×)", "investor", "prob_reference", "prob"))
-    rows[after:after] = extra
+        after = next((i + 1 for i, row in enumerate(rows) if row[2] == "prob_total_loss"), len(rows))
+        rows.insert(after, (f"P(MOIC ≥ reference {reference['reference']:.2f}×)", "investor", "prob_reference", "prob"))
+    total = (stat_at(summary, "investor", "prob_total_loss") or {}).get("value")
+    if total is not None and total > BAD_CASE_TOTAL_LOSS:  # after the worst 5%, as the tail deepens
+        after = next((i + 1 for i, row in enumerate(rows) if row[2] == "es05"), len(rows))
+        rows[after:after] = list(BAD_CASE)
     for name in summary.get("guarantors", {}):
         rows += [(f"Guarantee payout, {name}", f"guarantors.{name}", "payout", "money"),
                  (f"P(guarantee called), {name}", f"guarantors.{name}", "prob_called", "prob")]

@@ -35,17 +35,17 @@ def bad_case_rows(summary: dict[str, Any]) -> list[list[str]]:
     rows = [
         _row("Median IRR (annual): the headline", inv("irr_median"), "percent"),
         _row("Mean IRR (annual), over draws where defined", inv("irr"), "percent", key="mean"),
-        _row("Share of draws with a total loss (IRR −100%, MOIC < 0.1×)", inv("prob_total_loss"), "percent"),
+        _row("Share of draws with a total loss (MOIC on drawn < 0.1×)", inv("prob_total_loss"), "percent"),
         _row("P(loss): MOIC on drawn capital < 1×", inv("prob_loss"), "percent"),
-        _row("Expected shortfall: mean MOIC of the worst 5% of draws", inv("es05"), "multiple"),
+        _row("Expected shortfall: mean MOIC on committed of the worst 5% of draws", inv("es05"), "multiple"),
     ]
     if total is not None and total > BAD_CASE_TOTAL_LOSS:
         rows += [
-            _row("MOIC, 10th percentile", inv("moic_p10"), "multiple"),
-            _row("MOIC, 25th percentile", inv("moic_p25"), "multiple"),
+            _row("MOIC on committed capital, 10th percentile", inv("moic_p10"), "multiple"),
+            _row("MOIC on committed capital, 25th percentile", inv("moic_p25"), "multiple"),
             _row("P(MOIC on drawn capital < 0.5×)", inv("prob_moic_below_half"), "percent"),
-            _row("Expected shortfall: mean MOIC of the worst 10%", inv("es10"), "multiple"),
-            _row("Expected shortfall: mean MOIC of the worst 25%", inv("es25"), "multiple"),
+            _row("Expected shortfall: mean MOIC on committed of the worst 10%", inv("es10"), "multiple"),
+            _row("Expected shortfall: mean MOIC on committed of the worst 25%", inv("es25"), "multiple"),
         ]
     reference = inv("prob_reference")
     if reference:

@@ -35,7 +35,8 @@ def show_value(value: Any) -> str:
 # Metrics that are better when lower (the investors' chances of a loss, the council's payments
 # and deadweight); every other metric is better when higher.  Heatmaps shade "better" darker.
 BETTER_LOWER = {"prob_loss", "prob_total_loss", "prob_pays_more_than_saved", "deadweight_share", "outcome_payments",
-                "care_proportion_treated", "prob_cap_reached"}
+                "care_proportion_treated", "prob_cap_reached", "deadweight_paid", "deadweight_share_of_payments",
+                "unfunded_costs", "payments_without_effect", "prob_moic_below_half", "prob_service_stopped_early"}
 
 
 def key_value(key: str, value: Any) -> str:

@@ -38,6 +38,9 @@ SERIES_KINDS = {"starts": "number", "cumulative_starts": "number", "payments": "
 _MONEY_WORDS = ("payment", "saving", "benefit", "capital", "cost", "paid", "distribution", "profit", "npv", "cap",
                 "payout", "principal", "fees", "interest", "budget")
 _SHARE_WORDS = ("prob", "share", "proportion", "irr", "reduction", "rate")
+# Codes, flags and counts of quarters, which the words in their names would format as £ or %.
+_CODES = {"irr_status", "cap_reached", "cap_quarter", "service_stopped_early", "replicate", "payback_quarter",
+          "termination_quarter", "final_quarter", "terminated", "extended"}
 
 
 def kind_of(name: str) -> str | None:
@@ -46,6 +49,8 @@ def kind_of(name: str) -> str | None:
     from simsib.scenario.evidence import unit
 
     base = name.split(".")[-1] if name.startswith(("investor.", "council.", "outcomes.")) else name
+    if base in _CODES:
+        return None
     found = unit(base) or unit(name)
     if found in _UNIT_KINDS:
         return _UNIT_KINDS[found]
@@ -139,7 +144,9 @@ def write_xlsx(run_dir: Path, path: Path) -> Path:
                       {"quarter": "number", "month_end": "number", "n": "number"}),
         "draws": (draws, {c: kind_of(c) for c in draws.columns} | {"draw": "number"}),
         "assumptions": (pd.DataFrame(assumption_rows(run.scenario, run.raw_scenario)), {}),
-        "provenance": (pd.DataFrame(provenance_rows(run), columns=["item", "value"]), {}),
+        # The scenario's caveats first: a reader of the workbook alone must see them too.
+        "provenance": (pd.DataFrame([("Caveat", c) for c in s.get("caveats", ())] + provenance_rows(run),
+                                    columns=["item", "value"]), {}),
     }
     if budget.empty:
         del sheets["budget"]

@@ -37,6 +37,7 @@ from simsib.contract.irr import IRR_STATUS_TEXT, IrrStatus
 from simsib.contract.metrics import TOTAL_LOSS_MOIC
 from simsib.run import decision
 from simsib.run.pipeline import QUARTERLY_SERIES
+from simsib.run.reasons import NO_CAP, NOT_CARE_DAYS
 
 PERCENTILES = (5, 25, 50, 75, 95)
 TAIL = 0.05
@@ -250,8 +251,14 @@ def summarise(read: ColumnReader, n_draws: int, columns: Sequence[str] = (), sce
     meta = getattr(scenario, "meta", None)
     decision.investor_grades(read, out, groups, getattr(meta, "reference_moic", None), probability,
                              expected_shortfall)
-    out["council"]["deadweight_share_of_payments"] = decision.ratio_of_means(
-        read("deadweight_paid"), read("outcome_payments"), groups, standard_error)
+    deadweight_paid = read("deadweight_paid")
+    if np.isnan(deadweight_paid).all():  # a contract that pays for reconvictions, milestones...
+        out["council"]["deadweight_share_of_payments"] = undefined_probability(NOT_CARE_DAYS)
+    else:
+        out["council"]["deadweight_share_of_payments"] = decision.ratio_of_means(
+            deadweight_paid, read("outcome_payments"), groups, standard_error)
+    if getattr(getattr(scenario, "contract", None), "cap", 0) is None:
+        out["council"]["prob_cap_reached"] = undefined_probability(NO_CAP)
     years = decision.council_years(quarterly_payments, getattr(meta, "contract_start", None), groups, standard_error)
     if years is not None:
         out["council"]["payments_by_year"] = years

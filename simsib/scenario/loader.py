@@ -39,11 +39,14 @@ def bundled_scenario_path(name: str = DEFAULT_SCENARIO) -> Path:
 
 def scenario_path(scenario: str | Path | None) -> Path:
     """A scenario given as a file path, or as the name of a bundled scenario (``essex-launch``);
-    None: the bundled default.  A name that is neither stays a path (its error names it)."""
+    None: the bundled default.  A name that is neither stays a path (its error names it).
+
+    A bare name is a file only if a file of that name exists: a folder called ``essex`` (a run
+    folder ``simsib run essex`` wrote, say) does not hide the bundled scenario."""
     if scenario is None:
         return bundled_scenario_path()
     path = Path(scenario)
-    if path.exists() or path.suffix == ".toml" or os.sep in str(scenario):
+    if path.is_file() or path.suffix == ".toml" or os.sep in str(scenario):
         return path
     bundled = bundled_scenario_path(str(scenario))
     return bundled if bundled.exists() else path
