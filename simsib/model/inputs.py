@@ -36,20 +36,23 @@ def sample_inputs(scenario: Scenario, chunk: np.random.SeedSequence, n_draws: in
         Keyed by dotted scenario key, e.g. ``"effect.log_hazard_ratio"``.
     """
     uniforms = input_uniforms(scenario, chunk, n_draws)
-    inputs = {key: draw_input(key, dist, chunk, n_draws, uniforms) for key, dist in all_quantities(scenario).items()}
+    quantities = all_quantities(scenario)
+    correlated: dict[str, np.ndarray] = {}
     if active_correlations(scenario) and n_draws > 2:
         keys, target = correlation_matrix(scenario)
         if uniforms is None:
-            samples = iman_conover(np.column_stack([inputs[k] for k in keys]), target, stream(chunk, "correlation"))
-            for j, key in enumerate(keys):
-                inputs[key] = samples[:, j]
+            samples = iman_conover(np.column_stack([draw_input(k, quantities[k], chunk, n_draws, None) for k in keys]),
+                                   target, stream(chunk, "correlation"))
+            correlated = {key: samples[:, j] for j, key in enumerate(keys)}
         else:
             # QMC sampling: the Gaussian copula draw by draw (simsib.model.copula), never a
-            # reordering across draws, so the replicates stay independent.
-            quantities = all_quantities(scenario)
+            # reordering across draws, so the replicates stay independent.  The correlated
+            # inputs' own quantiles are never computed (a beta's is about 0.4 ms a chunk).
             drawn = gaussian_copula([quantities[k] for k in keys], [uniforms[k][:, 0] for k in keys], target)
-            inputs.update(zip(keys, drawn))
-    return inputs
+            correlated = dict(zip(keys, drawn))
+    # In the scenario's order, whichever inputs were correlated.
+    return {key: correlated[key] if key in correlated else draw_input(key, dist, chunk, n_draws, uniforms)
+            for key, dist in quantities.items()}
 
 
 def draw_input(key: str, dist, chunk: np.random.SeedSequence, n_draws: int, uniforms: Uniforms | None) -> np.ndarray:
