@@ -328,3 +328,21 @@ def test_money_multiple():
 def test_docstring_examples_run(module):
     failures, tried = doctest.testmod(module, raise_on_error=False)
     assert tried > 0 and failures == 0
+
+
+@pytest.mark.parametrize("shape", [(1000, 34), (5, 3, 7), (4, 0), (0, 5), (7,), (3, 1), (1, 9)])
+def test_running_sum_and_max_are_numpys_to_the_bit(shape):
+    # They replace np.cumsum / np.maximum.accumulate in the money stages, whose numbers must not
+    # move: the same values (NaN, infinities and signed zeros included), and the input untouched.
+    values = np.random.default_rng(4).normal(size=shape) * 1e6
+    values.flat[::7], values.flat[::11], values.flat[::13], values.flat[::5] = np.nan, np.inf, -np.inf, -0.0
+    before = values.copy()
+    with np.errstate(invalid="ignore"):
+        pairs = [(np.cumsum(values, axis=-1), finance.running_sum(values)),
+                 (np.maximum.accumulate(values, axis=-1) if shape[-1] else values.copy(), finance.running_max(values))]
+    for expected, got in pairs:
+        assert got.shape == values.shape and got.flags.c_contiguous and not np.shares_memory(got, values)
+        assert np.array_equal(got, expected, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(expected))
+    assert np.array_equal(values, before, equal_nan=True)
+    assert finance.running_sum(np.array([[1, 2, 3]])).tolist() == [[1, 3, 6]]  # integers: np.cumsum's type

@@ -16,7 +16,31 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["annualise", "as_rows", "money_multiple", "npv", "payback_period"]
+__all__ = ["annualise", "as_rows", "money_multiple", "npv", "payback_period", "running_max", "running_sum"]
+
+
+def running_sum(values: np.ndarray) -> np.ndarray:
+    """``np.cumsum(values, axis=-1)``, the same numbers to the last bit, about twice as fast on
+    (draws, quarters) arrays.
+
+    numpy accumulates each short row on its own; here the last axis goes first and each step
+    adds a whole row of draws (the additions, and their order, are those of ``np.cumsum``).
+    Arrays other than float64 go to ``np.cumsum`` (its integer result type).  Returns a new
+    C-contiguous array of ``values``' shape.
+    """
+    return _running(np.add, values) if np.asarray(values).dtype == np.float64 else np.cumsum(values, axis=-1)
+
+
+def running_max(values: np.ndarray) -> np.ndarray:
+    """``np.maximum.accumulate(values, axis=-1)`` for float64 ``values``, as :func:`running_sum`."""
+    return _running(np.maximum, np.asarray(values, dtype=np.float64))
+
+
+def _running(step: np.ufunc, values: np.ndarray) -> np.ndarray:
+    steps = np.moveaxis(values, -1, 0).copy(order="C")  # always a copy (T, ...): values are never changed
+    for t in range(1, steps.shape[0]):
+        step(steps[t - 1 : t], steps[t : t + 1], out=steps[t : t + 1])  # slices: 1-D input too
+    return np.ascontiguousarray(np.moveaxis(steps, 0, -1))
 
 
 
@@ -135,8 +159,8 @@ def payback_period(cash_flows: np.ndarray) -> np.ndarray:
     """
     flows, one_row = as_rows(cash_flows)
     n_periods = flows.shape[1]
-    cumulative = np.cumsum(flows, axis=1)
-    rounding = n_periods * np.finfo(np.float64).eps * np.cumsum(np.abs(flows), axis=1)
+    cumulative = running_sum(flows)
+    rounding = n_periods * np.finfo(np.float64).eps * running_sum(np.abs(flows))
     under_water = cumulative < -rounding
     # The sentinel column (never under water) gives argmax something to find with no periods.
     under_water = np.concatenate([under_water, np.zeros((len(flows), 1), dtype=bool)], axis=1)

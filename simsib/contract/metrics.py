@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from simsib.contract.capital import total_commitment
-from simsib.contract.finance import annualise, npv, payback_period
+from simsib.contract.finance import annualise, npv, payback_period, running_sum
 from simsib.contract.irr import irr
 from simsib.contract.payments import Payments
 from simsib.contract.waterfall import Waterfall
@@ -124,7 +124,7 @@ def investor_metrics(scenario: Scenario, inputs: DrawInputs, waterfall: Waterfal
     distributed = waterfall.investor_receipts.sum(axis=1)
     rate, status = irr(flows)
     quarterly_discount = (1.0 + inputs["spv.discount_rate"]) ** 0.25 - 1.0
-    position = np.cumsum(flows, axis=1)
+    position = running_sum(flows)
     return {
         "capital_drawn": drawn,
         "distributions": distributed,

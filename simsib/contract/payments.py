@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simsib.contract.finance import running_max, running_sum
 from simsib.contract.mechanisms import entitlement_increments
 from simsib.model.inputs import DrawInputs
 from simsib.model.outcomes import MONTHS_PER_QUARTER, CohortQuarterly, cut_to_served
@@ -64,7 +65,7 @@ class Payments:
 
 def _running_due(cumulative: np.ndarray) -> np.ndarray:
     """Amount due to date: running maximum of the cumulative entitlement, floored at zero."""
-    return np.maximum.accumulate(np.maximum(cumulative, 0.0), axis=-1)
+    return running_max(np.maximum(cumulative, 0.0))
 
 
 def measured_quarters(scenario: Scenario, n_quarters: int) -> np.ndarray:
@@ -123,7 +124,7 @@ def outcome_payments(
             due_by_cohort += running
             netted[name] = running[:, :, -1].sum(axis=1)
         if contract.netting == "contract":
-            running = _running_due(np.cumsum(by_quarter, axis=1))
+            running = _running_due(running_sum(by_quarter))
             due_contract += running
             netted[name] = running[:, -1]
     if contract.cohort_cap is not None:
@@ -183,7 +184,7 @@ def _split_between_payers(
     payers = scenario.contract.payers
     if not payers:
         return paid, {IMPLICIT_PAYER: paid.sum(axis=1)}
-    cumulative = np.cumsum(paid, axis=1)
+    cumulative = running_sum(paid)
     received = np.zeros_like(paid)
     totals = {}
     for i, payer in enumerate(payers):

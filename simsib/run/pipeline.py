@@ -22,6 +22,7 @@ from simsib.contract.capital_metrics import (
     tranche_metrics,
 )
 from simsib.contract.council_value import care_value
+from simsib.contract.finance import running_sum
 from simsib.contract.mechanisms import model_needs
 from simsib.contract.metrics import (
     OutcomeTotals,
@@ -91,9 +92,9 @@ def quarterly_series(monthly: np.ndarray, stop: np.ndarray, waterfall: Waterfall
     starts = np.where(np.arange(n_quarters)[None, :] < stop[:, None], starts, 0.0)
     return {
         "starts": starts,
-        "cumulative_starts": np.cumsum(starts, axis=1),
+        "cumulative_starts": running_sum(starts),
         "payments": waterfall.payments,
-        "investor_position": np.cumsum(waterfall.investor_flows, axis=1),
+        "investor_position": running_sum(waterfall.investor_flows),
         "spv_cash": waterfall.cash,
     }
 
