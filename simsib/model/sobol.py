@@ -139,8 +139,6 @@ def block_points(directions: np.ndarray, shifts: np.ndarray, starts: np.ndarray,
 def _point(directions: np.ndarray, shift: np.ndarray, index: int) -> np.ndarray:
     """Point ``index`` of a scrambled sequence, as integers (k,)."""
     gray = index ^ (index >> 1)
-    out = shift.copy()
-    for bit in range(BITS):
-        if (gray >> bit) & 1:
-            out ^= directions[:, bit]
-    return out
+    on = [bit for bit in range(BITS) if (gray >> bit) & 1]
+    # XOR is exact: one reduce over the chosen direction numbers, not a pass per bit.
+    return shift ^ np.bitwise_xor.reduce(directions[:, on], axis=1) if on else shift.copy()
