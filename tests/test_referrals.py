@@ -12,7 +12,7 @@ import pytest
 
 from simsib.model.care_paths import simulate_people
 from simsib.model.inputs import sample_inputs
-from simsib.model.referrals import expected_referrals, monthly_capacity, monthly_starts
+from simsib.model.referrals import active_team_share, expected_referrals, monthly_capacity, monthly_starts
 from simsib.model.streams import chunk_seed, stream
 from simsib.scenario.loader import load_scenario
 
@@ -190,3 +190,20 @@ def test_same_stream_same_starts(seed):
     a = monthly_starts(sc, inputs, stream(chunk, "referrals"))
     b = monthly_starts(sc, inputs, stream(chunk, "referrals"))
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("n_teams", [1, 2, 3, 9])
+def test_active_team_share_is_the_numpy_expression_to_the_bit(n_teams):
+    # The compiled pass replaced this expression; referrals (and so every draw) must not move.
+    rng = np.random.default_rng(n_teams)
+    starts = rng.uniform(-5.0, 70.0, (200, n_teams))
+    starts[::13, -1] = 0.0
+    starts[::11, 0] = np.round(starts[::11, 0])  # starts on a month's edge
+    for edges in (np.arange(61.0), np.array([0.0, 0.5, 3.0, 3.0, 10.0, 61.0]), np.sort(rng.uniform(0, 60, 20))):
+        lo, hi = edges[:-1], edges[1:]
+        with np.errstate(invalid="ignore"):
+            overlap = np.clip(hi[None, None, :] - np.maximum(starts[:, :, None], lo[None, None, :]), 0, None)
+            expected = (np.minimum(overlap, (hi - lo)[None, None, :]) / (hi - lo)).mean(axis=1)
+        got = active_team_share(starts, edges)
+        assert np.array_equal(got, expected, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(expected))
