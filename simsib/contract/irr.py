@@ -12,6 +12,7 @@ import enum
 import numpy as np
 
 from simsib.contract.finance import as_rows
+from simsib.contract.irr_kernel import horner, horner_with_slope
 
 __all__ = ["IRR_STATUS_TEXT", "IrrStatus", "irr"]
 
@@ -311,12 +312,8 @@ def _nearest_root(coef: np.ndarray, lowest: np.ndarray, tol: float, max_iter: in
 def _npv(coef_by_period: np.ndarray, log_rate: np.ndarray) -> np.ndarray:
     """NPV alone, as :func:`_npv_and_slope` computes it; ``log_rate`` has shape (P,) or (k, P),
     k rates per column evaluated in one pass."""
-    x = np.exp(-log_rate)
-    value = np.broadcast_to(coef_by_period[-1], x.shape).copy()
-    for coefficient in coef_by_period[-2::-1]:
-        value *= x
-        value += coefficient
-    return value
+    x = np.exp(-log_rate)  # numpy's exp, as before: the compiled Horner (irr_kernel) only multiplies and adds
+    return horner(np.ascontiguousarray(coef_by_period), np.ascontiguousarray(np.atleast_2d(x))).reshape(x.shape)
 
 
 def _npv_and_slope(
@@ -328,15 +325,7 @@ def _npv_and_slope(
     vector; ``log_rate`` has shape (P,).  ``NPV = sum_t c_t x**t``, ``dNPV/ds = -x P'(x)``.
     """
     x = np.exp(-log_rate)
-    value = coef_by_period[-1].copy()
-    slope = np.zeros_like(value)
-    for coefficient in coef_by_period[-2::-1]:
-        slope *= x
-        slope += value
-        value *= x
-        value += coefficient
-    slope *= -x
-    return value, slope
+    return horner_with_slope(np.ascontiguousarray(coef_by_period), np.ascontiguousarray(x))
 
 
 def _safeguarded_newton(
