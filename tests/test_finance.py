@@ -346,3 +346,27 @@ def test_running_sum_and_max_are_numpys_to_the_bit(shape):
         assert np.array_equal(np.signbit(got), np.signbit(expected))
     assert np.array_equal(values, before, equal_nan=True)
     assert finance.running_sum(np.array([[1, 2, 3]])).tolist() == [[1, 3, 6]]  # integers: np.cumsum's type
+
+
+def test_compiled_horner_is_numpys_loop_to_the_bit():
+    # The IRR's Horner steps were numpy loops over periods; compiled, every rate must stay put.
+    from simsib.contract.irr_kernel import horner, horner_with_slope
+
+    rng = np.random.default_rng(9)
+    for width in (1, 2, 34, 61):
+        coef = rng.normal(size=(width, 500))
+        x = np.exp(-rng.uniform(-2.0, 3.0, size=(3, 500)))
+        value, slope = coef[-1].copy(), np.zeros(500)
+        for coefficient in coef[-2::-1]:
+            slope *= x[0]
+            slope += value
+            value *= x[0]
+            value += coefficient
+        slope *= -x[0]
+        got_value, got_slope = horner_with_slope(coef, x[0])
+        assert np.array_equal(got_value, value) and np.array_equal(got_slope, slope)
+        values = np.broadcast_to(coef[-1], x.shape).copy()
+        for coefficient in coef[-2::-1]:
+            values *= x
+            values += coefficient
+        assert np.array_equal(horner(coef, x), values)
