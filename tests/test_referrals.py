@@ -207,3 +207,22 @@ def test_active_team_share_is_the_numpy_expression_to_the_bit(n_teams):
         got = active_team_share(starts, edges)
         assert np.array_equal(got, expected, equal_nan=True)
         assert np.array_equal(np.signbit(got), np.signbit(expected))
+
+
+def test_expected_referrals_pass_is_the_numpy_expression_to_the_bit():
+    from simsib.model.referrals import _expected_referrals
+
+    rng = np.random.default_rng(3)
+    n, n_months, start = 400, 61, 4
+    first, initial = rng.uniform(0, 12, n), rng.uniform(0, 1, n)
+    ramp_months, per_month = rng.uniform(0, 24, n), rng.uniform(1, 20, n)
+    ramp_months[::7], ramp_months[::11], first[::13] = 0.0, 1e-12, 0.5  # no ramp, a tiny one, a month's middle
+    active = rng.uniform(0, 1, (n, n_months))
+    active[::5, :10] = 0.0
+    months = np.arange(n_months, dtype=float)
+    progress = np.clip((months[None, :] + 0.5 - first[:, None]) / np.maximum(ramp_months[:, None], 1e-9), 0.0, 1.0)
+    progress = np.where(ramp_months[:, None] > 0, progress, 1.0)
+    expected = per_month[:, None] * (initial[:, None] + (1.0 - initial[:, None]) * progress) * active
+    expected[:, :start] = 0.0
+    got = _expected_referrals(first, initial, ramp_months, per_month, active, start)
+    assert np.array_equal(got, expected) and np.array_equal(np.signbit(got), np.signbit(expected))
