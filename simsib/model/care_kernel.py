@@ -19,8 +19,9 @@ Performance notes (``benchmarks/throughput.py`` measures them):
   inlined numba function is reference-counted on every call (two atomic operations each
   way); with five intervals a person that was a fifth of the kernel's time.  So the loop
   itself writes into the arrays.
-* Per-draw parameters are read into locals once per draw; the counterfactual entry time is
-  computed beforehand by numpy, whose vectorised power is far cheaper than a scalar ``pow``.
+* Per-draw parameters are read into locals once per draw; the power in the counterfactual entry
+  time, ``E^(1/k)``, is computed beforehand by numpy, whose vectorised power is far cheaper than
+  a scalar ``pow`` (the kernel multiplies by the draw's scale: the product numpy made before).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ COMPLETIONS_DUE, FIRST_ONCE = 0, 1
 
 @njit(cache=True)
 def accumulate_paths(
-    monthly_starts, start_u, age, completion_u, entry_counterfactual, exp_draw, short1, z1, reentry_u, gap_exp,
+    monthly_starts, start_u, age, completion_u, entry_root, exp_draw, short1, z1, reentry_u, gap_exp,
     short2, z2,
     completion_rate, scale, shape, effect_months, hr_completed, hr_not_completed, h_effect_end, speedup_completed,
     speedup_not_completed, short_share, short_median, short_sigma, long_median, long_sigma,
@@ -67,12 +68,13 @@ def accumulate_paths(
     ``monthly_starts`` (n_draws, n_months) counts the people starting in each month; the
     per-person arrays (N,) list them in that order (draw by draw, month by month): the
     uniforms placing the start in its month and deciding completion, the age (years), the
-    counterfactual entry time (months after start) and the other variates.  Per draw
+    root ``exp_draw ** (1 / shape)`` of the counterfactual entry time (months after start:
+    ``scale`` times it) and the other variates.  Per draw
     (n_draws,): the model parameters, with the Weibull ``scale`` set from p30 and the hazards
     and speed-ups from :func:`per_draw_hazards`.  Care and child-days end at ``age_limit``
     years (18).
 
-    With ``in_state`` the cohort starts *in* care: ``entry_counterfactual`` is then the time of
+    With ``in_state`` the cohort starts *in* care: the counterfactual entry time is then the time of
     leaving care without the service, the hazards are those of leaving (the caller passes the
     inverse hazard ratio), and the first episode is ``[0, exit)``; re-entry is as after any
     episode (carepaths.simulate_people says the same in numpy).
@@ -138,7 +140,7 @@ def accumulate_paths(
 
                 # Entry to care (or, in_state, exit from it): the same Exp(1) variate under both
                 # hazards (carepaths.treated_entry).
-                entry0 = entry_counterfactual[i]
+                entry0 = lam * entry_root[i]  # the counterfactual entry (exit) time
                 hr = hr_c if done else hr_n
                 speed = speed_c if done else speed_n
                 e = exp_draw[i]
