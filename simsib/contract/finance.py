@@ -37,10 +37,11 @@ def running_max(values: np.ndarray) -> np.ndarray:
 
 
 def _running(step: np.ufunc, values: np.ndarray) -> np.ndarray:
-    steps = np.moveaxis(values, -1, 0).copy(order="C")  # always a copy (T, ...): values are never changed
+    two_d = values.ndim == 2  # (draws, quarters), the usual case: a transpose, not moveaxis
+    steps = (values.T if two_d else np.moveaxis(values, -1, 0)).copy(order="C")  # a copy: values never change
     for t in range(1, steps.shape[0]):
         step(steps[t - 1 : t], steps[t : t + 1], out=steps[t : t + 1])  # slices: 1-D input too
-    return np.ascontiguousarray(np.moveaxis(steps, 0, -1))
+    return np.ascontiguousarray(steps.T if two_d else np.moveaxis(steps, 0, -1))
 
 
 

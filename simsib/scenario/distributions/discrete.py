@@ -82,9 +82,11 @@ class Categorical(_Base):
         cumulative = _cumulative(tuple(np.asarray(self.weights)[order]))
         if len(cumulative) <= 16:
             # Few categories (ages 11-17): counting the edges below q beats a binary search.
-            index = np.zeros(q.shape, dtype=np.int8)  # a narrow counter: less memory to sweep
+            # A narrow counter (less memory to sweep), each comparison's bools added as int8.
+            index = np.zeros(q.shape, dtype=np.int8)
+            above = np.empty(q.shape, dtype=bool)
             for edge in cumulative[:-1]:
-                index += q >= edge
+                index += np.greater_equal(q, edge, out=above).view(np.int8)
             return np.take(values, index)
         index = np.searchsorted(cumulative, q, side="right")
         return np.take(values, np.minimum(index, len(values) - 1))
