@@ -1,10 +1,10 @@
 """Horner's rule for the IRR's root search (:mod:`simsib.contract.irr`), compiled.
 
 The NPV of each column of a block of cash flows at a discount factor ``x``, and its slope in
-``s = log(1 + r)``, column by column, with the operations of the numpy loops they replaced in
-their order (``value = value * x``, then ``+`` the coefficient: two roundings, no fused
-multiply-add), so the same numbers to the last bit, without a pass over the block for each
-period (0.3 ms a chunk of 1,000 draws).  Compiled with numba (``cache=True``).
+``s = log(1 + r)``, period by period over all columns, with the operations of the numpy loops
+they replaced in their order (``value * x``, then ``+`` the coefficient: two roundings, no fused
+multiply-add), so the same numbers to the last bit, without the loops' temporaries (the IRR of
+a chunk of 1,000 Essex draws 0.68 -> 0.55 ms).  Compiled with numba (``cache=True``).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ def horner(coef_by_period, x):  # pragma: no cover  (compiled)
     out = np.empty(x.shape)
     for r in range(x.shape[0]):
         for p in range(x.shape[1]):
-            xp = x[r, p]
-            value = coef_by_period[width - 1, p]
-            for t in range(width - 2, -1, -1):
-                value = value * xp
-                value = value + coef_by_period[t, p]
-            out[r, p] = value
+            out[r, p] = coef_by_period[width - 1, p]
+        # Periods outside, columns inside: independent columns side by side (vectorised), not
+        # one column's chain of dependent steps at a time.
+        for t in range(width - 2, -1, -1):
+            for p in range(x.shape[1]):
+                out[r, p] = out[r, p] * x[r, p] + coef_by_period[t, p]
     return out
 
 
@@ -33,16 +33,11 @@ def horner(coef_by_period, x):  # pragma: no cover  (compiled)
 def horner_with_slope(coef_by_period, x):  # pragma: no cover  (compiled)
     """(NPV, dNPV/ds) of each column of ``coef_by_period`` (W, P) at ``x`` (P,)."""
     width, n = coef_by_period.shape
-    values, slopes = np.empty(n), np.empty(n)
+    values, slopes = coef_by_period[width - 1].copy(), np.zeros(n)
+    for t in range(width - 2, -1, -1):
+        for p in range(n):
+            slopes[p] = slopes[p] * x[p] + values[p]
+            values[p] = values[p] * x[p] + coef_by_period[t, p]
     for p in range(n):
-        xp = x[p]
-        value = coef_by_period[width - 1, p]
-        slope = 0.0
-        for t in range(width - 2, -1, -1):
-            slope = slope * xp
-            slope = slope + value
-            value = value * xp
-            value = value + coef_by_period[t, p]
-        values[p] = value
-        slopes[p] = slope * -xp
+        slopes[p] = slopes[p] * -x[p]
     return values, slopes
