@@ -32,7 +32,7 @@ app = typer.Typer(
     help="Monte Carlo investment-risk simulator for social impact bonds.",
     pretty_exceptions_enable=False,
 )
-# Piped output (CI, files) gets a fixed width wide enough for `--wide` tables instead of rich's 80;
+# Piped output (CI, files) gets a fixed width (its tables need no paging) instead of rich's 80;
 # COLUMNS, when set, wins (see fit_consoles).  The tables themselves fit 80 columns.
 PIPED_WIDTH = 132
 out_console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
