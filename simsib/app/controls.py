@@ -26,7 +26,7 @@ from simsib.analysis.variants import MONEY_ONLY
 from simsib.scenario.errors import Problem, ScenarioError, did_you_mean
 from simsib.scenario.evidence import cited_ids, label, register, unit
 from simsib.scenario.format import Scenario
-from simsib.scenario.variants import under
+from simsib.scenario.variants import raw_at, under
 
 PRICE_FIELDS = ("price_per_day", "price", "price_per_person", "price_per_event")
 SLIDER_STEPS = 100  # about this many steps across a slider
@@ -71,19 +71,6 @@ class Control:
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def raw_at(raw: Any, key: str) -> Any:
-    """The entry at a dotted key of a raw scenario table (list entries by index), or None."""
-    node = raw
-    for part in key.split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            return None
-    return node
 
 
 def _number(entry: Any) -> float | None:

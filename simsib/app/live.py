@@ -35,12 +35,12 @@ import numpy as np
 
 from simsib.analysis.variants import chunk_sizes, reuses_outcomes
 from simsib.app.chunks import NeedsSimulation, Paths, RemoteGroup, settle_groups, simulate_groups, split_plan
-from simsib.app.controls import Control, controls_for, overrides, raw_at
+from simsib.app.controls import Control, controls_for, overrides
 from simsib.model.qmc import REPLICATE_COLUMN, replicates_text
 from simsib.run.summary import summarise
 from simsib.scenario.format import Scenario
 from simsib.scenario.loader import apply_override, validate
-from simsib.scenario.variants import build_variant
+from simsib.scenario.variants import build_variant, raw_at
 
 __all__ = ["LiveModel", "NeedsSimulation", "Settled", "toml_value"]
 

@@ -29,6 +29,7 @@ from simsib.run.outputs import DRAWS_FILE, MANIFEST_FILE, QUARTERLY_FILE, SCENAR
 from simsib.scenario.errors import ScenarioError
 from simsib.scenario.format import Scenario, all_quantities
 from simsib.scenario.loader import load_scenario
+from simsib.scenario.variants import raw_at
 
 SENSITIVITY_FILE = "sensitivity.csv"
 CONVERGENCE_FILE = "convergence.csv"  # running estimates against draws (simsib.run.precision)
@@ -167,18 +168,6 @@ def evidence_ids(node: Any) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _raw_at(raw: dict[str, Any], dotted: str) -> Any:
-    node: Any = raw
-    for part in dotted.split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            return None
-    return node
-
-
 def assumption_rows(scenario: Scenario, raw: dict[str, Any]) -> list[dict[str, str]]:
     """Every scenario input with its value or distribution and its sources, in file order.
 
@@ -203,7 +192,7 @@ def assumption_rows(scenario: Scenario, raw: dict[str, Any]) -> list[dict[str, s
             for i, item in enumerate(node):
                 walk(item, f"{prefix}.{i}")
         elif node is not None and prefix.rsplit(".", 1)[-1] != "source":
-            cited = _raw_at(raw, prefix)
+            cited = raw_at(raw, prefix)
             source = cited.get("source") if isinstance(cited, dict) else None
             add(prefix, _plain(node), "structural", source, source)
 

@@ -21,6 +21,19 @@ from simsib.scenario.loader import apply_override, validate
 NOT_MODEL = ("meta", "simulation", "stress")
 
 
+def raw_at(raw: Any, key: str) -> Any:
+    """The entry at a dotted key of a raw scenario table (list entries by index), or None."""
+    node = raw
+    for part in key.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
 def under(key: str, prefixes: Iterable[str]) -> bool:
     return any(key == p or key.startswith(p + ".") for p in prefixes)
 
