@@ -37,6 +37,7 @@ from simsib.analysis.variants import chunk_sizes, reuses_outcomes
 from simsib.app.chunks import NeedsSimulation, Paths, RemoteGroup, settle_groups, simulate_groups, split_plan
 from simsib.app.controls import Control, controls_for, overrides
 from simsib.model.qmc import REPLICATE_COLUMN, replicates_text
+from simsib.run.folder import drop_none
 from simsib.run.summary import summarise
 from simsib.scenario.format import Scenario
 from simsib.scenario.loader import apply_override, validate
@@ -214,7 +215,7 @@ class LiveModel:
             for key, value in settled.overrides.items():
                 before = raw_at(self.raw, key)
                 lines.append(f"#   {key} = {toml_value(value)}  (was {_shown(before)})")
-        return "\n".join(lines) + "\n\n" + tomli_w.dumps(_drop_none(data))
+        return "\n".join(lines) + "\n\n" + tomli_w.dumps(drop_none(data))
 
 
 def _shown(entry: Any) -> str:
@@ -223,11 +224,3 @@ def _shown(entry: Any) -> str:
         source = entry.get("source")
         return f"{toml_value(value)}, {source}" if source else toml_value(value)
     return toml_value(entry) if entry is not None else "not set"
-
-
-def _drop_none(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _drop_none(v) for k, v in node.items() if v is not None}
-    if isinstance(node, list):
-        return [_drop_none(v) for v in node]
-    return node

@@ -37,8 +37,7 @@ from simsib.model.binning import QuarterBinner
 from simsib.model.care_paths import treated_entry, weibull_scale
 from simsib.model.inputs import DrawInputs
 from simsib.model.outcomes import MONTHS_PER_QUARTER, CohortQuarterly, Needs
-from simsib.model.people import draw_starts_and_ages, person_cells
-from simsib.model.process_common import base_outcomes, tracking_window
+from simsib.model.process_common import base_outcomes, place_people
 from simsib.scenario.format import ResolvedCohort, Scenario
 
 
@@ -88,10 +87,7 @@ def simulate_attainment(
     table = cohort.table
     n_draws = starts.shape[0]
     n = int(starts.sum())
-    draw, month = person_cells(starts)
-    start_u, age = draw_starts_and_ages(table.age_at_start, n, rng)
-    start = month + start_u
-    window = tracking_window(scenario, start, age, table.age_limit_years)
+    draw, start, window = place_people(scenario, table, starts, rng)
     start_cohort = (start // MONTHS_PER_QUARTER).astype(np.int64)
     binner = QuarterBinner(draw, start_cohort, n_draws, scenario.n_cohorts, scenario.n_quarters)
 

@@ -1,5 +1,6 @@
-"""What the numpy outcome processes (recurrent events, attainment) share: the tracking window,
-and the starts, completions and empty care cubes every :class:`CohortQuarterly` holds."""
+"""What the numpy outcome processes (recurrent events, attainment) share: placing a cohort's
+people, the tracking window, and the starts, completions and empty care cubes every
+:class:`CohortQuarterly` holds."""
 
 from __future__ import annotations
 
@@ -8,7 +9,19 @@ import numpy as np
 from simsib.model.binning import QuarterBinner
 from simsib.model.inputs import DrawInputs
 from simsib.model.outcomes import MONTHS_PER_QUARTER
+from simsib.model.people import draw_starts_and_ages, person_cells
 from simsib.scenario.format import Scenario
+
+
+def place_people(scenario: Scenario, table, starts: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each of a cohort's people: ``draw``, ``start`` (calendar month) and ``window`` (months
+    tracked), each (N,), N = ``starts.sum()``.  Draws the start days and ages from ``rng`` first,
+    as every process does (:mod:`simsib.model.processes`)."""
+    draw, month = person_cells(starts)
+    start_u, age = draw_starts_and_ages(table.age_at_start, int(starts.sum()), rng)
+    start = month + start_u
+    return draw, start, tracking_window(scenario, start, age, table.age_limit_years)
 
 
 def tracking_window(scenario: Scenario, start: np.ndarray, age: np.ndarray, age_limit: int | None) -> np.ndarray:

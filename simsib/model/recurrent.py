@@ -46,8 +46,7 @@ import numpy as np
 from simsib.model.binning import QuarterBinner
 from simsib.model.inputs import DrawInputs
 from simsib.model.outcomes import DAYS_PER_MONTH, MONTHS_PER_QUARTER, CohortQuarterly, Needs
-from simsib.model.people import draw_starts_and_ages, person_cells
-from simsib.model.process_common import base_outcomes, tracking_window
+from simsib.model.process_common import base_outcomes, place_people
 from simsib.model.streams import stream
 from simsib.scenario.format import ResolvedCohort, Scenario
 
@@ -87,10 +86,7 @@ def recurrent_people(
 
     n_draws = starts.shape[0]
     n = int(starts.sum())
-    draw, month = person_cells(starts)
-    start_u, age = draw_starts_and_ages(table.age_at_start, n, rng)
-    start = month + start_u
-    window = tracking_window(scenario, start, age, table.age_limit_years)
+    draw, start, window = place_people(scenario, table, starts, rng)
 
     k = per_draw("rate_dispersion")
     monthly_rate = per_draw("events_per_year") / 12.0

@@ -219,13 +219,14 @@ def write_scenario(path: Path, raw: dict[str, Any]) -> None:
 
     path.write_text(
         "# The resolved scenario of this run (extends and --set applied); rerun it with\n"
-        f"# simsib run {path.name}\n" + tomli_w.dumps(_drop_none(raw))
+        f"# simsib run {path.name}\n" + tomli_w.dumps(drop_none(raw))
     )
 
 
-def _drop_none(node: Any) -> Any:
+def drop_none(node: Any) -> Any:
+    """``node`` without its None entries (TOML has no null): for writing a resolved scenario."""
     if isinstance(node, dict):
-        return {k: _drop_none(v) for k, v in node.items() if v is not None}
+        return {k: drop_none(v) for k, v in node.items() if v is not None}
     if isinstance(node, list):
-        return [_drop_none(v) for v in node]
+        return [drop_none(v) for v in node]
     return node
